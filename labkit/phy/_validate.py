@@ -72,7 +72,7 @@ def bits(value: object, name: str = "bits") -> np.ndarray:
     if bad.size:
         i = int(bad[0])
         raise LabkitValueError(
-            f"{name}[{i}]={arr[i]!r}: a bit is 0 or 1 ({bad.size} value(s) are neither)"
+            f"{name}[{i}]={arr[i].item()!r}: a bit is 0 or 1 ({bad.size} value(s) are neither)"
         )
     return out.astype(np.uint8, copy=False)
 
@@ -87,7 +87,7 @@ def samples(value: object, name: str = "samples") -> np.ndarray:
         raise LabkitValueError(f"{name}: expected a 1-D array of samples, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         i = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise LabkitValueError(f"{name}[{i}]={arr[i]!r}: samples must be finite voltages")
+        raise LabkitValueError(f"{name}[{i}]={arr[i].item()!r}: samples must be finite voltages")
     return arr
 
 

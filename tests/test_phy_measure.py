@@ -1,0 +1,50 @@
+"""Bit error rate against theory, and eye diagrams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labkit import LabkitError, phy
+
+
+def test_q_function_known_values():
+    assert phy.q_function(0) == pytest.approx(0.5)
+    assert phy.q_function(1.0) == pytest.approx(0.158655, rel=1e-5)
+    assert phy.q_function(4.753424) == pytest.approx(1e-6, rel=1e-4)
+
+
+@pytest.mark.parametrize("code", list(phy.CODES))
+def test_measured_ber_tracks_theory(code):
+    """Within 4 binomial standard deviations (plus 5% for the model), at every SNR."""
+    n = 200_000
+    snrs = np.array([-6.0, -3.0, 0.0, 2.0])
+    measured = phy.measure_ber(snrs, code, 8, n, rng=4)
+    theory = phy.ber_theory(snrs, 8, code)
+    sigma = np.sqrt(theory * (1 - theory) / n)
+    assert np.all(np.abs(measured - theory) <= 4 * sigma + 0.05 * theory), (measured, theory)
+    assert np.all(np.diff(measured) < 0)  # more SNR, fewer errors
+
+
+def test_ber_counts_and_errors():
+    assert phy.bit_errors([0, 1, 1, 0], [0, 0, 1, 1]) == 2
+    assert phy.ber([0, 1, 1, 0], [0, 0, 1, 1]) == 0.5
+    with pytest.raises(LabkitError, match="received: 3 bits, but sent has 4"):
+        phy.ber([0, 1, 1, 0], [0, 1, 1])
+    with pytest.raises(LabkitError, match="no bits"):
+        phy.ber([], [])
+
+
+def test_eye_closes_with_noise_and_rise_time():
+    bits = np.random.default_rng(1).integers(0, 2, 2000, dtype=np.uint8)
+    clean = phy.encode(bits, "nrz-l")
+    assert phy.eye_opening(clean) == pytest.approx(5.0)
+    slow = phy.low_pass(clean, 3)
+    noisy = phy.add_noise(slow, 10, 1, signal_power=6.25)
+    assert 0 < phy.eye_opening(slow) < 5.0
+    assert phy.eye_opening(noisy) < phy.eye_opening(slow)
+    traces = phy.eye_traces(clean, 8, span_bits=2)
+    assert traces.shape == (1998, 17)  # windows start every bit while 17 samples remain
+    assert np.array_equal(traces[3], clean[24:41])
+    with pytest.raises(LabkitError, match="less than one window"):
+        phy.eye_traces(clean[:10], 8)
