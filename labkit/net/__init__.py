@@ -1,0 +1,1 @@
+"""The network layer: IPv4 addressing and packets, ARP, ICMP and routing."""
