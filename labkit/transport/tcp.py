@@ -1,0 +1,257 @@
+"""The TCP segment (RFC 9293 section 3.1): header, options and checksum.
+
+::
+
+    offset  size  field
+         0     2  source port
+         2     2  destination port
+         4     4  sequence number: the number of the first data byte (or of the SYN)
+         8     4  acknowledgment number: the next byte the sender expects (valid with ACK)
+        12   4 bits  data offset: header length in 32-bit words (5..15)
+           4 bits  reserved
+        13     1  flags: CWR ECE URG ACK PSH RST SYN FIN
+        14     2  window: how many bytes the sender is willing to receive
+        16     2  checksum over an IPv4 pseudo-header, the header and the data
+        18     2  urgent pointer (valid with URG)
+        20  0-40  options, padded to a multiple of 4 bytes
+            ...   data
+
+Options are kept as the sequence of ``(kind, data)`` pairs they arrived in,
+so parsing and packing give back the same bytes; :func:`tcp_options` builds
+the usual ones (MSS, window scale, SACK-permitted) and the properties
+:attr:`TCPSegment.mss` and friends read them. labkit's TCP itself uses only
+MSS.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntFlag
+from ipaddress import IPv4Address
+
+from labkit.errors import LabkitValueError, ParseError
+from labkit.net.checksum import internet_checksum
+from labkit.transport.ports import check_port
+from labkit.transport.udp import _address, pseudo_header_sum
+
+__all__ = [
+    "Flags",
+    "TCPSegment",
+    "TCPOption",
+    "tcp_options",
+    "HEADER_LENGTH",
+    "MAX_OPTIONS_LENGTH",
+    "PROTOCOL",
+    "OPT_EOL",
+    "OPT_NOP",
+    "OPT_MSS",
+    "OPT_WINDOW_SCALE",
+    "OPT_SACK_PERMITTED",
+]
+
+HEADER_LENGTH = 20
+MAX_OPTIONS_LENGTH = 40
+PROTOCOL = 6
+OPT_EOL, OPT_NOP, OPT_MSS, OPT_WINDOW_SCALE, OPT_SACK_PERMITTED = 0, 1, 2, 3, 4
+_OPTION_LENGTHS = {OPT_MSS: 4, OPT_WINDOW_SCALE: 3, OPT_SACK_PERMITTED: 2}
+_HEADER = struct.Struct("!HHIIBBHHH")
+_LAYER = "tcp"
+
+TCPOption = tuple[int, bytes]
+
+
+class Flags(IntFlag):
+    """The control bits, in header order from the least significant bit."""
+
+    FIN = 0x01
+    SYN = 0x02
+    RST = 0x04
+    PSH = 0x08
+    ACK = 0x10
+    URG = 0x20
+    ECE = 0x40
+    CWR = 0x80
+
+    def __str__(self) -> str:
+        order = ["SYN", "FIN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"]
+        return ",".join(n for n in order if self & Flags[n]) or "none"
+
+
+def tcp_options(
+    mss: int | None = None, window_scale: int | None = None, sack_permitted: bool = False
+) -> tuple[TCPOption, ...]:
+    """Options for a SYN, in the order common stacks send them."""
+    out: list[TCPOption] = []
+    if mss is not None:
+        if not 0 < mss <= 0xFFFF:
+            raise LabkitValueError(f"mss={mss!r}: must be 1..65535")
+        out.append((OPT_MSS, mss.to_bytes(2, "big")))
+    if window_scale is not None:
+        if not 0 <= window_scale <= 14:
+            raise LabkitValueError(f"window_scale={window_scale!r}: RFC 7323 allows 0..14")
+        out += [(OPT_NOP, b""), (OPT_WINDOW_SCALE, bytes([window_scale]))]
+    if sack_permitted:
+        out += [(OPT_NOP, b""), (OPT_NOP, b""), (OPT_SACK_PERMITTED, b"")]
+    return tuple(out)
+
+
+def _pack_options(options: tuple[TCPOption, ...]) -> bytes:
+    out = bytearray()
+    for kind, data in options:
+        if kind in (OPT_EOL, OPT_NOP):
+            out.append(kind)
+        else:
+            out += bytes([kind, 2 + len(data)]) + data
+    out += bytes(-len(out) % 4)
+    if len(out) > MAX_OPTIONS_LENGTH:
+        raise LabkitValueError(f"options: {len(out)} bytes, more than TCP's {MAX_OPTIONS_LENGTH}")
+    return bytes(out)
+
+
+def _parse_options(raw: bytes) -> tuple[TCPOption, ...]:
+    out: list[TCPOption] = []
+    i = 0
+    while i < len(raw):
+        kind = raw[i]
+        if kind == OPT_EOL:
+            if any(raw[i + 1:]):
+                raise ParseError(_LAYER, "options", raw.hex(), "non-zero bytes after end-of-list")
+            break
+        if kind == OPT_NOP:
+            out.append((OPT_NOP, b""))
+            i += 1
+            continue
+        if i + 1 >= len(raw):
+            raise ParseError(_LAYER, f"option {kind}", "no length byte", "truncated option list")
+        length = raw[i + 1]
+        if length < 2 or i + length > len(raw):
+            raise ParseError(_LAYER, f"option {kind} length", length,
+                             f"does not fit the {len(raw) - i} option bytes left")
+        if kind in _OPTION_LENGTHS and length != _OPTION_LENGTHS[kind]:
+            raise ParseError(_LAYER, f"option {kind} length", length,
+                             f"must be {_OPTION_LENGTHS[kind]}")
+        out.append((kind, raw[i + 2:i + length]))
+        i += length
+    return tuple(out)
+
+
+def _u32(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
+        raise LabkitValueError(f"{name}={value!r}: must be a 32-bit unsigned number")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TCPSegment:
+    """A TCP segment. ``checksum`` is computed by :meth:`pack` (given the addresses) unless set."""
+
+    src_port: int
+    dst_port: int
+    seq: int = 0
+    ack: int = 0
+    flags: Flags = Flags(0)
+    window: int = 0
+    payload: bytes = b""
+    options: tuple[TCPOption, ...] = ()
+    urgent: int = 0
+    checksum: int | None = None
+
+    def __post_init__(self) -> None:
+        check_port(self.src_port, "src_port")
+        check_port(self.dst_port, "dst_port")
+        _u32(self.seq, "seq")
+        _u32(self.ack, "ack")
+        if not 0 <= int(self.flags) <= 0xFF:
+            raise LabkitValueError(f"flags={self.flags!r}: 8 control bits")
+        object.__setattr__(self, "flags", Flags(int(self.flags)))
+        for name in ("window", "urgent"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+                raise LabkitValueError(f"{name}={value!r}: must be 0..65535")
+        object.__setattr__(self, "payload", bytes(self.payload))
+        object.__setattr__(self, "options", tuple(self.options))
+        _pack_options(self.options)  # validates the size
+
+    # --- sequence space ---------------------------------------------------------------------
+    @property
+    def seg_len(self) -> int:
+        """SEG.LEN: data bytes, plus one for SYN and one for FIN (they use a sequence number)."""
+        return len(self.payload) + bool(self.flags & Flags.SYN) + bool(self.flags & Flags.FIN)
+
+    # --- options -------------------------------------------------------------------------------
+    def _option(self, kind: int) -> bytes | None:
+        for k, data in self.options:
+            if k == kind:
+                return data
+        return None
+
+    @property
+    def mss(self) -> int | None:
+        data = self._option(OPT_MSS)
+        return None if data is None else int.from_bytes(data, "big")
+
+    @property
+    def window_scale(self) -> int | None:
+        data = self._option(OPT_WINDOW_SCALE)
+        return None if data is None else data[0]
+
+    @property
+    def sack_permitted(self) -> bool:
+        return self._option(OPT_SACK_PERMITTED) is not None
+
+    # --- bytes ------------------------------------------------------------------------------
+    def pack(self, src: IPv4Address | str | None = None, dst: IPv4Address | str | None = None) -> bytes:
+        """The segment's bytes; with ``src`` and ``dst`` the checksum is computed (else 0)."""
+        options = _pack_options(self.options)
+        offset = (HEADER_LENGTH + len(options)) // 4
+        fields = [self.src_port, self.dst_port, self.seq, self.ack, offset << 4, int(self.flags),
+                  self.window, 0, self.urgent]
+        if self.checksum is not None:
+            fields[7] = self.checksum
+        elif src is not None and dst is not None:
+            length = HEADER_LENGTH + len(options) + len(self.payload)
+            start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, length)
+            fields[7] = internet_checksum(_HEADER.pack(*fields) + options + self.payload, start)
+        return _HEADER.pack(*fields) + options + self.payload
+
+    @classmethod
+    def parse(
+        cls,
+        data: bytes | bytearray | memoryview,
+        src: IPv4Address | str | None = None,
+        dst: IPv4Address | str | None = None,
+    ) -> TCPSegment:
+        """Parse a segment (the whole IP payload); with ``src`` and ``dst`` verify the checksum."""
+        raw = bytes(data)
+        if len(raw) < HEADER_LENGTH:
+            raise ParseError(_LAYER, "length", len(raw), f"shorter than the {HEADER_LENGTH}-byte header")
+        sport, dport, seq, ack, offset_byte, flags, window, checksum, urgent = _HEADER.unpack_from(raw)
+        header_length = (offset_byte >> 4) * 4
+        if header_length < HEADER_LENGTH:
+            raise ParseError(_LAYER, "data offset", offset_byte >> 4, "below the minimum of 5 words")
+        if header_length > len(raw):
+            raise ParseError(_LAYER, "data offset", offset_byte >> 4,
+                             f"header of {header_length} bytes, but only {len(raw)} arrived")
+        if offset_byte & 0x0F:
+            raise ParseError(_LAYER, "reserved", offset_byte & 0x0F, "reserved bits must be zero")
+        if src is not None and dst is not None:
+            start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, len(raw))
+            if internet_checksum(raw, start) != 0:
+                raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the segment")
+        options = _parse_options(raw[HEADER_LENGTH:header_length])
+        return cls(sport, dport, seq, ack, Flags(flags), window, raw[header_length:], options,
+                   urgent, checksum)
+
+    def summary(self) -> str:
+        parts = [f"TCP {self.src_port} > {self.dst_port} [{self.flags}] seq={self.seq}"]
+        if self.flags & Flags.ACK:
+            parts.append(f"ack={self.ack}")
+        parts.append(f"win={self.window}")
+        if self.mss is not None:
+            parts.append(f"mss={self.mss}")
+        parts.append(f"len={len(self.payload)}")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<{self.summary()}>"

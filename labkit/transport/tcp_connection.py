@@ -1,0 +1,775 @@
+"""A TCP connection (RFC 9293), with RFC 6298 retransmission timing and Reno congestion control.
+
+One :class:`TCPConnection` is one end of a connection: the Transmission Control
+Block (TCB) of RFC 9293 plus the code that moves it through its eleven states.
+It never reads a clock and never touches a network: the caller passes the
+current virtual time (integer nanoseconds) into every call, hands it the
+segments that arrive, and takes the segments it wants to send::
+
+    a = TCPConnection(local_port=40000, remote_port=80, iss=rng_a)
+    a.connect(now)
+    for segment in a.take_output(): ...     # deliver to the peer somehow
+    b.segment_arrives(segment, now)
+    a.tick(now)                              # at or after a.next_timer()
+
+So the same code runs in a unit test, on labkit's simulated network, and in a
+notebook, and every run with the same seed is the same run.
+
+What it implements, and where the RFCs leave a choice, what it chose:
+
+- all eleven states, active and passive open, simultaneous open and close,
+  RST on an unacceptable ACK and on a closed connection, RFC 5961 challenge
+  ACKs for in-window RST and SYN;
+- sequence numbers are kept internally as unbounded integers starting from a
+  random initial sequence number (ISS), and wrapped to 32 bits only on the
+  wire, so arithmetic is ordinary arithmetic (the way CS144 teaches it);
+- cumulative ACKs, one for every segment that arrives (no delayed ACKs: each
+  ACK in a capture answers one segment, which is easier to read);
+- out-of-order segments are kept and delivered once the gap is filled;
+- flow control: the receiver advertises its free buffer, with receiver-side
+  silly-window avoidance (RFC 9293 3.8.6.2.2); a sender facing a zero window
+  sends one-byte probes on the persist timer, backing off, and never gives up
+  while the probes are answered;
+- retransmission timeout from RTT samples (RFC 6298: SRTT, RTTVAR, Karn's
+  rule, exponential backoff). The minimum RTO is 200 ms, as in Linux; RFC 6298
+  says it SHOULD be 1 s (``TCPConfig(rto_min=1_000_000_000)`` gives that);
+- congestion control per RFC 5681 (slow start, congestion avoidance, fast
+  retransmit on three duplicate ACKs, fast recovery), with NewReno's handling
+  of partial ACKs (RFC 6582), so several losses in one window do not each
+  cost a timeout;
+- after ``max_retransmissions`` unanswered retransmissions the connection
+  gives up with :class:`ConnectionTimeout`;
+- TIME-WAIT lasts 2 MSL (MSL = 30 s by default, so 60 s, as in Linux);
+- the only option sent is MSS (on SYN); without one, the peer's MSS is 536;
+  data carried on a SYN and the urgent pointer are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from labkit.errors import LabkitError, LabkitValueError
+from labkit.transport.ports import check_port
+from labkit.transport.tcp import Flags, TCPSegment, tcp_options
+
+__all__ = [
+    "State",
+    "TCPConfig",
+    "TCPConnection",
+    "TCPError",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "ConnectionTimeout",
+    "ConnectionClosed",
+    "rst_for",
+]
+
+MASK = 0xFFFFFFFF
+MS = 1_000_000
+S = 1_000_000_000
+
+
+class State(Enum):
+    CLOSED = "CLOSED"
+    LISTEN = "LISTEN"
+    SYN_SENT = "SYN-SENT"
+    SYN_RECEIVED = "SYN-RECEIVED"
+    ESTABLISHED = "ESTABLISHED"
+    FIN_WAIT_1 = "FIN-WAIT-1"
+    FIN_WAIT_2 = "FIN-WAIT-2"
+    CLOSE_WAIT = "CLOSE-WAIT"
+    CLOSING = "CLOSING"
+    LAST_ACK = "LAST-ACK"
+    TIME_WAIT = "TIME-WAIT"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_SYNCHRONIZED = {State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSE_WAIT,
+                 State.CLOSING, State.LAST_ACK, State.TIME_WAIT}
+_CAN_SEND = {State.ESTABLISHED, State.CLOSE_WAIT}
+_SENDS_DATA = {State.ESTABLISHED, State.CLOSE_WAIT, State.FIN_WAIT_1, State.CLOSING,
+               State.LAST_ACK}
+_RECEIVES_DATA = {State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2}
+
+
+class TCPError(LabkitError):
+    """A connection failed or was used wrongly."""
+
+
+class ConnectionRefused(TCPError):
+    """The peer answered our SYN with RST: nothing listens on that port."""
+
+
+class ConnectionReset(TCPError):
+    """The peer reset an established connection."""
+
+
+class ConnectionTimeout(TCPError):
+    """Too many retransmissions went unanswered."""
+
+
+class ConnectionClosed(TCPError):
+    """The connection is closed (or closing) for sending."""
+
+
+@dataclass(frozen=True)
+class TCPConfig:
+    """Tunable constants; times in nanoseconds, sizes in bytes."""
+
+    mss: int = 1460
+    recv_buffer: int = 65535
+    send_buffer: int = 1 << 20
+    rto_initial: int = 1 * S
+    rto_min: int = 200 * MS
+    rto_max: int = 60 * S
+    clock_granularity: int = 1 * MS
+    max_retransmissions: int = 10
+    msl: int = 30 * S
+    dupack_threshold: int = 3
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.mss <= 65495:
+            raise LabkitValueError(f"mss={self.mss!r}: must be 1..65495")
+        if not 1 <= self.recv_buffer <= 0xFFFF:
+            raise LabkitValueError(f"recv_buffer={self.recv_buffer!r}: 1..65535 (no window scaling)")
+        if self.send_buffer < 1:
+            raise LabkitValueError(f"send_buffer={self.send_buffer!r}: must be positive")
+        if not 0 < self.rto_min <= self.rto_initial <= self.rto_max:
+            raise LabkitValueError("rto_min <= rto_initial <= rto_max must hold, all positive")
+
+
+def _signed(delta: int) -> int:
+    """A 32-bit sequence-number difference as a signed number (-2**31 .. 2**31 - 1)."""
+    return ((delta + 0x80000000) & MASK) - 0x80000000
+
+
+def rst_for(segment: TCPSegment) -> TCPSegment | None:
+    """The RST a host sends for ``segment`` when no connection wants it (RFC 9293 3.10.7.1).
+
+    Returns None for an incoming RST (never answer a reset with a reset).
+    """
+    if segment.flags & Flags.RST:
+        return None
+    if segment.flags & Flags.ACK:
+        return TCPSegment(segment.dst_port, segment.src_port, seq=segment.ack, flags=Flags.RST)
+    return TCPSegment(segment.dst_port, segment.src_port, seq=0,
+                      ack=(segment.seq + segment.seg_len) & MASK, flags=Flags.RST | Flags.ACK)
+
+
+class TCPConnection:
+    """One end of a TCP connection. See the module docstring for the model."""
+
+    def __init__(
+        self,
+        local_port: int,
+        remote_port: int | None = None,
+        *,
+        iss: int | np.random.Generator,
+        config: TCPConfig | None = None,
+        name: str = "",
+    ) -> None:
+        self.local_port = check_port(local_port, "local_port")
+        self.remote_port = None if remote_port is None else check_port(remote_port, "remote_port")
+        if isinstance(iss, np.random.Generator):
+            iss = int(iss.integers(0, 1 << 32))
+        if isinstance(iss, bool) or not isinstance(iss, int) or not 0 <= iss <= MASK:
+            raise LabkitValueError(f"iss={iss!r}: a 32-bit initial sequence number or a Generator")
+        self.config = config or TCPConfig()
+        self.name = name
+        self.state = State.CLOSED
+        self.error: TCPError | None = None
+        #: (time, state) for every state the connection has been in
+        self.state_history: list[tuple[int, State]] = []
+        #: (time, cwnd, ssthresh) whenever the congestion window changes
+        self.cwnd_history: list[tuple[int, int, int]] = []
+        #: (time, rtt sample, rto) for every RTT measurement
+        self.rtt_history: list[tuple[int, int, int]] = []
+        self.retransmissions = 0
+        self.on_state_change: Callable[[TCPConnection, State, int], None] | None = None
+        self._out: list[TCPSegment] = []
+        # send sequence space (absolute, unwrapped)
+        self.iss = iss
+        self.snd_una = iss
+        self.snd_nxt = iss
+        self.snd_wnd = 0
+        self._snd_wl1 = 0
+        self._snd_wl2 = 0
+        self._send_buf = bytearray()
+        self._buf_start = iss + 1  # sequence number of _send_buf[0]
+        self._fin_queued = False
+        self._peer_mss = 536
+        # receive sequence space
+        self.irs = 0
+        self.rcv_nxt = 0
+        self._rcv_right = 0  # right edge of the window advertised so far
+        self._rx_buf = bytearray()
+        self._ooo: dict[int, bytes] = {}
+        self._peer_fin: int | None = None
+        self.eof = False
+        # timers (absolute deadlines, or None)
+        self._rtx_deadline: int | None = None
+        self._persist_deadline: int | None = None
+        self._timewait_deadline: int | None = None
+        self._retries = 0
+        self._probes = 0
+        # RTT estimation (RFC 6298)
+        self.rto = self.config.rto_initial
+        self.srtt: int | None = None
+        self.rttvar = 0
+        self._rtt_seq: int | None = None
+        self._rtt_start = 0
+        # congestion control (RFC 5681 / 6582)
+        self.cwnd = 0
+        self.ssthresh = 1 << 30
+        self._dupacks = 0
+        self._recover: int | None = None
+        self._passive = False
+        self._highest_sent = iss + 1
+
+    # ------------------------------------------------------------------ user calls
+    def connect(self, now: int) -> None:
+        """Active open: send SYN, enter SYN-SENT."""
+        if self.state is not State.CLOSED:
+            raise TCPError(f"connect: connection is {self.state}, not CLOSED")
+        if self.remote_port is None:
+            raise LabkitValueError("remote_port: needed to connect")
+        self._set_state(State.SYN_SENT, now)
+        self._send_syn(now, ack=False)
+
+    def listen(self, now: int = 0) -> None:
+        """Passive open: wait in LISTEN for a SYN."""
+        if self.state is not State.CLOSED:
+            raise TCPError(f"listen: connection is {self.state}, not CLOSED")
+        self._passive = True
+        self._set_state(State.LISTEN, now)
+
+    def send(self, data: bytes, now: int) -> int:
+        """Queue bytes to send; returns how many fit in the send buffer."""
+        if self.error is not None:
+            raise self.error
+        if self.state not in _CAN_SEND and self.state not in (State.SYN_SENT, State.SYN_RECEIVED):
+            raise ConnectionClosed(f"send: connection is {self.state}")
+        if self._fin_queued:
+            raise ConnectionClosed("send: this end has already closed its sending side")
+        room = self.config.send_buffer - len(self._send_buf)
+        chunk = bytes(data[:max(0, room)])
+        self._send_buf += chunk
+        self._output(now)
+        return len(chunk)
+
+    def recv(self, max_bytes: int, now: int) -> bytes:
+        """Take up to ``max_bytes`` received bytes (b"" if none are waiting; see :attr:`eof`)."""
+        if max_bytes < 0:
+            raise LabkitValueError(f"max_bytes={max_bytes!r}: cannot be negative")
+        data = bytes(self._rx_buf[:max_bytes])
+        del self._rx_buf[:max_bytes]
+        if data and self.state in _RECEIVES_DATA:
+            before = self._rcv_right
+            self._advertise()
+            if self._rcv_right > before:
+                self._emit(Flags.ACK, self.snd_nxt)  # window update
+        return data
+
+    @property
+    def readable(self) -> int:
+        """Bytes waiting to be read."""
+        return len(self._rx_buf)
+
+    @property
+    def send_space(self) -> int:
+        return self.config.send_buffer - len(self._send_buf)
+
+    @property
+    def unacked(self) -> int:
+        """Bytes queued or in flight that the peer has not acknowledged yet."""
+        return len(self._send_buf)
+
+    def close(self, now: int) -> None:
+        """Close the sending side: FIN after all queued data (RFC 9293 CLOSE call)."""
+        if self.state in (State.CLOSED,):
+            return
+        if self.state in (State.LISTEN, State.SYN_SENT):
+            self._set_state(State.CLOSED, now)
+            return
+        if self._fin_queued:
+            return
+        self._fin_queued = True
+        if self.state in (State.SYN_RECEIVED, State.ESTABLISHED):
+            self._set_state(State.FIN_WAIT_1, now)
+        elif self.state is State.CLOSE_WAIT:
+            self._set_state(State.LAST_ACK, now)
+        self._output(now)
+
+    def abort(self, now: int) -> None:
+        """Reset the connection: send RST and forget it."""
+        if self.state in (State.SYN_RECEIVED, *_SYNCHRONIZED) and self.state is not State.TIME_WAIT:
+            self._out.append(TCPSegment(self.local_port, self.remote_port or 0,
+                                        seq=self.snd_nxt & MASK, flags=Flags.RST))
+        self._set_state(State.CLOSED, now)
+
+    def take_output(self) -> list[TCPSegment]:
+        """The segments to send, in order; the list is handed over and cleared."""
+        out, self._out = self._out, []
+        return out
+
+    # ------------------------------------------------------------------ timers
+    def next_timer(self) -> int | None:
+        """The virtual time at which :meth:`tick` has something to do, or None."""
+        deadlines = [d for d in (self._rtx_deadline, self._persist_deadline,
+                                 self._timewait_deadline) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def tick(self, now: int) -> None:
+        """Run the timers that are due at ``now``."""
+        if self._timewait_deadline is not None and now >= self._timewait_deadline:
+            self._timewait_deadline = None
+            self._set_state(State.CLOSED, now)
+            return
+        if self._rtx_deadline is not None and now >= self._rtx_deadline:
+            self._retransmission_timeout(now)
+        if self._persist_deadline is not None and now >= self._persist_deadline:
+            self._persist_timeout(now)
+
+    # ------------------------------------------------------------------ arriving segments
+    def segment_arrives(self, seg: TCPSegment, now: int) -> None:
+        """Process one arriving segment (RFC 9293 3.10.7), queueing any answer."""
+        state = self.state
+        if state is State.CLOSED:
+            rst = rst_for(seg)
+            if rst is not None:
+                self._out.append(rst)
+            return
+        if state is State.LISTEN:
+            self._arrives_listen(seg, now)
+            return
+        if state is State.SYN_SENT:
+            self._arrives_syn_sent(seg, now)
+            return
+        seq = self.rcv_nxt + _signed(seg.seq - (self.rcv_nxt & MASK))
+        flags, seg_len = seg.flags, seg.seg_len
+        if state is State.SYN_RECEIVED and flags & Flags.SYN and flags & Flags.ACK and seq == self.irs:
+            # Simultaneous open: the peer's SYN,ACK repeats the SYN we already took; only its
+            # ACK is new, so process it as an ACK (only the new part of a segment counts).
+            flags, seq, seg_len = flags & ~Flags.SYN, seq + 1, seg_len - 1
+        # 1. acceptability
+        if not self._acceptable(seq, seg_len):
+            if flags & Flags.RST:
+                return
+            if self.rcv_wnd == 0 and seq == self.rcv_nxt and flags & Flags.ACK:
+                self._process_ack(seg, seq, now)  # zero window: still take ACKs (and probes)
+            self._emit(Flags.ACK, self.snd_nxt)
+            return
+        # 2. RST
+        if flags & Flags.RST:
+            if seq != self.rcv_nxt:
+                self._emit(Flags.ACK, self.snd_nxt)  # RFC 5961 challenge ACK
+                return
+            if state is State.SYN_RECEIVED and self._passive:
+                self._set_state(State.CLOSED, now)  # a half-open passive connection just goes
+                return
+            self._fail(ConnectionReset(f"connection reset by peer (port {self.remote_port})"), now)
+            return
+        # 3. SYN in a synchronized state: challenge ACK (RFC 5961 4.2)
+        if flags & Flags.SYN:
+            self._emit(Flags.ACK, self.snd_nxt)
+            return
+        # 4. ACK
+        if not flags & Flags.ACK:
+            return
+        if state is State.SYN_RECEIVED:
+            ack = self.snd_una + _signed(seg.ack - (self.snd_una & MASK))
+            if not self.snd_una < ack <= self.snd_nxt:
+                self._out.append(TCPSegment(self.local_port, self.remote_port or 0,
+                                            seq=seg.ack, flags=Flags.RST))
+                return
+            self._set_state(State.ESTABLISHED, now)
+            self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window, seq, ack
+        if not self._process_ack(seg, seq, now):
+            return
+        if self.state is State.CLOSED:
+            return
+        # 5. data
+        if seg.payload and self.state in _RECEIVES_DATA:
+            self._receive_data(seq, seg.payload)
+        # 6. FIN
+        if flags & Flags.FIN:
+            self._peer_fin = seq + len(seg.payload)
+        if self._peer_fin is not None and self._peer_fin == self.rcv_nxt and not self.eof:
+            self._receive_fin(now)
+        if seg.payload or flags & Flags.FIN:
+            self._emit(Flags.ACK, self.snd_nxt)
+        self._output(now)
+
+    # ------------------------------------------------------------------ internals: states
+    def _set_state(self, state: State, now: int) -> None:
+        if state is self.state and self.state_history:
+            return
+        self.state = state
+        self.state_history.append((now, state))
+        if state is State.CLOSED:
+            self._rtx_deadline = self._persist_deadline = self._timewait_deadline = None
+        if state is State.TIME_WAIT:
+            self._rtx_deadline = self._persist_deadline = None
+            self._timewait_deadline = now + 2 * self.config.msl
+        if self.on_state_change is not None:
+            self.on_state_change(self, state, now)
+
+    def _fail(self, error: TCPError, now: int) -> None:
+        self.error = error
+        self._set_state(State.CLOSED, now)
+
+    def _send_syn(self, now: int, ack: bool) -> None:
+        flags = Flags.SYN | (Flags.ACK if ack else Flags(0))
+        self._emit(flags, self.iss, options=tcp_options(mss=self.config.mss))
+        self.snd_nxt = max(self.snd_nxt, self.iss + 1)
+        if self._rtx_deadline is None:
+            self._rtx_deadline = now + self.rto
+        if self._retries == 0 and self._rtt_seq is None:
+            self._rtt_seq, self._rtt_start = self.iss + 1, now
+
+    def _arrives_listen(self, seg: TCPSegment, now: int) -> None:
+        if seg.flags & Flags.RST:
+            return
+        if seg.flags & Flags.ACK:
+            self._out.append(TCPSegment(self.local_port, seg.src_port, seq=seg.ack, flags=Flags.RST))
+            return
+        if not seg.flags & Flags.SYN:
+            return
+        self.remote_port = seg.src_port
+        self._synchronize(seg, now)
+        self._set_state(State.SYN_RECEIVED, now)
+        self._send_syn(now, ack=True)
+
+    def _synchronize(self, seg: TCPSegment, now: int) -> None:
+        """Take the peer's ISS, MSS and window from its SYN."""
+        self.irs = seg.seq
+        self.rcv_nxt = seg.seq + 1
+        self._rcv_right = self.rcv_nxt
+        self._advertise(force=True)
+        if seg.mss is not None:
+            self._peer_mss = seg.mss
+        self.snd_wnd = seg.window
+        self._snd_wl1 = seg.seq
+        self._snd_wl2 = self.snd_una
+        smss = self.smss
+        self.cwnd = min(4 * smss, max(2 * smss, 4380))  # RFC 5681 initial window
+        self.cwnd_history.append((now, self.cwnd, self.ssthresh))
+
+    def _arrives_syn_sent(self, seg: TCPSegment, now: int) -> None:
+        ack = None
+        if seg.flags & Flags.ACK:
+            ack = self.snd_una + _signed(seg.ack - (self.snd_una & MASK))
+            if not self.iss < ack <= self.snd_nxt:
+                if not seg.flags & Flags.RST:
+                    self._out.append(TCPSegment(self.local_port, seg.src_port, seq=seg.ack,
+                                                flags=Flags.RST))
+                return
+        if seg.flags & Flags.RST:
+            if ack is not None:
+                self._fail(ConnectionRefused(
+                    f"connection refused: nothing listens on port {self.remote_port}"), now)
+            return
+        if not seg.flags & Flags.SYN:
+            return
+        self._synchronize(seg, now)
+        if ack is not None:
+            self.snd_una = ack
+            self._ack_rtt(ack, now)
+            self._retries = 0
+            self._rtx_deadline = None
+            self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window, seg.seq, ack
+            self._set_state(State.ESTABLISHED, now)
+            self._emit(Flags.ACK, self.snd_nxt)
+            self._output(now)
+        else:  # simultaneous open
+            self._set_state(State.SYN_RECEIVED, now)
+            self._emit(Flags.SYN | Flags.ACK, self.iss, options=tcp_options(mss=self.config.mss))
+
+    # ------------------------------------------------------------------ internals: receiving
+    @property
+    def rcv_wnd(self) -> int:
+        """The receive window as advertised: from RCV.NXT to the advertised right edge."""
+        return max(0, self._rcv_right - self.rcv_nxt)
+
+    def _advertise(self, force: bool = False) -> None:
+        """Move the advertised right edge, avoiding silly windows (RFC 9293 3.8.6.2.2)."""
+        right = self.rcv_nxt + self.config.recv_buffer - len(self._rx_buf)
+        step = min(self.config.recv_buffer // 2, self.smss)
+        if force or right - self._rcv_right >= step:
+            self._rcv_right = max(self._rcv_right, right)
+
+    def _acceptable(self, seq: int, seg_len: int) -> bool:
+        wnd = self.rcv_wnd
+        if seg_len == 0:
+            return seq == self.rcv_nxt if wnd == 0 else self.rcv_nxt <= seq < self.rcv_nxt + wnd
+        if wnd == 0:
+            return False
+        end = seq + seg_len - 1
+        return (self.rcv_nxt <= seq < self.rcv_nxt + wnd) or (self.rcv_nxt <= end < self.rcv_nxt + wnd)
+
+    def _receive_data(self, seq: int, payload: bytes) -> None:
+        start, data = seq, payload
+        if start < self.rcv_nxt:
+            data = data[self.rcv_nxt - start:]
+            start = self.rcv_nxt
+        data = data[: max(0, self._rcv_right - start)]
+        if not data:
+            return
+        if start > self.rcv_nxt:
+            if len(data) > len(self._ooo.get(start, b"")):
+                self._ooo[start] = data
+            return
+        self._rx_buf += data
+        self.rcv_nxt += len(data)
+        while self._ooo:
+            progressed = False
+            for begin in sorted(self._ooo):
+                chunk = self._ooo[begin]
+                if begin > self.rcv_nxt:
+                    break
+                del self._ooo[begin]
+                if begin + len(chunk) > self.rcv_nxt:
+                    self._rx_buf += chunk[self.rcv_nxt - begin:]
+                    self.rcv_nxt = begin + len(chunk)
+                progressed = True
+            if not progressed:
+                break
+        self._advertise()
+
+    def _receive_fin(self, now: int) -> None:
+        self.rcv_nxt += 1
+        self._rcv_right = max(self._rcv_right, self.rcv_nxt)
+        self.eof = True
+        state = self.state
+        if state in (State.SYN_RECEIVED, State.ESTABLISHED):
+            self._set_state(State.CLOSE_WAIT, now)
+        elif state is State.FIN_WAIT_1:
+            self._set_state(State.TIME_WAIT if self._fin_acked else State.CLOSING, now)
+        elif state is State.FIN_WAIT_2:
+            self._set_state(State.TIME_WAIT, now)
+        elif state is State.TIME_WAIT:
+            self._timewait_deadline = now + 2 * self.config.msl
+
+    # ------------------------------------------------------------------ internals: ACKs
+    @property
+    def smss(self) -> int:
+        """The sender's maximum segment size: ours, capped by what the peer announced."""
+        return min(self.config.mss, self._peer_mss)
+
+    @property
+    def _data_end(self) -> int:
+        return self._buf_start + len(self._send_buf)
+
+    @property
+    def _fin_acked(self) -> bool:
+        return self._fin_queued and self.snd_una > self._data_end
+
+    def _process_ack(self, seg: TCPSegment, seq: int, now: int) -> bool:
+        """Step five of RFC 9293 3.10.7.4; returns False if the segment is to be dropped."""
+        ack = self.snd_una + _signed(seg.ack - (self.snd_una & MASK))
+        if ack > self._highest_sent:
+            self._emit(Flags.ACK, self.snd_nxt)  # acks something never sent
+            return False
+        self._probes = 0
+        flight = self.snd_nxt - self.snd_una
+        if ack > self.snd_una:
+            self._new_ack(ack, now)
+        elif (ack == self.snd_una and flight > 0 and not seg.payload
+              and not seg.flags & (Flags.SYN | Flags.FIN) and seg.window == self.snd_wnd):
+            self._duplicate_ack(now)
+        # window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule)
+        if self._snd_wl1 < seq or (self._snd_wl1 == seq and self._snd_wl2 <= ack):
+            self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window, seq, ack
+            if self.snd_wnd > 0:
+                self._persist_deadline = None
+        if self._fin_acked:
+            if self.state is State.FIN_WAIT_1:
+                self._set_state(State.FIN_WAIT_2, now)
+            elif self.state is State.CLOSING:
+                self._set_state(State.TIME_WAIT, now)
+            elif self.state is State.LAST_ACK:
+                self._set_state(State.CLOSED, now)
+                return False
+        return True
+
+    def _new_ack(self, ack: int, now: int) -> None:
+        acked = ack - self.snd_una
+        drop = min(len(self._send_buf), max(0, ack - self._buf_start))
+        del self._send_buf[:drop]
+        self._buf_start += drop
+        self.snd_una = ack
+        # After a timeout we went back to resend from SND.UNA; an ACK can cover bytes that
+        # were sent before that and arrived after all.
+        self.snd_nxt = max(self.snd_nxt, ack)
+        self._retries = 0
+        self._ack_rtt(ack, now)
+        smss = self.smss
+        if self._recover is not None:
+            if ack >= self._recover:  # full ACK: recovery is over (RFC 6582 3.2 step 3)
+                self.cwnd = min(self.ssthresh, max(self.snd_nxt - self.snd_una, smss) + smss)
+                self._recover = None
+            else:  # partial ACK: the next hole was lost too; resend it at once
+                self._retransmit_first(now)
+                self.cwnd = max(smss, self.cwnd - acked + smss)
+        elif self.cwnd < self.ssthresh:
+            self.cwnd += min(acked, smss)  # slow start
+        else:
+            self.cwnd += max(1, smss * smss // self.cwnd)  # congestion avoidance
+        self.cwnd_history.append((now, self.cwnd, self.ssthresh))
+        self._dupacks = 0
+        self._rtx_deadline = None if self.snd_una == self.snd_nxt else now + self.rto
+
+    def _duplicate_ack(self, now: int) -> None:
+        self._dupacks += 1
+        smss = self.smss
+        if self._recover is not None:
+            self.cwnd += smss  # each duplicate ACK means a segment has left the network
+        elif self._dupacks == self.config.dupack_threshold:
+            flight = self.snd_nxt - self.snd_una
+            self.ssthresh = max(flight // 2, 2 * smss)
+            self._recover = self.snd_nxt
+            self._retransmit_first(now)
+            self.cwnd = self.ssthresh + 3 * smss
+        else:
+            return
+        self.cwnd_history.append((now, self.cwnd, self.ssthresh))
+
+    def _ack_rtt(self, ack: int, now: int) -> None:
+        """Take an RTT sample if the timed segment is acknowledged (RFC 6298, Karn's rule)."""
+        if self._rtt_seq is None or ack < self._rtt_seq:
+            return
+        sample = now - self._rtt_start
+        self._rtt_seq = None
+        if self.srtt is None:
+            self.srtt, self.rttvar = sample, sample // 2
+        else:
+            self.rttvar = (3 * self.rttvar + abs(self.srtt - sample)) // 4
+            self.srtt = (7 * self.srtt + sample) // 8
+        self.rto = min(self.config.rto_max, max(self.config.rto_min,
+                                                self.srtt + max(self.config.clock_granularity,
+                                                                4 * self.rttvar)))
+        self.rtt_history.append((now, sample, self.rto))
+
+    # ------------------------------------------------------------------ internals: sending
+    def _emit(self, flags: Flags, seq: int, payload: bytes = b"", options: tuple = ()) -> None:
+        ack = self.rcv_nxt & MASK if flags & Flags.ACK else 0
+        # Before the peer's SYN there is no receive sequence space yet: offer the whole buffer.
+        unsynchronized = self.state in (State.CLOSED, State.LISTEN, State.SYN_SENT)
+        window = self.config.recv_buffer if unsynchronized else self.rcv_wnd
+        self._out.append(TCPSegment(self.local_port, self.remote_port or 0, seq & MASK, ack, flags,
+                                    min(window, 0xFFFF), payload, options))
+
+    def _segment_at(self, seq: int, limit: int) -> tuple[bytes, bool]:
+        """Data (at most ``limit`` bytes) starting at ``seq``, and whether FIN follows it."""
+        offset = seq - self._buf_start
+        data = bytes(self._send_buf[offset:offset + limit])
+        fin = self._fin_queued and seq + len(data) == self._data_end
+        return data, fin
+
+    def _output(self, now: int) -> None:
+        """Send what the windows allow (RFC 5681: min(cwnd, rwnd) minus what is in flight)."""
+        if self.state not in _SENDS_DATA:
+            return
+        smss = self.smss
+        while True:
+            flight = self.snd_nxt - self.snd_una
+            window = min(self.cwnd, self.snd_wnd)
+            unsent = self._data_end - self.snd_nxt
+            fin_pending = self._fin_queued and self.snd_nxt <= self._data_end
+            if unsent <= 0 and not fin_pending:
+                break
+            room = window - flight
+            if unsent > 0:
+                if room <= 0:
+                    break
+                n = min(smss, unsent, room)
+                if n < smss and n < unsent and flight > 0:
+                    break  # sender-side silly window avoidance: wait for a full segment's room
+            else:
+                n = 0
+            data, fin = self._segment_at(self.snd_nxt, n)
+            flags = Flags.ACK | (Flags.PSH if data and len(data) == unsent else Flags(0))
+            if fin:
+                flags |= Flags.FIN
+            retransmission = self.snd_nxt < self._highest_sent
+            self._emit(flags, self.snd_nxt, data)
+            if retransmission:
+                self.retransmissions += 1
+            elif self._rtt_seq is None:
+                self._rtt_seq, self._rtt_start = self.snd_nxt + len(data) + fin, now
+            self.snd_nxt += len(data) + fin
+            self._highest_sent = max(self._highest_sent, self.snd_nxt)
+            if self._rtx_deadline is None:
+                self._rtx_deadline = now + self.rto
+        # zero window with data waiting and nothing in flight: the persist timer probes
+        if (self.snd_wnd == 0 and self._data_end > self.snd_nxt and self.snd_nxt == self.snd_una
+                and self._persist_deadline is None):
+            self._persist_deadline = now + self.rto
+
+    def _retransmit_first(self, now: int) -> None:
+        """Resend the first unacknowledged segment (fast retransmit, partial ACK)."""
+        self.retransmissions += 1
+        self._rtt_seq = None  # Karn: never time a retransmitted segment
+        if self.state in (State.SYN_SENT, State.SYN_RECEIVED):
+            flags = Flags.SYN | (Flags.ACK if self.state is State.SYN_RECEIVED else Flags(0))
+            self._emit(flags, self.iss, options=tcp_options(mss=self.config.mss))
+        else:
+            data, fin = self._segment_at(self.snd_una, self.smss)
+            flags = Flags.ACK | (Flags.FIN if fin else Flags(0))
+            if data or fin:
+                self._emit(flags, self.snd_una, data)
+        self._rtx_deadline = now + self.rto
+
+    def _retransmission_timeout(self, now: int) -> None:
+        self._rtx_deadline = None
+        outstanding = self.snd_nxt > self.snd_una
+        if not outstanding:
+            return
+        self._retries += 1
+        if self._retries > self.config.max_retransmissions:
+            self._fail(ConnectionTimeout(
+                f"connection timed out: {self.config.max_retransmissions} retransmissions of "
+                f"sequence number {self.snd_una & MASK} went unanswered"), now)
+            return
+        smss = self.smss
+        if self.state in _SYNCHRONIZED:
+            self.ssthresh = max((self.snd_nxt - self.snd_una) // 2, 2 * smss)
+            self.cwnd = smss  # loss window (RFC 5681 3.1)
+            self.cwnd_history.append((now, self.cwnd, self.ssthresh))
+        self._recover = None
+        self._dupacks = 0
+        self.rto = min(self.config.rto_max, self.rto * 2)  # exponential backoff
+        self._rtt_seq = None
+        if self.state in (State.SYN_SENT, State.SYN_RECEIVED):
+            self._retransmit_first(now)
+            return
+        self.snd_nxt = self.snd_una  # go back: resend from the first unacknowledged byte
+        self._output(now)
+        if self._rtx_deadline is None:
+            self._rtx_deadline = now + self.rto
+
+    def _persist_timeout(self, now: int) -> None:
+        self._persist_deadline = None
+        if self.snd_wnd > 0 or self._data_end <= self.snd_nxt:
+            self._output(now)
+            return
+        self._probes += 1
+        if self._probes > self.config.max_retransmissions:
+            self._fail(ConnectionTimeout("connection timed out: zero-window probes unanswered"), now)
+            return
+        data, _ = self._segment_at(self.snd_nxt, 1)
+        self._emit(Flags.ACK, self.snd_nxt, data)  # a one-byte window probe
+        backoff = min(self.config.rto_max, self.rto << min(self._probes, 6))
+        self._persist_deadline = now + backoff
+
+    def __repr__(self) -> str:
+        label = f"{self.name} " if self.name else ""
+        return (f"<TCPConnection {label}{self.local_port}->{self.remote_port} {self.state} "
+                f"snd_una={self.snd_una & MASK} snd_nxt={self.snd_nxt & MASK} "
+                f"rcv_nxt={self.rcv_nxt & MASK}>")

@@ -1,0 +1,118 @@
+"""UDP (RFC 768): an 8-byte header in front of the application's bytes.
+
+::
+
+    offset  size  field
+         0     2  source port
+         2     2  destination port
+         4     2  length: header + data, in bytes (8..65535)
+         6     2  checksum over an IPv4 pseudo-header, the header and the data;
+                  0 means "not computed" (a computed 0 is sent as 0xFFFF)
+
+Datagram semantics: one ``sendto`` is one ``recvfrom``; an empty datagram
+(length 8) is delivered as an empty message. The length field allows 65,535
+bytes, but over IPv4 the largest payload is 65,535 - 20 (IP header) - 8 (UDP
+header) = :data:`MAX_IPV4_PAYLOAD` = 65,507 bytes, and anything larger than the
+link MTU is fragmented by IP, not by UDP.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from labkit.errors import LabkitValueError, ParseError
+from labkit.net.checksum import internet_checksum, ones_complement_sum
+from labkit.transport.ports import check_port
+
+__all__ = ["UDPDatagram", "HEADER_LENGTH", "MAX_IPV4_PAYLOAD", "PROTOCOL", "pseudo_header_sum"]
+
+HEADER_LENGTH = 8
+#: IPv4's protocol number for UDP.
+PROTOCOL = 17
+_IPV4_HEADER = 20
+#: 65,535 (IPv4 total length) - 20 (IPv4 header) - 8 (UDP header).
+MAX_IPV4_PAYLOAD = 0xFFFF - _IPV4_HEADER - HEADER_LENGTH
+_HEADER = struct.Struct("!HHHH")
+_PSEUDO = struct.Struct("!4s4sxBH")
+_LAYER = "udp"
+
+
+def pseudo_header_sum(src: IPv4Address, dst: IPv4Address, protocol: int, length: int) -> int:
+    """Ones' complement sum of the IPv4 pseudo-header (RFC 768 / RFC 9293 3.1)."""
+    return ones_complement_sum(_PSEUDO.pack(src.packed, dst.packed, protocol, length))
+
+
+def _address(value: object, name: str) -> IPv4Address:
+    try:
+        return value if isinstance(value, IPv4Address) else IPv4Address(value)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise LabkitValueError(f"{name}={value!r}: not an IPv4 address ({exc})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class UDPDatagram:
+    """A UDP datagram. ``length`` and ``checksum`` are computed by :meth:`pack` unless given."""
+
+    src_port: int
+    dst_port: int
+    payload: bytes = b""
+    length: int | None = None
+    checksum: int | None = None
+
+    def __post_init__(self) -> None:
+        check_port(self.src_port, "src_port")
+        check_port(self.dst_port, "dst_port")
+        if not isinstance(self.payload, (bytes, bytearray, memoryview)):
+            raise LabkitValueError(f"payload: expected bytes, got {type(self.payload).__name__}")
+        object.__setattr__(self, "payload", bytes(self.payload))
+        if len(self.payload) > 0xFFFF - HEADER_LENGTH:
+            raise LabkitValueError(
+                f"payload: {len(self.payload)} bytes does not fit UDP's 16-bit length field "
+                f"(at most {0xFFFF - HEADER_LENGTH}; over IPv4 at most {MAX_IPV4_PAYLOAD})"
+            )
+
+    def pack(self, src: IPv4Address | str | None = None, dst: IPv4Address | str | None = None) -> bytes:
+        """The datagram's bytes. With ``src`` and ``dst`` the checksum is computed (else 0)."""
+        length = HEADER_LENGTH + len(self.payload) if self.length is None else self.length
+        if self.checksum is not None:
+            checksum = self.checksum
+        elif src is None or dst is None:
+            checksum = 0
+        else:
+            start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, length)
+            header = _HEADER.pack(self.src_port, self.dst_port, length, 0)
+            checksum = internet_checksum(header + self.payload, start) or 0xFFFF
+        return _HEADER.pack(self.src_port, self.dst_port, length, checksum) + self.payload
+
+    @classmethod
+    def parse(
+        cls,
+        data: bytes | bytearray | memoryview,
+        src: IPv4Address | str | None = None,
+        dst: IPv4Address | str | None = None,
+    ) -> UDPDatagram:
+        """Parse a datagram; with ``src`` and ``dst`` a non-zero checksum is verified."""
+        raw = bytes(data)
+        if len(raw) < HEADER_LENGTH:
+            raise ParseError(_LAYER, "length", len(raw), f"shorter than the {HEADER_LENGTH}-byte header")
+        sport, dport, length, checksum = _HEADER.unpack_from(raw)
+        if length < HEADER_LENGTH:
+            raise ParseError(_LAYER, "length", length, "smaller than the 8-byte header")
+        if length > len(raw):
+            raise ParseError(_LAYER, "length", length, f"but only {len(raw)} bytes arrived")
+        raw = raw[:length]  # bytes after the datagram (link padding) are not UDP's
+        if checksum and src is not None and dst is not None:
+            start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, length)
+            if internet_checksum(raw, start) != 0:
+                raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the data")
+        return cls(sport, dport, raw[HEADER_LENGTH:], length, checksum)
+
+    def summary(self) -> str:
+        return f"UDP {self.src_port} > {self.dst_port} len={len(self.payload)}"
+
+    def __repr__(self) -> str:
+        extra = "" if len(self.payload) <= 16 else f" ...({len(self.payload)} bytes)"
+        return (f"UDPDatagram(src_port={self.src_port}, dst_port={self.dst_port}, "
+                f"payload={self.payload[:16]!r}{extra})")
