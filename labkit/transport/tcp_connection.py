@@ -99,22 +99,27 @@ _RECEIVES_DATA = {State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2}
 
 
 class TCPError(LabkitError):
-    """A connection failed or was used wrongly."""
+    """A connection failed or was used wrongly.
+
+    Each subclass is also the built-in exception Python's real sockets raise
+    in the same case (``ConnectionRefusedError``...), so code written for real
+    sockets catches labkit's too.
+    """
 
 
-class ConnectionRefused(TCPError):
+class ConnectionRefused(TCPError, ConnectionRefusedError):
     """The peer answered our SYN with RST: nothing listens on that port."""
 
 
-class ConnectionReset(TCPError):
+class ConnectionReset(TCPError, ConnectionResetError):
     """The peer reset an established connection."""
 
 
-class ConnectionTimeout(TCPError):
+class ConnectionTimeout(TCPError, TimeoutError):
     """Too many retransmissions went unanswered."""
 
 
-class ConnectionClosed(TCPError):
+class ConnectionClosed(TCPError, BrokenPipeError):
     """The connection is closed (or closing) for sending."""
 
 

@@ -1,0 +1,484 @@
+"""UDP and TCP for one host, and a ``socket``-shaped API on top, for the virtual clock.
+
+:class:`Transport` sits on a host's IP layer. It demultiplexes what arrives:
+UDP by destination port, TCP by the four-tuple (local port, remote address,
+remote port) and then by listening port; it answers a TCP segment for no
+connection with RST and a UDP datagram for a closed port with ICMP "port
+unreachable" (if the IP layer offers one). It hands out ephemeral ports, runs
+each connection's timers on the simulation clock, and sends what connections
+and sockets produce.
+
+:class:`Socket` reads like Python's own ``socket`` module, so notebook code
+for the simulated network looks like the real-socket code of notebook 08::
+
+    server = b.transport.socket(SOCK_STREAM)
+    server.bind(("0.0.0.0", 80))
+    server.listen()
+    client = a.transport.socket(SOCK_STREAM)
+    client.connect(("192.168.1.20", 80))
+    conn, peer = server.accept()
+    client.sendall(b"hello")
+    conn.recv(1024)
+
+A call that would block runs the simulation until it can go on, or until its
+timeout (``settimeout``, in seconds of *virtual* time; by default 60 s) runs
+out: then it raises ``TimeoutError``. If nothing is left to happen in the
+simulation, it raises at once instead of waiting for ever. Errors are
+labkit's own, and also the built-in ones Python's sockets raise
+(``ConnectionRefusedError``, ``ConnectionResetError``, ``TimeoutError``,
+``OSError`` for a port in use), so ``except`` clauses read the same.
+
+The two things this module needs from below are small, and written as
+protocols: an :class:`IPService` (send a payload to an address with a
+protocol number; call a handler for each arriving payload of a protocol) and
+a :class:`Clock` (the time, timers, and running the simulation until a
+condition holds).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections import deque
+from collections.abc import Callable
+from ipaddress import IPv4Address
+from typing import Any, Protocol
+
+from labkit.errors import LabkitError, LabkitValueError, ParseError
+from labkit.transport import tcp as tcp_wire
+from labkit.transport import udp as udp_wire
+from labkit.transport.ports import PortAllocator, check_port
+from labkit.transport.tcp import TCPSegment
+from labkit.transport.tcp_connection import (
+    ConnectionClosed,
+    State,
+    TCPConfig,
+    TCPConnection,
+    rst_for,
+)
+from labkit.transport.udp import UDPDatagram
+
+__all__ = [
+    "AF_INET",
+    "SOCK_STREAM",
+    "SOCK_DGRAM",
+    "IPService",
+    "Clock",
+    "Transport",
+    "Socket",
+    "SocketError",
+    "AddressInUse",
+]
+
+AF_INET = 2
+SOCK_STREAM = 1
+SOCK_DGRAM = 2
+DEFAULT_TIMEOUT = 60.0
+_NS = 1_000_000_000
+
+
+class SocketError(LabkitError, OSError):
+    """A socket was used wrongly (closed, not connected, wrong type...)."""
+
+
+class AddressInUse(SocketError):
+    """bind() to a port another socket holds."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(errno.EADDRINUSE, f"address already in use: port {port}")
+
+
+class IPService(Protocol):
+    """What the transport layer needs from the host's IP layer."""
+
+    address: IPv4Address
+
+    def send(self, protocol: int, dst: IPv4Address, payload: bytes) -> None: ...
+
+    def register(self, protocol: int, handler: Callable[[IPv4Address, IPv4Address, bytes, int],
+                                                        None]) -> None: ...
+
+
+class Clock(Protocol):
+    """What the transport layer needs from the simulation's clock."""
+
+    def now(self) -> int: ...
+
+    def call_at(self, time: int, fn: Callable[[], None]) -> Any: ...  # returns an object with cancel()
+
+    def run_until(self, predicate: Callable[[], bool], deadline: int) -> bool: ...
+
+
+def _ip(value: object, name: str = "address") -> IPv4Address:
+    try:
+        return value if isinstance(value, IPv4Address) else IPv4Address(str(value))
+    except ValueError:
+        raise LabkitValueError(f"{name}={value!r}: not an IPv4 address") from None
+
+
+def _address(value: object) -> tuple[IPv4Address, int]:
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise LabkitValueError(f"address={value!r}: expected a tuple (host, port)")
+    return _ip(value[0]), check_port(value[1])
+
+
+class Transport:
+    """UDP and TCP for one host (see the module docstring)."""
+
+    def __init__(self, ip: IPService, clock: Clock, rng: Any, *,
+                 tcp_config: TCPConfig | None = None, name: str = "") -> None:
+        self.ip = ip
+        self.clock = clock
+        self.rng = rng
+        self.name = name
+        self.tcp_config = tcp_config or TCPConfig()
+        self.ports = {6: PortAllocator(rng), 17: PortAllocator(rng)}
+        self.udp_sockets: dict[int, Socket] = {}
+        self.listeners: dict[int, Socket] = {}
+        self.connections: dict[tuple[int, IPv4Address, int], TCPConnection] = {}
+        self._owners: dict[TCPConnection, Socket] = {}
+        self._timers: dict[TCPConnection, tuple[int, Any]] = {}
+        self._remote: dict[TCPConnection, IPv4Address] = {}
+        #: every TCP connection this host has had, for plots and checks
+        self.history: list[TCPConnection] = []
+        self.dropped: list[tuple[int, str]] = []  # (time, why) for segments nobody could take
+        ip.register(tcp_wire.PROTOCOL, self._tcp_arrives)
+        ip.register(udp_wire.PROTOCOL, self._udp_arrives)
+
+    # ------------------------------------------------------------------ sockets
+    def socket(self, family: int = AF_INET, type: int = SOCK_STREAM) -> Socket:  # noqa: A002
+        """A new socket: ``SOCK_STREAM`` (TCP) or ``SOCK_DGRAM`` (UDP)."""
+        if family != AF_INET:
+            raise LabkitValueError(f"family={family!r}: only AF_INET (IPv4) is simulated")
+        if type not in (SOCK_STREAM, SOCK_DGRAM):
+            raise LabkitValueError(f"type={type!r}: SOCK_STREAM or SOCK_DGRAM")
+        return Socket(self, type)
+
+    # ------------------------------------------------------------------ TCP plumbing
+    def _new_connection(self, local_port: int, remote: IPv4Address, remote_port: int) -> TCPConnection:
+        conn = TCPConnection(local_port, remote_port, iss=self.rng, config=self.tcp_config,
+                             name=f"{self.name}:{local_port}")
+        self.connections[(local_port, remote, remote_port)] = conn
+        self._remote[conn] = remote
+        self.history.append(conn)
+        return conn
+
+    def _flush(self, conn: TCPConnection) -> None:
+        remote = self._remote.get(conn)
+        if remote is None:  # already forgotten: a closed connection has nothing to say
+            conn.take_output()
+            return
+        for seg in conn.take_output():
+            self.ip.send(tcp_wire.PROTOCOL, remote, seg.pack(self.ip.address, remote))
+        self._schedule(conn)
+        if conn.state is State.CLOSED:
+            self._forget(conn)
+
+    def _schedule(self, conn: TCPConnection) -> None:
+        due = conn.next_timer()
+        current = self._timers.get(conn)
+        if current is not None and current[0] == due:
+            return
+        if current is not None:
+            current[1].cancel()
+            del self._timers[conn]
+        if due is not None:
+            self._timers[conn] = (due, self.clock.call_at(due, lambda: self._fire(conn)))
+
+    def _fire(self, conn: TCPConnection) -> None:
+        self._timers.pop(conn, None)
+        conn.tick(self.clock.now())
+        self._flush(conn)
+
+    def _forget(self, conn: TCPConnection) -> None:
+        for key, c in list(self.connections.items()):
+            if c is conn:
+                del self.connections[key]
+        self._remote.pop(conn, None)
+        timer = self._timers.pop(conn, None)
+        if timer is not None:
+            timer[1].cancel()
+        owner = self._owners.get(conn)
+        if owner is None or owner._closed:
+            self._owners.pop(conn, None)
+            if not any(k[0] == conn.local_port for k in self.connections) and \
+                    conn.local_port not in self.listeners:
+                self.ports[6].release(conn.local_port)
+
+    def _tcp_arrives(self, src: IPv4Address, dst: IPv4Address, payload: bytes, now: int) -> None:
+        try:
+            seg = TCPSegment.parse(payload, src, dst)
+        except ParseError as exc:
+            self.dropped.append((now, str(exc)))
+            return
+        key = (seg.dst_port, src, seg.src_port)
+        conn = self.connections.get(key)
+        if conn is None and seg.dst_port in self.listeners and seg.flags & tcp_wire.Flags.SYN \
+                and not seg.flags & (tcp_wire.Flags.ACK | tcp_wire.Flags.RST):
+            listener = self.listeners[seg.dst_port]
+            if len(listener._pending) >= listener._backlog:
+                self.dropped.append((now, f"SYN to port {seg.dst_port}: backlog full"))
+                return
+            conn = self._new_connection(seg.dst_port, src, seg.src_port)
+            conn.remote_port = None  # a passive open learns the peer from its SYN
+            conn.listen(now)
+            conn.on_state_change = lambda c, state, t, lst=listener, peer=(src, seg.src_port): (
+                lst._established(c, peer) if state is State.ESTABLISHED else None)
+            listener._pending.add(conn)
+        if conn is None:
+            rst = rst_for(seg)
+            self.dropped.append((now, f"TCP to port {seg.dst_port}: no connection"))
+            if rst is not None:
+                self.ip.send(tcp_wire.PROTOCOL, src, rst.pack(dst, src))
+            return
+        conn.segment_arrives(seg, now)
+        self._flush(conn)
+
+    # ------------------------------------------------------------------ UDP plumbing
+    def _udp_arrives(self, src: IPv4Address, dst: IPv4Address, payload: bytes, now: int) -> None:
+        try:
+            datagram = UDPDatagram.parse(payload, src, dst)
+        except ParseError as exc:
+            self.dropped.append((now, str(exc)))
+            return
+        sock = self.udp_sockets.get(datagram.dst_port)
+        if sock is None:
+            self.dropped.append((now, f"UDP to port {datagram.dst_port}: port unreachable"))
+            unreachable = getattr(self.ip, "port_unreachable", None)
+            if unreachable is not None:
+                unreachable(src, dst, payload)
+            return
+        sock._datagrams.append((datagram.payload, (str(src), datagram.src_port)))
+
+    def _udp_send(self, sport: int, dst: IPv4Address, dport: int, data: bytes) -> None:
+        datagram = UDPDatagram(sport, dport, data)
+        self.ip.send(udp_wire.PROTOCOL, dst, datagram.pack(self.ip.address, dst))
+
+    def wait(self, predicate: Callable[[], bool], timeout: float | None, what: str) -> None:
+        """Run the simulation until ``predicate()`` holds; raise ``TimeoutError`` if it never does."""
+        if predicate():
+            return
+        seconds = DEFAULT_TIMEOUT if timeout is None else timeout
+        deadline = self.clock.now() + int(seconds * _NS)
+        if not self.clock.run_until(predicate, deadline):
+            raise SocketTimeout(f"{what}: timed out after {seconds:g} s of virtual time")
+
+
+class SocketTimeout(SocketError, TimeoutError):
+    """A blocking call's virtual timeout ran out."""
+
+    def __init__(self, message: str) -> None:
+        OSError.__init__(self, errno.ETIMEDOUT, message)
+
+
+class Socket:
+    """A socket on a simulated host; see the module docstring."""
+
+    def __init__(self, transport: Transport, type: int) -> None:  # noqa: A002
+        self.transport = transport
+        self.type = type
+        self._timeout: float | None = None
+        self._port: int | None = None
+        self._closed = False
+        self._conn: TCPConnection | None = None
+        self._peer: tuple[str, int] | None = None
+        self._backlog = 0
+        self._pending: set[TCPConnection] = set()
+        self._accept_queue: deque[tuple[TCPConnection, tuple[str, int]]] = deque()
+        self._datagrams: deque[tuple[bytes, tuple[str, int]]] = deque()
+
+    # ------------------------------------------------------------------ common
+    def settimeout(self, seconds: float | None) -> None:
+        """Virtual seconds a blocking call may wait (None: the default of 60 s)."""
+        if seconds is not None and seconds < 0:
+            raise LabkitValueError(f"timeout={seconds!r}: cannot be negative")
+        self._timeout = seconds
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SocketError(errno.EBADF, "socket is closed")
+
+    @property
+    def _proto(self) -> int:
+        return tcp_wire.PROTOCOL if self.type == SOCK_STREAM else udp_wire.PROTOCOL
+
+    def bind(self, address: tuple[str, int]) -> None:
+        """Take a local port (0: any free ephemeral port)."""
+        self._check_open()
+        host, port = address if isinstance(address, tuple) and len(address) == 2 else (None, None)
+        if host not in ("", "0.0.0.0") and _ip(host) != self.transport.ip.address:
+            raise SocketError(errno.EADDRNOTAVAIL, f"{host} is not an address of this host")
+        if self._port is not None:
+            raise SocketError(errno.EINVAL, f"already bound to port {self._port}")
+        port = check_port(port)
+        allocator = self.transport.ports[self._proto]
+        if port == 0:
+            port = allocator.allocate()
+        else:
+            try:
+                allocator.reserve(port)
+            except LabkitValueError:
+                raise AddressInUse(port) from None
+        self._port = port
+        if self.type == SOCK_DGRAM:
+            self.transport.udp_sockets[port] = self
+
+    def getsockname(self) -> tuple[str, int]:
+        return (str(self.transport.ip.address), self._port or 0)
+
+    def getpeername(self) -> tuple[str, int]:
+        if self._peer is None:
+            raise SocketError(errno.ENOTCONN, "socket is not connected")
+        return self._peer
+
+    def close(self) -> None:
+        """Close; a TCP connection then finishes its FIN exchange on its own, as a kernel's does."""
+        if self._closed:
+            return
+        self._closed = True
+        t = self.transport
+        if self._conn is not None:
+            self._conn.close(t.clock.now())
+            t._flush(self._conn)
+        if self.type == SOCK_DGRAM and self._port is not None:
+            t.udp_sockets.pop(self._port, None)
+            t.ports[udp_wire.PROTOCOL].release(self._port)
+        if self._port is not None and self._port in t.listeners and t.listeners[self._port] is self:
+            del t.listeners[self._port]
+            for conn in list(self._pending) + [c for c, _ in self._accept_queue]:
+                conn.abort(t.clock.now())
+                t._flush(conn)
+            if not any(k[0] == self._port for k in t.connections):
+                t.ports[6].release(self._port)
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ TCP
+    def _stream(self) -> TCPConnection:
+        self._check_open()
+        if self.type != SOCK_STREAM:
+            raise SocketError(errno.EOPNOTSUPP, "not a stream (SOCK_STREAM) socket")
+        if self._conn is None:
+            raise SocketError(errno.ENOTCONN, "socket is not connected")
+        return self._conn
+
+    def listen(self, backlog: int = 5) -> None:
+        self._check_open()
+        if self.type != SOCK_STREAM:
+            raise SocketError(errno.EOPNOTSUPP, "listen() needs a SOCK_STREAM socket")
+        if self._port is None:
+            self.bind(("", 0))
+        self._backlog = max(1, int(backlog))
+        self.transport.listeners[self._port] = self
+
+    def _established(self, conn: TCPConnection, peer: tuple[IPv4Address, int]) -> None:
+        self._pending.discard(conn)
+        conn.on_state_change = None
+        self._accept_queue.append((conn, (str(peer[0]), peer[1])))
+
+    def accept(self) -> tuple[Socket, tuple[str, int]]:
+        """Wait for a connection; return a new socket for it and the peer's address."""
+        self._check_open()
+        if self._port not in self.transport.listeners:
+            raise SocketError(errno.EINVAL, "accept() before listen()")
+        self.transport.wait(lambda: bool(self._accept_queue), self._timeout, "accept")
+        conn, peer = self._accept_queue.popleft()
+        sock = Socket(self.transport, SOCK_STREAM)
+        sock._port, sock._conn, sock._peer, sock._timeout = self._port, conn, peer, self._timeout
+        self.transport._owners[conn] = sock
+        return sock, peer
+
+    def connect(self, address: tuple[str, int]) -> None:
+        """Open a TCP connection (three-way handshake) or, for UDP, fix the default peer."""
+        self._check_open()
+        remote, port = _address(address)
+        t = self.transport
+        if self._port is None:
+            self.bind(("", 0))
+        self._peer = (str(remote), port)
+        if self.type == SOCK_DGRAM:
+            return
+        if self._conn is not None:
+            raise SocketError(errno.EISCONN, "socket is already connected")
+        key = (self._port, remote, port)
+        if key in t.connections:
+            raise AddressInUse(self._port)
+        conn = t._new_connection(self._port, remote, port)
+        t._owners[conn] = self
+        self._conn = conn
+        conn.connect(t.clock.now())
+        t._flush(conn)
+        t.wait(lambda: conn.state is not State.SYN_SENT, self._timeout, "connect")
+        if conn.error is not None:
+            raise conn.error
+        if conn.state is not State.ESTABLISHED and conn.state is not State.CLOSE_WAIT:
+            raise SocketError(errno.ECONNABORTED, f"connect: connection ended up {conn.state}")
+
+    def send(self, data: bytes) -> int:
+        """Queue bytes in the send buffer; waits only while it is full. Returns bytes taken."""
+        conn = self._stream()
+        t = self.transport
+        if conn.error is not None:
+            raise conn.error
+        t.wait(lambda: conn.send_space > 0 or conn.error is not None, self._timeout, "send")
+        if conn.error is not None:
+            raise conn.error
+        n = conn.send(bytes(data), t.clock.now())
+        t._flush(conn)
+        return n
+
+    def sendall(self, data: bytes) -> None:
+        """Queue all of ``data`` (as the kernel does: it returns before the peer has read it)."""
+        view = bytes(data)
+        while view:
+            view = view[self.send(view):]
+
+    def recv(self, bufsize: int) -> bytes:
+        """Up to ``bufsize`` bytes; waits until some arrive; b"" once the peer has closed."""
+        conn = self._stream()
+        t = self.transport
+        t.wait(lambda: conn.readable > 0 or conn.eof or conn.error is not None, self._timeout,
+               "recv")
+        if conn.readable == 0 and conn.error is not None:
+            raise conn.error
+        data = conn.recv(bufsize, t.clock.now())
+        t._flush(conn)
+        return data
+
+    # ------------------------------------------------------------------ UDP
+    def sendto(self, data: bytes, address: tuple[str, int]) -> int:
+        self._check_open()
+        if self.type != SOCK_DGRAM:
+            raise SocketError(errno.EOPNOTSUPP, "sendto() needs a SOCK_DGRAM socket")
+        remote, port = _address(address)
+        if self._port is None:
+            self.bind(("", 0))
+        payload = bytes(data)
+        self.transport._udp_send(self._port, remote, port, payload)
+        return len(payload)
+
+    def recvfrom(self, bufsize: int) -> tuple[bytes, tuple[str, int]]:
+        """One datagram (cut to ``bufsize``, the rest is lost, as with real UDP) and its sender."""
+        self._check_open()
+        if self.type != SOCK_DGRAM:
+            raise SocketError(errno.EOPNOTSUPP, "recvfrom() needs a SOCK_DGRAM socket")
+        if self._port is None:
+            raise SocketError(errno.EINVAL, "recvfrom() on a socket that is not bound")
+        self.transport.wait(lambda: bool(self._datagrams), self._timeout, "recvfrom")
+        data, sender = self._datagrams.popleft()
+        return data[:bufsize], sender
+
+    def __repr__(self) -> str:
+        kind = "SOCK_STREAM" if self.type == SOCK_STREAM else "SOCK_DGRAM"
+        state = f" {self._conn.state}" if self._conn is not None else ""
+        closed = " closed" if self._closed else ""
+        return f"<Socket {kind} {self.getsockname()}{state}{closed}>"
+
+
+__all__ += ["SocketTimeout", "ConnectionClosed"]
