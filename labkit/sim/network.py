@@ -119,7 +119,7 @@ class Network:
         node_name, dot, iface_name = name.partition(".")
         node = self.nodes.get(node_name)
         if node is None:
-            close = difflib.get_close_matches(node_name, list(self.nodes), n=1)
+            close = difflib.get_close_matches(node_name, list(self.nodes), n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             known = ", ".join(self.nodes) or "none yet"
             raise UnknownNameError(f"no node called {node_name!r} (nodes: {known}){hint}")
