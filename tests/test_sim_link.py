@@ -103,3 +103,14 @@ def test_frames_keep_their_order(n):
         a.send(f)
     net.run()
     assert [r.frame for r in b.inbox] == frames
+
+
+def test_default_switch_does_not_flood_frames_too_big_for_a_port():
+    net = Network()
+    a, b, c, s = net.add_host("A"), net.add_host("B"), net.add_host("C"), net.add_switch("S")
+    net.connect(a, s, mtu=9000)  # a jumbo-frame link
+    net.connect(s, b, mtu=9000)
+    net.connect(s, c)  # the usual 1500
+    a.send(bytes(3000))
+    net.run()
+    assert len(b.inbox) == 1 and c.inbox == [] and s.giants == 1

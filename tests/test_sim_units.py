@@ -114,3 +114,10 @@ def test_format():
     assert format_time(2_000_000_000) == "2 s"
     assert format_rate(10_000_000) == "10 Mbit/s"
     assert format_rate(300) == "300 bit/s"
+
+
+def test_huge_exponents_are_refused_quickly():
+    with pytest.raises(LabkitValueError, match="exponent 999999999 is out of range"):
+        parse_time("1e999999999s", "delay")
+    with pytest.raises(LabkitValueError, match="out of range"):
+        parse_rate("1e-99999bit")

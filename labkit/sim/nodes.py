@@ -306,11 +306,25 @@ class Switch(Node):
     iface_prefix = "p"
     iface_start = 1
 
+    def __init__(self, net: Network, name: str) -> None:
+        super().__init__(net, name)
+        #: Frames the default handler did not flood to a port because they exceed its MTU.
+        self.giants = 0
+
     def default_handler(self, iface: Interface, frame: bytes, now: int) -> None:
-        """Flood: send the frame out of every connected port except the one it came in on."""
+        """Flood: send the frame out of every connected port except the one it came in on.
+
+        A frame too long for a port's link is not sent there (a switch drops
+        such "giants"; it does not fragment); :attr:`giants` counts them.
+        """
+        n = len(frame)
         for port in self.interfaces:
-            if port is not iface and port.channel is not None:
-                port.send(frame)
+            ch = port.channel
+            if port is not iface and ch is not None:
+                if n > ch.max_frame:
+                    self.giants += 1
+                    continue
+                ch.transmit(frame)
 
 
 class Router(Node):
