@@ -3,6 +3,14 @@
 Only notebooks and the CLI import this package; the protocol layers never do,
 so they stay importable on a machine without a display. Every plotting
 function takes an optional ``ax`` and returns the matplotlib object it drew on.
+One module per topic:
+
+- :mod:`labkit.viz.overview`: the course's big pictures (the data path);
+- :mod:`labkit.viz.phy`: waveforms, eye diagrams, BER curves, the live panel
+  (re-exported here);
+- :mod:`labkit.viz.link`: frames, the wire and a switch at work;
+- :mod:`labkit.viz.sim`: network topologies and sequence diagrams of traces;
+- :mod:`labkit.viz.transport`: TCP states, congestion window, segment ladders.
 """
 
 from labkit.viz.overview import plot_data_path
