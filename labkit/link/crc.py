@@ -48,7 +48,7 @@ XOR_OUT = 0xFFFFFFFF
 
 
 def reflect(value: int, width: int) -> int:
-    """Reverse the order of the lowest ``width`` bits of ``value`` (``reflect(0b001, 3) == 0b100``)."""
+    """Reverse the lowest ``width`` bits of ``value``: ``reflect(0b001, 3) == 0b100``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise LabkitValueError(f"value={value!r}: expected a non-negative int")
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:

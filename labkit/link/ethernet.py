@@ -199,8 +199,8 @@ class EthernetFrame:
             )
         if et == EtherType.VLAN:
             raise LabkitValueError(
-                "ethertype=0x8100: that is the 802.1Q tag's TPID; give the tag as vlan=VLANTag(...) "
-                "and the inner EtherType as ethertype"
+                "ethertype=0x8100: that is the 802.1Q tag's TPID; give the tag as "
+                "vlan=VLANTag(...) and the inner EtherType as ethertype"
             )
         object.__setattr__(self, "ethertype", int(et))
         payload = self.payload
@@ -382,7 +382,9 @@ class EthernetFrame:
         rows.append(("EtherType", f"{self.ethertype:#06x}", _ethertype_name(self.ethertype)))
         rows.append(("payload", f"{len(self.payload)} bytes", "the upper layer's bytes"))
         if self.padding_length:
-            rows.append(("padding", f"{self.padding_length} bytes", "zeros up to the 64-byte minimum"))
+            rows.append(
+                ("padding", f"{self.padding_length} bytes", "zeros up to the 64-byte minimum")
+            )
         wire = self.pack()
         rows.append(("FCS", wire[-FCS_LENGTH:].hex(" "), "CRC-32, least significant byte first"))
         return rows

@@ -45,7 +45,7 @@ def _as_bytes(data: object, name: str = "data") -> bytes:
 
 
 def max_encoded_length(n: int) -> int:
-    """The most bytes COBS can turn ``n`` bytes into (without the delimiter): ``n + 1 + n // 254``."""
+    """The most bytes COBS makes of ``n`` bytes (without the delimiter): ``n + 1 + n // 254``."""
     return n + 1 + n // 254
 
 
@@ -139,7 +139,9 @@ class StreamDecoder:
     before each frame to flush any garbage.
     """
 
-    def __init__(self, max_frame: int = 2048, *, synced: bool = True, keep_errors: int = 100) -> None:
+    def __init__(
+        self, max_frame: int = 2048, *, synced: bool = True, keep_errors: int = 100
+    ) -> None:
         if isinstance(max_frame, bool) or not isinstance(max_frame, int) or max_frame < 1:
             raise LabkitValueError(f"max_frame={max_frame!r}: expected a positive int")
         self.max_frame = max_frame

@@ -142,7 +142,7 @@ class MACAddress:
         return f"MACAddress('{self}')"
 
     def __format__(self, spec: str) -> str:
-        """``format(mac, "-")`` gives the dashed form, ``"."`` the Cisco form, ``"x"`` hex digits."""
+        """``format(mac, "-")``: dashed form; ``"."``: Cisco form; ``"x"``: 12 hex digits."""
         if spec in ("", ":"):
             return str(self)
         if spec == "-":

@@ -122,7 +122,7 @@ class WireReception:
 
     @property
     def dribble_bits(self) -> int:
-        """Bits after the last whole byte (a real NIC reports an alignment error if the FCS fails)."""
+        """Bits after the last whole byte (a NIC reports an alignment error if the FCS fails)."""
         return (self.end - self.start) % 8
 
 
