@@ -31,7 +31,8 @@ from labkit.link import (
     fcs,
 )
 
-# Scapy: Ether(dst=ff.., src=00:1b:21:3a:4f:5e)/ARP(op=1, hwsrc=.., psrc=192.168.1.10, pdst=192.168.1.1)
+# Scapy: Ether(dst=ff.., src=00:1b:21:3a:4f:5e)
+#        /ARP(op=1, hwsrc=.., psrc=192.168.1.10, pdst=192.168.1.1)
 ARP_BYTES = bytes.fromhex(
     "ffffffffffff001b213a4f5e08060001080006040001001b213a4f5ec0a8010a000000000000c0a80101"
 )
@@ -55,7 +56,9 @@ IPV6_BYTES = bytes.fromhex(
     "3333000000010242ac11000286dd60000000000c3a40fe800000000000000042acfffe110002ff02"
     "00000000000000000000000000018000f8050007000170696e67"
 )
-IPV6_FRAME = EthernetFrame("33:33:00:00:00:01", "02:42:ac:11:00:02", EtherType.IPV6, IPV6_BYTES[14:])
+IPV6_FRAME = EthernetFrame(
+    "33:33:00:00:00:01", "02:42:ac:11:00:02", EtherType.IPV6, IPV6_BYTES[14:]
+)
 
 
 # -- golden bytes: smoltcp's four tests (parse, fields, pack, round trip) ----------------------
