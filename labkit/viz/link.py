@@ -39,9 +39,13 @@ def plot_frame_layout(
     for i, (a, b, label) in enumerate(spans):
         colour = "#dddddd" if label in ("preamble", "SFD") else PALETTE[(i - 2 * with_sync) % 9]
         ax.add_patch(Rectangle((a, 0), b - a, 1, facecolor=colour, edgecolor="black", lw=0.8))
-        text = f"{label}\n{b - a} B"
-        if (b - a) / total > 0.04:
-            ax.text((a + b) / 2, 0.5, text, ha="center", va="center", fontsize=8)
+        share = (b - a) / total
+        if share > 0.04:
+            ax.text((a + b) / 2, 0.5, f"{label}\n{b - a} B", ha="center", va="center", fontsize=8)
+        elif share > 0.01:  # a narrow field: a short label, turned on its side
+            short = {"EtherType": "type", "802.1Q tag": "VLAN"}.get(label, label)
+            ax.text((a + b) / 2, 0.5, f"{short} {b - a}", ha="center", va="center", fontsize=7,
+                    rotation=90)
     ax.set_xlim(start, spans[-1][1])
     ax.set_ylim(0, 1)
     ax.set_yticks([])
