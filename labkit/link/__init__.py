@@ -1,0 +1,55 @@
+"""The data link layer: Ethernet frames, MAC addresses, CRC, framing and switching.
+
+- :mod:`~labkit.link.mac`: :class:`MACAddress`, the 48-bit hardware address;
+- :mod:`~labkit.link.ethernet`: :class:`EthernetFrame` (Ethernet II, 802.1Q), sizes, FCS;
+- :mod:`~labkit.link.crc`: CRC-32 bit by bit, for teaching (equal to ``zlib.crc32``);
+- :mod:`~labkit.link.framing`: COBS byte stuffing to find frames in a byte stream;
+- :mod:`~labkit.link.wire`: frames as Manchester-coded voltages, with preamble and SFD;
+- :mod:`~labkit.link.switch`: :class:`LearningSwitch`, the MAC-learning logic of a switch.
+"""
+
+from labkit.link import crc, framing
+from labkit.link.ethernet import (
+    FCS_LENGTH,
+    HEADER_LENGTH,
+    MAX_FRAME_LENGTH,
+    MAX_PAYLOAD,
+    MAX_TAGGED_FRAME_LENGTH,
+    MIN_FRAME_LENGTH,
+    MIN_PAYLOAD,
+    VLAN_TAG_LENGTH,
+    EthernetFrame,
+    EtherType,
+    VLANTag,
+    fcs,
+)
+from labkit.link.mac import BROADCAST, MACAddress, MACAddressValueError
+from labkit.link.switch import DEFAULT_AGEING_TIME_NS, Decision, LearningSwitch, MACTableEntry
+from labkit.link.wire import listen, receive_frame, transmit
+
+__all__ = [
+    "BROADCAST",
+    "DEFAULT_AGEING_TIME_NS",
+    "Decision",
+    "EtherType",
+    "EthernetFrame",
+    "FCS_LENGTH",
+    "HEADER_LENGTH",
+    "LearningSwitch",
+    "MACAddress",
+    "MACAddressValueError",
+    "MACTableEntry",
+    "MAX_FRAME_LENGTH",
+    "MAX_PAYLOAD",
+    "MAX_TAGGED_FRAME_LENGTH",
+    "MIN_FRAME_LENGTH",
+    "MIN_PAYLOAD",
+    "VLANTag",
+    "VLAN_TAG_LENGTH",
+    "crc",
+    "fcs",
+    "framing",
+    "listen",
+    "receive_frame",
+    "transmit",
+]
