@@ -9,35 +9,26 @@ header *including* the checksum field: a correct header sums to 0xFFFF, so
 
 from __future__ import annotations
 
-import sys
-
 __all__ = ["internet_checksum", "ones_complement_sum"]
 
 
 def ones_complement_sum(data: bytes | bytearray | memoryview, start: int = 0) -> int:
     """The 16-bit ones' complement sum of ``data``, added to ``start``.
 
-    Summing all words as one big integer first and folding the carries
-    afterwards gives the same result as adding word by word (RFC 1071, 2(B)),
-    and lets Python add in C.
+    Adding with end-around carry is addition modulo 0xFFFF (2**16 = 1 mod
+    0xFFFF, so each carry out of bit 15 comes back in at bit 0), with 0xFFFF
+    standing for a non-zero multiple of 0xFFFF (RFC 1071, 2(A)-(B)). Reading
+    all the words as one big integer is the same sum modulo 0xFFFF, since
+    each word's weight 2**(16k) is 1 modulo 0xFFFF: one ``int.from_bytes``
+    and one ``%``, both in C.
     """
-    raw = bytes(data)
+    raw = data if isinstance(data, bytes) else bytes(data)
     if len(raw) % 2:
         raw += b"\x00"
-    total = start + sum(memoryview(raw).cast("H")) if sys.byteorder == "big" else start + sum(
-        memoryview(_swap16(raw)).cast("H")
-    )
-    while total > 0xFFFF:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
-def _swap16(raw: bytes) -> bytes:
-    """Swap the bytes of each 16-bit word, so a little-endian machine reads big-endian words."""
-    swapped = bytearray(len(raw))
-    swapped[0::2] = raw[1::2]
-    swapped[1::2] = raw[0::2]
-    return bytes(swapped)
+    total = int.from_bytes(raw, "big") + start
+    if not total:
+        return 0
+    return total % 0xFFFF or 0xFFFF
 
 
 def internet_checksum(data: bytes | bytearray | memoryview, start: int = 0) -> int:
