@@ -1,0 +1,146 @@
+"""Ethernet/IPv4/UDP codec speed: labkit beside plain struct, dpkt and Scapy, in one run.
+
+Each library builds frames carrying a 64-byte UDP payload (computing the UDP
+checksum over the pseudo-header and the IPv4 header checksum) and parses them
+back down to the payload (checking the IPv4 header checksum; labkit also
+checks the UDP checksum, the others do not). dpkt and Scapy are measured only
+if they are installed (they are not labkit dependencies:
+``pip install dpkt scapy`` to compare).
+
+Goals (issue 8): at least dpkt's speed both ways, at least 20x Scapy's, and
+within 2x of the plain-struct baseline. Run: ``python benchmarks/bench_codec.py``.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from ipaddress import IPv4Address
+
+from labkit.link.ethernet import EthernetFrame
+from labkit.link.mac import MACAddress
+from labkit.net.checksum import internet_checksum
+from labkit.net.ipv4 import IPv4Packet
+from labkit.transport.udp import UDPDatagram
+
+PAYLOAD = bytes(range(64))
+SRC_MAC, DST_MAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
+SRC_IP, DST_IP = "192.168.1.10", "192.168.1.20"
+N = 20_000
+
+
+def labkit_build() -> bytes:
+    src, dst = IPv4Address(SRC_IP), IPv4Address(DST_IP)
+    udp = UDPDatagram(40000, 53, PAYLOAD).pack(src, dst)
+    ip = IPv4Packet(src=src, dst=dst, protocol=17, payload=udp).pack()
+    return EthernetFrame(MACAddress(DST_MAC), MACAddress(SRC_MAC), 0x0800, ip).pack(fcs=False)
+
+
+def labkit_parse(raw: bytes) -> bytes:
+    frame = EthernetFrame.parse(raw, fcs=False)
+    ip = IPv4Packet.parse(frame.payload)
+    return UDPDatagram.parse(ip.payload, ip.src, ip.dst).payload
+
+
+# --- plain struct: what a careful programmer writes by hand -----------------------------------
+_ETH = struct.Struct("!6s6sH")
+_IP = struct.Struct("!BBHHHBBH4s4s")
+_UDP = struct.Struct("!HHHH")
+_SRC6, _DST6 = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
+_SRC4, _DST4 = IPv4Address(SRC_IP).packed, IPv4Address(DST_IP).packed
+
+
+def struct_build() -> bytes:
+    length = 8 + len(PAYLOAD)
+    pseudo = _SRC4 + _DST4 + struct.pack("!BBH", 0, 17, length)
+    csum = internet_checksum(pseudo + _UDP.pack(40000, 53, length, 0) + PAYLOAD) or 0xFFFF
+    udp = _UDP.pack(40000, 53, length, csum) + PAYLOAD
+    header = _IP.pack(0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, _SRC4, _DST4)
+    header = header[:10] + internet_checksum(header).to_bytes(2, "big") + header[12:]
+    return _ETH.pack(_DST6, _SRC6, 0x0800) + header + udp
+
+
+def struct_parse(raw: bytes) -> bytes:
+    _, _, ethertype = _ETH.unpack_from(raw)
+    ihl = (raw[14] & 0x0F) * 4
+    if internet_checksum(raw[14:14 + ihl]) != 0:
+        raise ValueError("bad IPv4 checksum")
+    total = _IP.unpack_from(raw, 14)[2]
+    udp = raw[14 + ihl:14 + total]
+    return udp[8:_UDP.unpack_from(udp)[2]]
+
+
+def rate(func, n: int = N, repeat: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(n):
+            func()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+def main() -> None:
+    raw = labkit_build()
+    assert struct_build() == raw and labkit_parse(raw) == PAYLOAD == struct_parse(raw)
+    rows = [
+        ("plain struct", rate(struct_build), rate(lambda: struct_parse(raw))),
+        ("labkit", rate(labkit_build), rate(lambda: labkit_parse(raw))),
+    ]
+    try:
+        import dpkt
+
+        def dpkt_build() -> bytes:
+            udp = dpkt.udp.UDP(sport=40000, dport=53, data=PAYLOAD)
+            ip = dpkt.ip.IP(src=_SRC4, dst=_DST4, p=17, ttl=64, data=udp)
+            ip.len = 20 + len(bytes(udp))
+            return bytes(dpkt.ethernet.Ethernet(src=_SRC6, dst=_DST6, type=0x0800, data=ip))
+
+        def dpkt_parse() -> bytes:
+            ip = dpkt.ethernet.Ethernet(raw).data
+            if internet_checksum(bytes(ip)[:ip.hl * 4]) != 0:
+                raise ValueError("bad IPv4 checksum")
+            return ip.data.data
+
+        assert dpkt_parse() == PAYLOAD
+        rows.append(("dpkt", rate(dpkt_build), rate(dpkt_parse)))
+    except ImportError:
+        print("(dpkt not installed: pip install dpkt)")
+    try:
+        import logging
+
+        logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+        from scapy.layers.inet import IP, UDP
+        from scapy.layers.l2 import Ether
+
+        def scapy_build() -> bytes:
+            return bytes(Ether(src=SRC_MAC, dst=DST_MAC) / IP(src=SRC_IP, dst=DST_IP)
+                         / UDP(sport=40000, dport=53) / PAYLOAD)
+
+        def scapy_parse() -> bytes:
+            packet = Ether(raw)
+            return bytes(packet[UDP].payload)
+
+        assert scapy_parse() == PAYLOAD
+        rows.append(("Scapy", rate(scapy_build, 2000, 3), rate(scapy_parse, 2000, 3)))
+    except ImportError:
+        print("(Scapy not installed: pip install scapy)")
+
+    print(f"Ethernet/IPv4/UDP, 64-byte payload, frames per second (best of several runs of {N:,})")
+    print(f"{'':14}{'build':>12}{'parse':>12}")
+    for name, build, parse in rows:
+        print(f"{name:14}{build:12,.0f}{parse:12,.0f}")
+    base = dict((name, (b, p)) for name, b, p in rows)
+    lb, lp = base["labkit"]
+    sb, sp = base["plain struct"]
+    print(f"labkit / plain struct: build {lb / sb:.2f}, parse {lp / sp:.2f}   (goal: at least 0.5)")
+    if "dpkt" in base:
+        db, dp = base["dpkt"]
+        print(f"labkit / dpkt:         build {lb / db:.2f}, parse {lp / dp:.2f}   (goal: at least 1)")
+    if "Scapy" in base:
+        cb, cp = base["Scapy"]
+        print(f"labkit / Scapy:        build {lb / cb:.0f}x, parse {lp / cp:.0f}x  (goal: at least 20x)")
+
+
+if __name__ == "__main__":
+    main()
