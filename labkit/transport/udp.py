@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from labkit.errors import LabkitValueError, ParseError
-from labkit.net.checksum import internet_checksum, ones_complement_sum
+from labkit.net.checksum import internet_checksum
 from labkit.transport.ports import check_port
 
 __all__ = ["UDPDatagram", "HEADER_LENGTH", "MAX_IPV4_PAYLOAD", "PROTOCOL", "pseudo_header_sum"]
@@ -35,13 +35,20 @@ _IPV4_HEADER = 20
 #: 65,535 (IPv4 total length) - 20 (IPv4 header) - 8 (UDP header).
 MAX_IPV4_PAYLOAD = 0xFFFF - _IPV4_HEADER - HEADER_LENGTH
 _HEADER = struct.Struct("!HHHH")
-_PSEUDO = struct.Struct("!4s4sxBH")
 _LAYER = "udp"
 
 
 def pseudo_header_sum(src: IPv4Address, dst: IPv4Address, protocol: int, length: int) -> int:
-    """Ones' complement sum of the IPv4 pseudo-header (RFC 768 / RFC 9293 3.1)."""
-    return ones_complement_sum(_PSEUDO.pack(src.packed, dst.packed, protocol, length))
+    """Ones' complement sum of the IPv4 pseudo-header (RFC 768 / RFC 9293 3.1).
+
+    Its 16-bit words are the two halves of each address, the protocol and the
+    length; their plain sum, folded later, is the same ones' complement sum.
+    """
+    s, d = int(src), int(dst)
+    return (s >> 16) + (s & 0xFFFF) + (d >> 16) + (d & 0xFFFF) + protocol + length
+
+
+_FIELDS = ("src_port", "dst_port", "payload", "length", "checksum")
 
 
 def _address(value: object, name: str) -> IPv4Address:
@@ -107,7 +114,11 @@ class UDPDatagram:
             start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, length)
             if internet_checksum(raw, start) != 0:
                 raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the data")
-        return cls(sport, dport, raw[HEADER_LENGTH:], length, checksum)
+        # The fields came out of a 16-bit unpack, so they are valid: skip __post_init__'s checks.
+        datagram = object.__new__(cls)
+        for name, value in zip(_FIELDS, (sport, dport, raw[HEADER_LENGTH:], length, checksum)):
+            object.__setattr__(datagram, name, value)
+        return datagram
 
     def summary(self) -> str:
         return f"UDP {self.src_port} > {self.dst_port} len={len(self.payload)}"
