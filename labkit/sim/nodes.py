@@ -68,7 +68,18 @@ def format_mac(mac: bytes) -> str:
 class Interface:
     """A network interface of a node: a MAC slot, maybe an IP address, at most one link."""
 
-    __slots__ = ("node", "name", "mac", "ip", "link", "channel", "peer", "taps", "on_receive")
+    __slots__ = (
+        "node",
+        "name",
+        "mac",
+        "ip",
+        "link",
+        "channel",
+        "peer",
+        "taps",
+        "on_receive",
+        "_engine",
+    )
 
     def __init__(
         self,
@@ -92,6 +103,7 @@ class Interface:
         self.taps: tuple[Capture, ...] = ()
         #: A receive hook for this interface alone; ``None`` uses the node's handler.
         self.on_receive: Handler | None = None
+        self._engine = node.net.engine
 
     @property
     def fullname(self) -> str:
@@ -129,14 +141,11 @@ class Interface:
         self._deliver(frame, -1)
 
     def _deliver(self, frame: bytes, xid: int) -> None:
-        node = self.node
-        taps = self.taps
-        if taps:
-            now = node.net.engine.now
-            for tap in taps:
+        now = self._engine.now
+        if self.taps:
+            for tap in self.taps:
                 tap.record(now, self, "in", frame, xid)
-        handler = self.on_receive or node.handler
-        handler(self, frame, node.net.engine.now)
+        (self.on_receive or self.node.handler)(self, frame, now)
 
     def _add_tap(self, capture: Capture) -> None:
         self.taps = self.taps + (capture,)
