@@ -15,6 +15,7 @@ nanoseconds. The hook is the node's **handler**, which a layer replaces::
     host.set_handler(stack)                       # or an object with .receive(iface, frame, now)
 
 (a single interface can also get its own hook: ``iface.on_receive = fn``).
+Impairments go on what an interface sends with ``iface.impair(Loss(0.1))``.
 The engine knows nothing of Ethernet, IP or TCP: it moves bytes and keeps
 time. Until a layer plugs in, the defaults are:
 
@@ -44,6 +45,7 @@ from labkit.units import parse_time
 
 if TYPE_CHECKING:
     from labkit.sim.capture import Capture
+    from labkit.sim.impair import Impairment
     from labkit.sim.link import Channel, Link
     from labkit.sim.network import Network
 
@@ -135,6 +137,15 @@ class Interface:
                 "Ethernet does not fragment; IP splits packets larger than the MTU"
             )
         ch.transmit(frame)
+
+    def impair(self, *impairments: Impairment) -> Interface:
+        """Put impairments on the frames this interface sends (its link's outgoing direction)."""
+        if self.channel is None:
+            raise NotConnectedError(
+                f"{self.fullname} is not connected: connect it before impairing its link"
+            )
+        self.channel.add(*impairments)
+        return self
 
     def receive(self, frame: bytes) -> None:
         """Hand ``frame`` to this interface's receive hook now (as if it had just arrived)."""
