@@ -25,9 +25,11 @@ time. Until a layer plugs in, the defaults are:
   hub). The learning switch with its MAC table is layer logic and lives in
   ``labkit.link``; it replaces this handler.
 
-Layers get the time and timers from the node: :attr:`Node.now`,
-:meth:`Node.call_later` (returns a cancellable :class:`~labkit.sim.engine.Timer`)
-and randomness from :attr:`Node.rng` (the network's seeded generator).
+Layers get the time and timers from the node: :attr:`Node.now` (ns),
+:meth:`Node.after_ns` (a delay in integer ns) or :meth:`Node.call_later` (a
+delay with units, or seconds); both return a cancellable
+:class:`~labkit.sim.engine.Timer`. Randomness comes from :attr:`Node.rng`, the
+network's seeded generator.
 """
 
 from __future__ import annotations
@@ -281,6 +283,16 @@ class Node:
         if not callable(fn):
             raise LabkitValueError(f"fn={fn!r}: expected something to call")
         return self.net.engine.timer(parse_time(delay, "delay"), fn, *args)
+
+    def after_ns(self, delay_ns: int, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Call ``fn(*args)`` after ``delay_ns`` integer nanoseconds (for layers' timers).
+
+        :meth:`call_later` reads units and takes a bare number as *seconds*;
+        protocol code that keeps time in nanoseconds uses this instead.
+        """
+        if isinstance(delay_ns, bool) or not isinstance(delay_ns, (int, np.integer)):
+            raise LabkitValueError(f"delay_ns={delay_ns!r}: expected whole nanoseconds (int)")
+        return self.net.engine.timer(int(delay_ns), fn, *args)
 
     def __repr__(self) -> str:
         names = ", ".join(i.name for i in self.interfaces)
