@@ -481,7 +481,8 @@ class Network:
         """Run until virtual time ``until`` (or until nothing is left to do); return events run.
 
         With ``until``, the clock ends exactly at ``until`` even if the last
-        event was earlier.
+        event was earlier. Without it, a network with a periodic timer (a
+        traffic source, a protocol's hello) never runs dry: give ``until``.
         """
         horizon = None
         if until is not None:
