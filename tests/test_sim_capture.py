@@ -273,3 +273,21 @@ def test_tshark_reads_the_pcap(tmp_path, nanosecond):
         timeout=60,
     )
     assert check.returncode == 0 and check.stdout.strip() == "", check.stdout + check.stderr
+
+
+def test_summariser_that_cannot_parse_falls_back_to_hex():
+    net, a, b, s = lan()
+
+    def strict(frame: bytes) -> str:
+        if frame[12:14] != b"\x08\x00":
+            raise ParseError("ethernet", "ethertype", frame[12:14].hex(), "not IPv4")
+        return "IPv4"
+
+    net.summariser = strict
+    cap = net.capture("A")
+    a.send(eth(BROADCAST, a.mac, ethertype=0x0800))
+    a.send(eth(BROADCAST, a.mac, ethertype=0x1234))
+    net.run()
+    assert cap.trace[0].summary == "IPv4"
+    assert cap.trace[1].summary.startswith("60 bytes: ffffffffffff")
+    assert "unreadable: ethernet: ethertype='1234': not IPv4" in cap.trace[1].summary

@@ -14,7 +14,17 @@ import numpy as np
 import pytest
 
 from labkit.errors import LabkitValueError
-from labkit.sim import Corrupt, Delay, Duplicate, Fault, Loss, Network, Reorder, drop_nth
+from labkit.sim import (
+    Corrupt,
+    Delay,
+    Duplicate,
+    Fault,
+    Loss,
+    Network,
+    NotConnectedError,
+    Reorder,
+    drop_nth,
+)
 
 N = 20_000
 
@@ -274,3 +284,17 @@ def test_impairment_argument_errors(make, fragment):
 def test_fault_action_returning_wrong_type():
     with pytest.raises(LabkitValueError, match="returned int"):
         run_pair(Fault(nth=1, action=lambda f: 5), n=1)
+
+
+def test_impair_on_an_interface():
+    net = Network()
+    a, b = net.add_host("A"), net.add_host("B")
+    with pytest.raises(NotConnectedError, match="A.eth0 is not connected"):
+        a.interfaces[0].impair(Loss(1.0))
+    net.connect(a, b)
+    a.iface.impair(drop_nth(1))
+    a.send(numbered(0))
+    a.send(numbered(1))
+    b.send(numbered(2))
+    net.run()
+    assert [r.frame[3] for r in b.inbox] == [1] and [r.frame[3] for r in a.inbox] == [2]

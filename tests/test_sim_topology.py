@@ -326,3 +326,13 @@ def test_reprs_are_readable(lan):
     assert repr(lan) == "<Network seed=1 now=0 s: 2 hosts, 1 switch, 1 router, 3 links>"
     assert repr(lan["A.eth0"]) == ("<Interface A.eth0 02:00:00:00:00:01 192.168.1.10/24 -> S1.p1>")
     assert repr(lan.links[0]) == "<Link A.eth0 <-> S1.p1: 10 Mbit/s, delay 1 ms, MTU 1500>"
+
+
+def test_after_ns_for_layers(lan):
+    a = lan["A"]
+    fired = []
+    a.after_ns(1_500, lambda: fired.append(lan.now))
+    lan.run()
+    assert fired == [1_500]
+    with pytest.raises(LabkitValueError, match="delay_ns=0.5"):
+        a.after_ns(0.5, print)
