@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_profiles import FUZZ_EXAMPLES
 
-from labkit.errors import LabkitValueError, ParseError
+from labkit.errors import LabkitError, LabkitValueError, ParseError
 from labkit.link import EthernetFrame, MACAddress, listen, receive_frame, transmit
 from labkit.link.wire import SYNC, frame_bits
 from labkit.phy import add_noise, clock_skew, low_pass
@@ -99,3 +102,31 @@ def test_frame_found_after_noise_on_an_idle_line():
     x = transmit(FRAME, idle_before=300, idle_after=40)
     x = add_noise(x, 12, rng, signal_power=6.25)
     assert receive_frame(x, payload_length=100) == FRAME
+
+
+@settings(max_examples=FUZZ_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["noise", "levels", "cut", "overwrite", "spikes"]),
+    size=st.integers(0, 1500),
+)
+def test_fuzz_receiver_raises_only_labkit_errors(seed, kind, size):
+    rng = np.random.default_rng(seed)
+    if kind == "noise":
+        x = rng.normal(0, float(rng.uniform(0.01, 5)), size)
+    elif kind == "levels":  # random two-level junk: looks like a signal, means nothing
+        x = np.repeat(rng.integers(0, 2, size // 4 + 1) * 5.0, 4)[:size]
+    else:
+        x = transmit(EthernetFrame(MACAddress.random(rng), 1, 0x0800, rng.bytes(size % 80)))
+        if kind == "cut":
+            x = x[int(rng.integers(0, x.size)) :][: int(rng.integers(0, x.size + 1))]
+        elif kind == "overwrite":
+            a = int(rng.integers(0, x.size))
+            x[a : a + size] = rng.normal(2.5, 3, x[a : a + size].size)
+        else:
+            x[rng.integers(0, x.size, 1 + size // 100)] = rng.choice([-1e6, 1e6, 0.0])
+    try:
+        frame = receive_frame(x)
+    except LabkitError:
+        return
+    assert isinstance(frame, EthernetFrame)  # only an FCS-checked frame gets out
