@@ -96,6 +96,36 @@ def events_per_second(n_events: int) -> tuple[float, float, int]:
     return n_events / elapsed, elapsed, received[0]
 
 
+def baseline_events_per_second(n_events: int) -> float:
+    """The floor: a bare heapq loop whose events do nothing but schedule the next one.
+
+    Same queue shape as the engine's (time, seq, fn, args) tuples and about as
+    many events pending, so engine / baseline is the price of links, nodes and
+    forwarding, measured in the same run and so independent of machine load.
+    """
+    import heapq
+
+    queue: list = []
+    seq = [0]
+
+    def noop(frame, xid):
+        s = seq[0] = seq[0] + 1
+        heapq.heappush(queue, (now[0] + 20_000, s, noop, (frame, xid)))
+
+    now = [0]
+    for i in range(150):
+        seq[0] += 1
+        heapq.heappush(queue, (i * 100, seq[0], noop, (b"", i)))
+    pop = heapq.heappop
+    gc.collect()
+    t0 = time.perf_counter()
+    for _ in range(n_events):
+        t, _s, fn, args = pop(queue)
+        now[0] = t
+        fn(*args)
+    return n_events / (time.perf_counter() - t0)
+
+
 def memory_per_event(n: int) -> float:
     eng = Engine(seed=1)
     frame = bytes(100)
@@ -126,12 +156,19 @@ def main() -> None:
     )
     print(f"python {sys.version.split()[0]}")
     print()
-    print(f"{'events':>10}  {'seconds':>8}  {'events/s':>10}  {'us/event':>8}  {'frames rx':>9}")
+    print(
+        f"{'events':>10}  {'seconds':>8}  {'events/s':>10}  {'us/event':>8}  {'frames rx':>9}"
+        f"  {'bare heapq/s':>12}  {'engine/bare':>11}"
+    )
     per_event = []
     for n in sizes:
         rate, elapsed, rx = events_per_second(n)
+        bare = baseline_events_per_second(n)
         per_event.append(elapsed / n)
-        print(f"{n:>10,}  {elapsed:>8.3f}  {rate:>10,.0f}  {1e6 * elapsed / n:>8.3f}  {rx:>9,}")
+        print(
+            f"{n:>10,}  {elapsed:>8.3f}  {rate:>10,.0f}  {1e6 * elapsed / n:>8.3f}  {rx:>9,}"
+            f"  {bare:>12,.0f}  {rate / bare:>11.2f}"
+        )
     print(
         f"cost per event, largest run / smallest run: {per_event[-1] / per_event[0]:.2f} "
         "(1.00 = perfectly linear)"

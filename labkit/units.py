@@ -68,10 +68,13 @@ _RATE_PREFIX = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "t": 10**
 _RATE_SUFFIX = ("bit/s", "bits/s", "bps", "bit", "bits", "b/s")
 
 
-def _number(mantissa: str, exponent: str | None) -> Fraction:
+def _number(mantissa: str, exponent: str | None, text: str, name: str) -> Fraction:
     value = Fraction(mantissa)
     if exponent:
-        value *= Fraction(10) ** int(exponent)
+        e = int(exponent)
+        if abs(e) > 30:  # 10**-30 s is nothing, 10**30 s is longer than the universe
+            raise LabkitValueError(f"{name}={text!r}: exponent {e} is out of range")
+        value *= Fraction(10) ** e
     return value
 
 
@@ -109,7 +112,7 @@ def parse_time(value: object, name: str = "time") -> int:
             else:
                 hint = "write a number and one of the units ns, us, µs, ms, s, min, e.g. '1ms'"
             raise LabkitValueError(f"{name}={value!r}: not a time I can read; {hint}")
-        ns = _number(m.group(1), m.group(2)) * _TIME_UNITS[unit]
+        ns = _number(m.group(1), m.group(2), value, name) * _TIME_UNITS[unit]
     else:
         ns = _plain_number(value, name, "a time in seconds") * NS_PER_S
         if ns < 0:
@@ -146,7 +149,7 @@ def parse_rate(value: object, name: str = "bandwidth") -> int:
             else:
                 hint = "use bit, kbit, Mbit or Gbit (optionally '/s' or 'bps'), e.g. '10Mbit'"
             raise LabkitValueError(f"{name}={value!r}: not a bit rate I can read; {hint}")
-        bps = _number(m.group(1), m.group(2)) * _RATE_PREFIX[prefix]
+        bps = _number(m.group(1), m.group(2), value, name) * _RATE_PREFIX[prefix]
     else:
         bps = _plain_number(value, name, "a bit rate in bit/s")
     if bps <= 0:

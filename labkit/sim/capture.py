@@ -17,7 +17,9 @@ arrow from sender to receiver (:func:`labkit.viz.sim.draw_sequence`).
 The ``summary`` of a record comes from a summariser: a function
 ``frame -> str``. The default, :func:`hex_summary`, shows the length and the
 first bytes in hex; upper layers set their own on the network
-(``net.summariser = ...``) so that traces read "ARP who-has 192.168.1.1".
+(``net.summariser = ...``) so that traces read "ARP who-has 192.168.1.1". If
+the summariser raises a labkit error (a corrupted frame it cannot parse), the
+record falls back to the hex summary and says why.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from labkit.errors import LabkitError
 from labkit.sim.pcap import PcapWriter
 from labkit.units import format_time
 
@@ -186,6 +189,12 @@ class Capture:
         """Everything recorded so far."""
         return Trace(self._records)
 
+    def _summary(self, frame: bytes) -> str:
+        try:
+            return self._summariser()(frame)
+        except LabkitError as exc:  # a damaged frame a layer cannot parse: show its bytes
+            return f"{hex_summary(frame)} (unreadable: {exc})"
+
     def record(
         self, time: int, iface: Interface, direction: str, frame: bytes, xid: int, note: str = ""
     ) -> None:
@@ -198,7 +207,7 @@ class Capture:
                 iface.fullname,
                 direction,
                 len(frame),
-                self._summariser()(frame),
+                self._summary(frame),
                 frame,
                 xid,
                 peer.node.name if peer is not None else "",

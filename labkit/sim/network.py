@@ -119,7 +119,7 @@ class Network:
         node_name, dot, iface_name = name.partition(".")
         node = self.nodes.get(node_name)
         if node is None:
-            close = difflib.get_close_matches(node_name, list(self.nodes), n=1)
+            close = difflib.get_close_matches(node_name, list(self.nodes), n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             known = ", ".join(self.nodes) or "none yet"
             raise UnknownNameError(f"no node called {node_name!r} (nodes: {known}){hint}")
@@ -425,7 +425,10 @@ class Network:
         """Record frames crossing ``targets`` (nodes, interfaces or names; none = all).
 
         Interfaces are taken as they are now: capture after building the
-        topology. ``pcap`` writes a libpcap file as well (nanosecond
+        topology. A frame crossing several captured interfaces is recorded
+        once at each (sent by one, received by the next), as a capture on
+        several real interfaces would; capture one interface for a single
+        point of view. ``pcap`` writes a libpcap file as well (nanosecond
         timestamps unless ``nanosecond=False``). ``summariser`` overrides the
         network's :attr:`summariser` for this capture's trace.
         """
@@ -478,7 +481,8 @@ class Network:
         """Run until virtual time ``until`` (or until nothing is left to do); return events run.
 
         With ``until``, the clock ends exactly at ``until`` even if the last
-        event was earlier.
+        event was earlier. Without it, a network with a periodic timer (a
+        traffic source, a protocol's hello) never runs dry: give ``until``.
         """
         horizon = None
         if until is not None:

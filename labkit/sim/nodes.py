@@ -15,6 +15,7 @@ nanoseconds. The hook is the node's **handler**, which a layer replaces::
     host.set_handler(stack)                       # or an object with .receive(iface, frame, now)
 
 (a single interface can also get its own hook: ``iface.on_receive = fn``).
+Impairments go on what an interface sends with ``iface.impair(Loss(0.1))``.
 The engine knows nothing of Ethernet, IP or TCP: it moves bytes and keeps
 time. Until a layer plugs in, the defaults are:
 
@@ -24,9 +25,11 @@ time. Until a layer plugs in, the defaults are:
   hub). The learning switch with its MAC table is layer logic and lives in
   ``labkit.link``; it replaces this handler.
 
-Layers get the time and timers from the node: :attr:`Node.now`,
-:meth:`Node.call_later` (returns a cancellable :class:`~labkit.sim.engine.Timer`)
-and randomness from :attr:`Node.rng` (the network's seeded generator).
+Layers get the time and timers from the node: :attr:`Node.now` (ns),
+:meth:`Node.after_ns` (a delay in integer ns) or :meth:`Node.call_later` (a
+delay with units, or seconds); both return a cancellable
+:class:`~labkit.sim.engine.Timer`. Randomness comes from :attr:`Node.rng`, the
+network's seeded generator.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from labkit.units import parse_time
 
 if TYPE_CHECKING:
     from labkit.sim.capture import Capture
+    from labkit.sim.impair import Impairment
     from labkit.sim.link import Channel, Link
     from labkit.sim.network import Network
 
@@ -68,7 +72,18 @@ def format_mac(mac: bytes) -> str:
 class Interface:
     """A network interface of a node: a MAC slot, maybe an IP address, at most one link."""
 
-    __slots__ = ("node", "name", "mac", "ip", "link", "channel", "peer", "taps", "on_receive")
+    __slots__ = (
+        "node",
+        "name",
+        "mac",
+        "ip",
+        "link",
+        "channel",
+        "peer",
+        "taps",
+        "on_receive",
+        "_engine",
+    )
 
     def __init__(
         self,
@@ -92,6 +107,7 @@ class Interface:
         self.taps: tuple[Capture, ...] = ()
         #: A receive hook for this interface alone; ``None`` uses the node's handler.
         self.on_receive: Handler | None = None
+        self._engine = node.net.engine
 
     @property
     def fullname(self) -> str:
@@ -124,19 +140,25 @@ class Interface:
             )
         ch.transmit(frame)
 
+    def impair(self, *impairments: Impairment) -> Interface:
+        """Put impairments on the frames this interface sends (its link's outgoing direction)."""
+        if self.channel is None:
+            raise NotConnectedError(
+                f"{self.fullname} is not connected: connect it before impairing its link"
+            )
+        self.channel.add(*impairments)
+        return self
+
     def receive(self, frame: bytes) -> None:
         """Hand ``frame`` to this interface's receive hook now (as if it had just arrived)."""
         self._deliver(frame, -1)
 
     def _deliver(self, frame: bytes, xid: int) -> None:
-        node = self.node
-        taps = self.taps
-        if taps:
-            now = node.net.engine.now
-            for tap in taps:
+        now = self._engine.now
+        if self.taps:
+            for tap in self.taps:
                 tap.record(now, self, "in", frame, xid)
-        handler = self.on_receive or node.handler
-        handler(self, frame, node.net.engine.now)
+        (self.on_receive or self.node.handler)(self, frame, now)
 
     def _add_tap(self, capture: Capture) -> None:
         self.taps = self.taps + (capture,)
@@ -262,6 +284,16 @@ class Node:
             raise LabkitValueError(f"fn={fn!r}: expected something to call")
         return self.net.engine.timer(parse_time(delay, "delay"), fn, *args)
 
+    def after_ns(self, delay_ns: int, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Call ``fn(*args)`` after ``delay_ns`` integer nanoseconds (for layers' timers).
+
+        :meth:`call_later` reads units and takes a bare number as *seconds*;
+        protocol code that keeps time in nanoseconds uses this instead.
+        """
+        if isinstance(delay_ns, bool) or not isinstance(delay_ns, (int, np.integer)):
+            raise LabkitValueError(f"delay_ns={delay_ns!r}: expected whole nanoseconds (int)")
+        return self.net.engine.timer(int(delay_ns), fn, *args)
+
     def __repr__(self) -> str:
         names = ", ".join(i.name for i in self.interfaces)
         return f"<{type(self).__name__} {self.name} [{names}]>"
@@ -306,11 +338,25 @@ class Switch(Node):
     iface_prefix = "p"
     iface_start = 1
 
+    def __init__(self, net: Network, name: str) -> None:
+        super().__init__(net, name)
+        #: Frames the default handler did not flood to a port because they exceed its MTU.
+        self.giants = 0
+
     def default_handler(self, iface: Interface, frame: bytes, now: int) -> None:
-        """Flood: send the frame out of every connected port except the one it came in on."""
+        """Flood: send the frame out of every connected port except the one it came in on.
+
+        A frame too long for a port's link is not sent there (a switch drops
+        such "giants"; it does not fragment); :attr:`giants` counts them.
+        """
+        n = len(frame)
         for port in self.interfaces:
-            if port is not iface and port.channel is not None:
-                port.send(frame)
+            ch = port.channel
+            if port is not iface and ch is not None:
+                if n > ch.max_frame:
+                    self.giants += 1
+                    continue
+                ch.transmit(frame)
 
 
 class Router(Node):

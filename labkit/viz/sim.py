@@ -1,0 +1,350 @@
+"""Drawings of a simulated network: its topology, and a sequence diagram of a trace.
+
+::
+
+    from labkit.viz.sim import draw_topology, draw_sequence
+
+    draw_topology(net)                    # hosts, switches, routers; addresses on links
+    draw_sequence(cap.trace)              # who sent what to whom, when (time runs down)
+    plt.show()
+
+Both return the matplotlib ``Axes`` they drew on (pass ``ax=`` to draw on
+yours). Both are deterministic: the layout is computed from the topology alone
+(a force-directed layout started from a circle in the order nodes were added,
+with no randomness), so a notebook's figure is the same on every run.
+:func:`layout` gives the positions; pass your own as ``positions=``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from labkit.errors import LabkitValueError
+from labkit.sim import Network, Trace, TraceRecord
+from labkit.units import format_rate, format_time
+
+__all__ = ["layout", "draw_topology", "draw_sequence", "NODE_STYLE"]
+
+#: Marker, colour and size for each kind of node.
+NODE_STYLE = {
+    "host": {"marker": "s", "color": "#4C72B0", "size": 500},
+    "switch": {"marker": "D", "color": "#55A868", "size": 550},
+    "router": {"marker": "o", "color": "#C44E52", "size": 650},
+    "node": {"marker": "o", "color": "#8172B2", "size": 450},
+}
+
+
+def layout(net: Network, iterations: int = 300) -> dict[str, tuple[float, float]]:
+    """Deterministic positions for the nodes of ``net``, in a unit box.
+
+    Fruchterman-Reingold: linked nodes attract, all nodes repel; started from
+    a circle in the order the nodes were added, cooled over ``iterations``
+    steps. Same topology, same picture.
+    """
+    names = list(net.nodes)
+    n = len(names)
+    if n == 0:
+        return {}
+    if n == 1:
+        return {names[0]: (0.5, 0.5)}
+    index = {name: i for i, name in enumerate(names)}
+    edges = np.array(
+        [(index[link.a.node.name], index[link.b.node.name]) for link in net.links], dtype=int
+    ).reshape(-1, 2)
+    angle = 2 * np.pi * np.arange(n) / n + np.pi / 2
+    pos = 0.5 + 0.4 * np.column_stack([np.cos(angle), np.sin(angle)])
+    k = np.sqrt(1.0 / n)
+    temp = 0.1
+    cool = temp / (iterations + 1)
+    for _ in range(iterations):
+        delta = pos[:, None, :] - pos[None, :, :]
+        dist = np.hypot(delta[..., 0], delta[..., 1])
+        np.fill_diagonal(dist, 1.0)
+        dist = np.maximum(dist, 1e-3)
+        force = (delta / dist[..., None]) * (k * k / dist)[..., None]
+        np.einsum("iij->ij", force)[:] = 0.0
+        disp = force.sum(axis=1)
+        if len(edges):
+            d = pos[edges[:, 0]] - pos[edges[:, 1]]
+            length = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-3)
+            pull = d * (length / k)[:, None]
+            np.add.at(disp, edges[:, 0], -pull)
+            np.add.at(disp, edges[:, 1], pull)
+        size = np.maximum(np.hypot(disp[:, 0], disp[:, 1]), 1e-9)
+        pos += disp / size[:, None] * np.minimum(size, temp)[:, None]
+        temp -= cool
+    # Turn the picture so that its long side is horizontal (principal axis), with the
+    # first node on the left: wide figures have room for the address labels.
+    pos -= pos.mean(axis=0)
+    _, vecs = np.linalg.eigh(pos.T @ pos)
+    major = vecs[:, -1]
+    rot = np.array([major, [-major[1], major[0]]]).T
+    pos = pos @ rot
+    if pos[0, 0] > 0:
+        pos[:, 0] *= -1
+    if pos[0, 1] < 0:
+        pos[:, 1] *= -1
+    pos -= pos.min(axis=0)
+    span = pos.max(axis=0)
+    span[span == 0] = 1.0
+    pos = 0.05 + 0.9 * pos / span.max()
+    return {name: (float(x), float(y)) for name, (x, y) in zip(names, pos, strict=True)}
+
+
+def _iface_label(iface, show_macs: bool) -> str:
+    parts = []
+    if iface.ip is not None:
+        parts.append(str(iface.ip))
+    if show_macs:
+        parts.append(iface.mac.hex(":"))
+    return "\n".join(parts) if parts else iface.name
+
+
+def draw_topology(
+    net: Network,
+    ax: Axes | None = None,
+    *,
+    positions: Mapping[str, tuple[float, float]] | None = None,
+    show_macs: bool = False,
+    show_links: bool = False,
+    title: str | None = None,
+) -> Axes:
+    """Draw the nodes and links of ``net``.
+
+    Each link end carries its interface's address (``192.168.1.10/24``; the
+    interface name if it has none; the MAC too with ``show_macs=True``); with
+    ``show_links=True`` each link is also labelled with its bandwidth and delay.
+    """
+    if not isinstance(net, Network):
+        raise LabkitValueError(f"net={net!r}: expected a labkit.sim.Network")
+    if ax is None:
+        # grow with the network so that the address labels keep room on each link
+        width = min(16.0, max(7.0, 1.5 * len(net.nodes)))
+        _, ax = plt.subplots(figsize=(width, 0.62 * width))
+    pos = dict(layout(net))
+    if positions is not None:
+        unknown = set(positions) - set(net.nodes)
+        if unknown:
+            raise LabkitValueError(f"positions: no node called {sorted(unknown)[0]!r}")
+        pos.update({k: (float(v[0]), float(v[1])) for k, v in positions.items()})
+    for link in net.links:
+        (x0, y0), (x1, y1) = pos[link.a.node.name], pos[link.b.node.name]
+        ax.plot([x0, x1], [y0, y1], color="#777777", lw=1.5, zorder=1)
+        # a unit normal to the link, pointing down (or left): the link's speed and
+        # delay go beside the line; the addresses sit on it, like tags on a cable
+        nx, ny = -(y1 - y0), x1 - x0
+        norm = float(np.hypot(nx, ny)) or 1.0
+        nx, ny = nx / norm, ny / norm
+        if ny < 0 or (ny == 0 and nx < 0):
+            nx, ny = -nx, -ny
+        for iface, (xa, ya), (xb, yb) in (
+            (link.a, (x0, y0), (x1, y1)),
+            (link.b, (x1, y1), (x0, y0)),
+        ):
+            if iface.node.kind == "switch" and iface.ip is None:
+                label = iface.name
+            else:
+                label = _iface_label(iface, show_macs)
+            ax.annotate(
+                label,
+                (xa + 0.3 * (xb - xa), ya + 0.3 * (yb - ya)),
+                fontsize=7,
+                ha="center",
+                va="center",
+                color="#333333",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+                zorder=3,
+            )
+        if show_links:
+            ch = link.ab
+            bw = "∞" if ch.bandwidth is None else format_rate(ch.bandwidth)
+            ax.annotate(
+                f"{bw}, {format_time(ch.delay)}",
+                ((x0 + x1) / 2, (y0 + y1) / 2),
+                xytext=(-9 * nx, -9 * ny),
+                textcoords="offset points",
+                fontsize=6,
+                ha="center",
+                va="center",
+                color="#666666",
+                zorder=2,
+            )
+    kinds_seen = []
+    for node in net:
+        style = NODE_STYLE.get(node.kind, NODE_STYLE["node"])
+        x, y = pos[node.name]
+        label = node.kind if node.kind not in kinds_seen else None
+        if label:
+            kinds_seen.append(node.kind)
+        ax.scatter(
+            [x],
+            [y],
+            s=style["size"],
+            marker=style["marker"],
+            c=style["color"],
+            edgecolors="black",
+            linewidths=0.8,
+            zorder=4,
+            label=label,
+        )
+        ax.annotate(
+            node.name,
+            (x, y),
+            fontsize=9,
+            fontweight="bold",
+            ha="center",
+            va="center",
+            color="white",
+            zorder=5,
+        )
+    xs = [p[0] for p in pos.values()] or [0.5]
+    ys = [p[1] for p in pos.values()] or [0.5]
+    ax.set_xlim(min(xs) - 0.12, max(xs) + 0.12)
+    ax.set_ylim(min(ys) - 0.12, max(ys) + 0.12)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if kinds_seen:
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=len(kinds_seen),
+            fontsize=8,
+            markerscale=0.5,
+            frameon=False,
+        )
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _time_unit(t_max: int) -> tuple[float, str]:
+    if t_max >= 1_000_000_000:
+        return 1e9, "s"
+    if t_max >= 1_000_000:
+        return 1e6, "ms"
+    if t_max >= 1_000:
+        return 1e3, "µs"
+    return 1.0, "ns"
+
+
+def draw_sequence(
+    trace: Trace | Iterable[TraceRecord],
+    ax: Axes | None = None,
+    *,
+    nodes: list[str] | None = None,
+    label_width: int = 32,
+    title: str | None = None,
+) -> Axes:
+    """A sequence diagram: one lifeline per node, one arrow per frame, time running down.
+
+    An arrow goes from the sender's lifeline at the time the frame was sent
+    to the receiver's at the time it arrived, labelled with the frame's
+    summary. A frame lost on the way ends in a red ✗ half way, with the
+    reason. Capture both ends of a link to see its arrows (``net.capture()``
+    captures everything). ``nodes`` chooses and orders the lifelines (default:
+    in order of first appearance in the trace).
+    """
+    records = list(trace)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 5))
+    if nodes is None:
+        order: list[str] = []
+        for r in records:
+            for name in (r.node, r.peer):
+                if name and name not in order:
+                    order.append(name)
+    else:
+        order = list(nodes)
+    x_of = {name: i for i, name in enumerate(order)}
+    sends: dict[int, TraceRecord] = {}
+    arrivals: dict[int, list[TraceRecord]] = {}
+    drops: dict[int, TraceRecord] = {}
+    for r in records:
+        if r.direction == "out":
+            sends.setdefault(r.xid, r)
+        elif r.direction == "in":
+            arrivals.setdefault(r.xid, []).append(r)
+        elif r.direction == "drop":
+            drops.setdefault(r.xid, r)
+    t_max = max((r.time for r in records), default=0)
+    scale, unit = _time_unit(t_max)
+    for name, x in x_of.items():
+        ax.axvline(x, color="#999999", lw=1, zorder=1)
+        ax.annotate(
+            name,
+            (x, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontweight="bold",
+        )
+
+    def short(text: str) -> str:
+        return text if len(text) <= label_width else text[: label_width - 1] + "…"
+
+    drawn = 0
+    for xid, out in sends.items():
+        if out.node not in x_of:
+            continue
+        x0, y0 = x_of[out.node], out.time / scale
+        for arrival in arrivals.get(xid, []):
+            if arrival.node not in x_of:
+                continue
+            x1, y1 = x_of[arrival.node], arrival.time / scale
+            ax.annotate(
+                "",
+                (x1, y1),
+                (x0, y0),
+                arrowprops={"arrowstyle": "-|>", "color": "#4C72B0", "lw": 1.2},
+                zorder=2,
+            )
+            # the label sits in the gap next to the arrow's head, so arrows that
+            # leave one node together (a flood) keep their labels apart
+            xl = x1 - 0.5 if x1 > x0 else x1 + 0.5
+            yl = y0 + (y1 - y0) * ((xl - x0) / (x1 - x0) if x1 != x0 else 0.5)
+            ax.annotate(
+                short(out.summary),
+                (xl, yl),
+                fontsize=7,
+                ha="center",
+                va="bottom",
+                rotation=0,
+                color="#222222",
+                zorder=3,
+            )
+            drawn += 1
+        if xid in drops and out.peer in x_of:
+            drop = drops[xid]
+            xp = x_of[out.peer]
+            xm = xp - 0.5 if xp > x0 else xp + 0.5
+            ym = y0
+            ax.plot([x0, xm], [y0, ym], color="#C44E52", lw=1.2, ls="--", zorder=2)
+            ax.plot([xm], [ym], marker="x", color="#C44E52", ms=9, mew=2, zorder=3)
+            ax.annotate(
+                f"{short(out.summary)} [{drop.note}]",
+                (xm, ym),
+                fontsize=7,
+                ha="center",
+                va="bottom",
+                color="#C44E52",
+                zorder=3,
+            )
+            drawn += 1
+    ax.set_xlim(-0.5, max(len(order) - 0.5, 0.5))
+    ax.set_xticks([])
+    ax.set_ylabel(f"time ({unit})")
+    if t_max:
+        ax.set_ylim(t_max / scale * 1.05, -t_max / scale * 0.03)
+    else:
+        ax.set_ylim(1, -0.05)
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, pad=18)
+    return ax
