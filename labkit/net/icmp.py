@@ -226,10 +226,11 @@ class ICMPMessage:
                 _LAYER, "checksum", f"{csum:#06x}",
                 f"the message's checksum should be {want:#06x}: it was corrupted",
             )
-        if typ in _ERRORS and len(raw) < HEADER_LENGTH + 28:
+        if typ in _ERRORS and len(raw) < HEADER_LENGTH + 20:
             raise ParseError(
                 _LAYER, "data", raw[HEADER_LENGTH:].hex(),
-                f"an ICMP error quotes at least 28 bytes (IP header + 8), found {len(raw) - 8}",
+                "an ICMP error quotes the original IP header (20 bytes or more) and up to 8 "
+                f"data bytes; found {len(raw) - HEADER_LENGTH} bytes",
             )
         return cls(typ, code, csum, rest, raw[HEADER_LENGTH:])
 
