@@ -3,7 +3,7 @@
 Each iteration builds (or parses) one IPv4 packet carrying 72 bytes (a UDP
 header and a 64-byte payload, as in toolchain-facts.md's reference figures):
 
-- ``labkit``: ``IPv4Packet(src=..., dst=..., protocol=UDP, payload=...).pack()``
+- ``labkit``: ``IPv4Packet(src=..., dst=..., protocol=253, payload=...).pack()``
   (validation of every field, IHL, Total Length and header checksum
   computed), and ``IPv4Packet.parse(data)`` (length, version, IHL, Total
   Length and the header checksum checked; every field read, addresses as
@@ -24,9 +24,12 @@ import struct
 import time
 from ipaddress import IPv4Address
 
-from labkit.net.ipv4 import UDP, IPv4Packet
+from labkit.net.ipv4 import IPv4Packet
 
 N = 100_000
+#: RFC 3692's protocol number for experiments: dpkt leaves the payload as bytes (for 17 it
+#: would decode a UDP header too, which the others do not do)
+PROTO = 253
 SRC, DST = IPv4Address("192.168.1.10"), IPv4Address("10.0.0.1")
 PAYLOAD = bytes(range(72))
 HEADER = struct.Struct("!BBHHHBBHII")
@@ -35,10 +38,10 @@ HEADER = struct.Struct("!BBHHHBBHII")
 def plain_build() -> bytes:
     src, dst = int(SRC), int(DST)
     total = 20 + len(PAYLOAD)
-    s = (0x4500 + total + 0 + 0x4000 + (64 << 8 | 17) + (src >> 16) + (src & 0xFFFF)
+    s = (0x4500 + total + 0 + 0x4000 + (64 << 8 | PROTO) + (src >> 16) + (src & 0xFFFF)
          + (dst >> 16) + (dst & 0xFFFF))
     csum = ~(s % 0xFFFF or 0xFFFF) & 0xFFFF
-    return HEADER.pack(0x45, 0, total, 0, 0x4000, 64, 17, csum, src, dst) + PAYLOAD
+    return HEADER.pack(0x45, 0, total, 0, 0x4000, 64, PROTO, csum, src, dst) + PAYLOAD
 
 
 def plain_parse(data: bytes) -> bytes:
@@ -50,7 +53,7 @@ def plain_parse(data: bytes) -> bytes:
 
 
 def labkit_build() -> bytes:
-    return IPv4Packet(src=SRC, dst=DST, protocol=UDP, dont_fragment=True, payload=PAYLOAD).pack()
+    return IPv4Packet(src=SRC, dst=DST, protocol=PROTO, dont_fragment=True, payload=PAYLOAD).pack()
 
 
 def labkit_parse(data: bytes) -> bytes:
@@ -80,7 +83,7 @@ def main() -> None:
         import dpkt  # type: ignore[import-not-found]
 
         def dpkt_build() -> bytes:
-            return bytes(dpkt.ip.IP(src=SRC.packed, dst=DST.packed, p=17, df=1, ttl=64, data=PAYLOAD))
+            return bytes(dpkt.ip.IP(src=SRC.packed, dst=DST.packed, p=PROTO, df=1, ttl=64, data=PAYLOAD))
 
         def dpkt_parse(raw: bytes) -> bytes:
             return dpkt.ip.IP(raw).data
