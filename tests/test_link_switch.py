@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis_profiles import FUZZ_EXAMPLES
 
 from labkit.errors import LabkitValueError
 from labkit.link import BROADCAST, DEFAULT_AGEING_TIME_NS, EthernetFrame, LearningSwitch, MACAddress
@@ -115,3 +118,17 @@ def test_bad_arguments():
         sw.decide(1, frame(A, B), 1.5)
     with pytest.raises(LabkitValueError, match="frame"):
         sw.decide(1, "frame", 20)
+
+
+@settings(max_examples=FUZZ_EXAMPLES)
+@given(st.lists(st.tuples(st.integers(1, 3), st.binary(max_size=80)), max_size=20))
+def test_fuzz_switch_never_raises_on_bytes(events):
+    sw = LearningSwitch(3)
+    strict = LearningSwitch(3, check_fcs=True)
+    for t, (port, data) in enumerate(events):
+        for switch in (sw, strict):
+            d = switch.forward(port, data, t)
+            assert port not in d.out_ports
+            assert d.action in ("forward", "flood", "filter", "drop")
+            if d.action == "drop":
+                assert d.out_ports == ()

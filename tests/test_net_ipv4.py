@@ -380,3 +380,18 @@ def test_reassembly_of_shuffled_fragments_with_duplicates(size, mtu, rnd):
         assert all(x == p for x in done)
     else:
         assert len(done) >= 1 and done[0].pack() == p.pack()
+
+
+def test_hand_written_init_matches_the_dataclass_fields():
+    import dataclasses
+    import inspect
+
+    params = inspect.signature(IPv4Packet.__init__).parameters
+    fields = dataclasses.fields(IPv4Packet)
+    assert [f.name for f in fields] == [p for p in params if p != "self"]
+    for f in fields:
+        want = inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+        assert params[f.name].default == want, f.name
+    p = IPv4Packet(src="1.1.1.1", dst="2.2.2.2")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.ttl = 1  # type: ignore[misc]

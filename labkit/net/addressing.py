@@ -515,8 +515,8 @@ def special_kind(address: object) -> str:
 def describe(address: object) -> str:
     """One line on an address: its class and what is special about it.
 
-    >>> describe("127.0.0.1")
-    '127.0.0.1: class A, loopback: 127.0.0.0/8: the host itself; ...'
+    >>> describe("10.1.2.3")[:34]
+    '10.1.2.3: class A, private: RFC 19'
     """
     addr = as_address(address)
     cls = address_class(addr)

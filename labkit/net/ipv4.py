@@ -121,7 +121,7 @@ _LIMITS = (
 _OPTIONAL_LIMITS = (("ihl", 15), ("total_length", 0xFFFF), ("checksum", 0xFFFF))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, init=False)
 class IPv4Packet:
     """An IPv4 datagram: every header field, the options and the payload.
 
@@ -153,6 +153,55 @@ class IPv4Packet:
     dst: IPv4Address
     options: bytes = b""
     payload: bytes = b""
+
+    def __init__(
+        self,
+        *,
+        version: int = 4,
+        ihl: int | None = None,
+        dscp: int = 0,
+        ecn: int = 0,
+        total_length: int | None = None,
+        identification: int = 0,
+        reserved_flag: bool = False,
+        dont_fragment: bool = False,
+        more_fragments: bool = False,
+        fragment_offset: int = 0,
+        ttl: int = DEFAULT_TTL,
+        protocol: int = 0,
+        checksum: int | None = None,
+        src: IPv4Address | str | int | bytes,
+        dst: IPv4Address | str | int | bytes,
+        options: bytes = b"",
+        payload: bytes = b"",
+    ) -> None:
+        # What dataclass would generate, but faster: a frozen dataclass sets each of
+        # its 17 fields through object.__setattr__, which costs more than building and
+        # packing the header together. Instead the object briefly wears the class
+        # _Unchecked (same slots, not frozen), gets its fields by plain assignment, and
+        # takes its real class back; __post_init__ then validates as usual.
+        cls = type(self)
+        object.__setattr__(self, "__class__", _Unchecked)
+        u: _Unchecked = self  # type: ignore[assignment]
+        u.version = version
+        u.ihl = ihl
+        u.dscp = dscp
+        u.ecn = ecn
+        u.total_length = total_length
+        u.identification = identification
+        u.reserved_flag = reserved_flag
+        u.dont_fragment = dont_fragment
+        u.more_fragments = more_fragments
+        u.fragment_offset = fragment_offset
+        u.ttl = ttl
+        u.protocol = protocol
+        u.checksum = checksum
+        u.src = src
+        u.dst = dst
+        u.options = options
+        u.payload = payload
+        u.__class__ = cls
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -254,33 +303,35 @@ class IPv4Packet:
         return self.more_fragments or self.fragment_offset != 0
 
     # -- bytes ---------------------------------------------------------------------------------
-    def _words(self) -> tuple[int, int, int, int, int, int, int, int, int, int]:
-        ihl = self.ihl if self.ihl is not None else 5 + len(self.options) // 4
-        flags_offset = (
-            (_RESERVED if self.reserved_flag else 0)
-            | (_DF if self.dont_fragment else 0)
-            | (_MF if self.more_fragments else 0)
-            | self.fragment_offset
-        )
-        return (
-            self.version << 4 | ihl, self.dscp << 2 | self.ecn, self.length, self.identification,
-            flags_offset, self.ttl, self.protocol, 0, int(self.src), int(self.dst),
-        )
-
     def header(self) -> bytes:
         """The header's bytes (with options), the checksum computed unless given."""
-        vihl, tos, total, ident, ff, ttl, proto, _, src, dst = self._words()
+        options = self.options
+        ihl = self.ihl if self.ihl is not None else 5 + len(options) // 4
+        vihl = self.version << 4 | ihl
+        tos = self.dscp << 2 | self.ecn
+        total = self.total_length
+        if total is None:
+            total = HEADER_LENGTH + len(options) + len(self.payload)
+        ff = self.fragment_offset
+        if self.dont_fragment:
+            ff |= _DF
+        if self.more_fragments:
+            ff |= _MF
+        if self.reserved_flag:
+            ff |= _RESERVED
+        ident, ttl, proto = self.identification, self.ttl, self.protocol
+        src, dst = int(self.src), int(self.dst)
         csum = self.checksum
         if csum is None:
+            # the ones' complement sum of the header words, straight from the field values
             s = (
                 (vihl << 8 | tos) + total + ident + ff + (ttl << 8 | proto)
                 + (src >> 16) + (src & 0xFFFF) + (dst >> 16) + (dst & 0xFFFF)
             )
-            if self.options:
-                s += ones_complement_sum(self.options)
-            s = s % 0xFFFF or 0xFFFF
-            csum = ~s & 0xFFFF
-        return _HEADER.pack(vihl, tos, total, ident, ff, ttl, proto, csum, src, dst) + self.options
+            if options:
+                s += ones_complement_sum(options)
+            csum = ~(s % 0xFFFF or 0xFFFF) & 0xFFFF
+        return _HEADER.pack(vihl, tos, total, ident, ff, ttl, proto, csum, src, dst) + options
 
     def pack(self) -> bytes:
         """Header, options and payload: the datagram's bytes."""

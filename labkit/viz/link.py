@@ -66,13 +66,18 @@ def plot_frame_on_wire(
     and preamble, SFD and the first header bytes shaded."""
     if ax is None:
         _, ax = plt.subplots(figsize=(11, 2.6))
-    clock = reception.clock
+    centers = reception.centers
+    period = reception.clock.period
     sync_start = reception.start - 8 * len(SYNC)
-    first_bit = max(0, sync_start - 8)
+    first_bit = max(0, sync_start)
     last_bit = min(reception.bits.size, first_bit + bits)
-    t0 = clock.first_center + (first_bit - 0.5) * clock.period
-    t1 = clock.first_center + (last_bit - 0.5) * clock.period
-    lo, hi = int(max(0, np.floor(t0))), int(min(len(samples), np.ceil(t1)))
+
+    def edge(k: int) -> float:  # where bit k begins, in samples
+        last = min(k, centers.size - 1)
+        return float(centers[last] + (k - last - 0.5) * period)
+
+    lo = int(max(0, np.floor(edge(first_bit) - 6 * period)))
+    hi = int(min(len(samples), np.ceil(edge(last_bit))))
     t = np.arange(lo, hi)
     ax.plot(t, samples[lo:hi], lw=0.8, color="black")
     regions = [
@@ -83,14 +88,13 @@ def plot_frame_on_wire(
     ]
     vmax = float(np.max(samples[lo:hi])) if hi > lo else 1.0
     for a, b, label, colour in regions:
-        xa = clock.first_center + (a - 0.5) * clock.period
-        xb = clock.first_center + (b - 0.5) * clock.period
+        xa, xb = edge(a), edge(b)
         if xb < lo or xa > hi:
             continue
         ax.axvspan(max(xa, lo), min(xb, hi), color=colour, alpha=0.5, lw=0)
         ax.text(max(xa, lo) + 2, vmax * 1.08, label, fontsize=8, va="bottom")
     for k in range(first_bit, last_bit):
-        ax.text(clock.first_center + k * clock.period, -0.25 * vmax, str(reception.bits[k]),
+        ax.text(centers[k], -0.25 * vmax, str(reception.bits[k]),
                 ha="center", fontsize=6, family="monospace")
     ax.set_xlim(lo, hi)
     ax.set_ylim(-0.4 * vmax, 1.35 * vmax)
