@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from labkit import LabkitError
+from labkit.net.icmp import ICMPMessage, Unreachable
+from labkit.net.ipv4 import ICMP, IPv4Packet
 from labkit.transport.sockets import SOCK_DGRAM, SOCK_STREAM, AddressInUse, SocketTimeout, Transport
 from labkit.transport.tcp_connection import State
 
@@ -65,21 +67,21 @@ class _Handle:
 class Host:
     def __init__(self, net: Net, address: IPv4Address) -> None:
         self.net, self.address, self.handlers = net, address, {}
-        self.unreachable: list[tuple] = []
+        self.addresses = [address]
+        self.icmp: list[IPv4Packet] = []
+        self.handlers[ICMP] = lambda packet, now: self.icmp.append(packet)
 
     def register(self, protocol: int, handler) -> None:
         self.handlers[protocol] = handler
 
-    def send(self, protocol: int, dst: IPv4Address, payload: bytes) -> None:
+    def send(self, dst: IPv4Address, protocol: int, payload: bytes) -> None:
         if self.net.drop_next:
             self.net.drop_next -= 1
             return
         peer = self.net.hosts[dst]
+        packet = IPv4Packet(src=self.address, dst=dst, protocol=protocol, payload=payload)
         self.net.call_at(self.net.t + self.net.delay,
-                         lambda: peer.handlers[protocol](self.address, dst, payload, self.net.t))
-
-    def port_unreachable(self, src, dst, payload) -> None:
-        self.unreachable.append((src, dst, payload))
+                         lambda: peer.handlers[protocol](packet, self.net.t))
 
 
 @pytest.fixture
@@ -165,8 +167,10 @@ def test_udp_datagrams_keep_boundaries_and_empty_ones_arrive(hosts):
     data, sender = server.recvfrom(100) if server._datagrams else (None, None)
     assert data is None
     client.sendto(b"x", ("10.0.0.2", 54))  # nobody there
-    net.run_until(lambda: False, net.t + 10 * MS)
-    assert len(b.ip.unreachable) == 1
+    net.run_until(lambda: False, net.t + 20 * MS)
+    (report,) = a.ip.icmp  # ICMP port unreachable, quoting the datagram's IP header
+    message = ICMPMessage.parse(report.payload)
+    assert message.code == Unreachable.PORT and message.original.dst == IPv4Address("10.0.0.2")
 
 
 def test_lost_syn_is_retransmitted_by_connect(hosts):

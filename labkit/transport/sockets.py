@@ -30,9 +30,11 @@ labkit's own, and also the built-in ones Python's sockets raise
 
 The two things this module needs from below are small, and written as
 protocols: an :class:`IPService` (send a payload to an address with a
-protocol number; call a handler for each arriving payload of a protocol) and
-a :class:`Clock` (the time, timers, and running the simulation until a
-condition holds).
+protocol number; call a handler for each arriving IPv4 packet of a protocol;
+:class:`labkit.net.stack.IPStack` is one) and a :class:`Clock` (the time,
+timers, and running the simulation until a condition holds).
+:func:`install_transport` puts both together for every host of a
+:class:`labkit.sim.Network`, without this module importing the simulator.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from ipaddress import IPv4Address
 from typing import Any, Protocol
 
 from labkit.errors import LabkitError, LabkitValueError, ParseError
+from labkit.net.icmp import ICMPMessage, Unreachable
+from labkit.net.ipv4 import ICMP, IPv4Packet
 from labkit.transport import tcp as tcp_wire
 from labkit.transport import udp as udp_wire
 from labkit.transport.ports import PortAllocator, check_port
@@ -90,12 +94,11 @@ class AddressInUse(SocketError):
 class IPService(Protocol):
     """What the transport layer needs from the host's IP layer."""
 
-    address: IPv4Address
+    addresses: list[IPv4Address]
 
-    def send(self, protocol: int, dst: IPv4Address, payload: bytes) -> None: ...
+    def send(self, dst: IPv4Address, protocol: int, payload: bytes) -> Any: ...
 
-    def register(self, protocol: int, handler: Callable[[IPv4Address, IPv4Address, bytes, int],
-                                                        None]) -> None: ...
+    def register(self, protocol: int, handler: Callable[[IPv4Packet, int], Any]) -> None: ...
 
 
 class Clock(Protocol):
@@ -127,6 +130,10 @@ class Transport:
     def __init__(self, ip: IPService, clock: Clock, rng: Any, *,
                  tcp_config: TCPConfig | None = None, name: str = "") -> None:
         self.ip = ip
+        if not ip.addresses:
+            raise LabkitValueError(f"{name or 'host'}: the IP layer has no address to send from")
+        #: the address this host's sockets use
+        self.address: IPv4Address = ip.addresses[0]
         self.clock = clock
         self.rng = rng
         self.name = name
@@ -168,7 +175,7 @@ class Transport:
             conn.take_output()
             return
         for seg in conn.take_output():
-            self.ip.send(tcp_wire.PROTOCOL, remote, seg.pack(self.ip.address, remote))
+            self.ip.send(remote, tcp_wire.PROTOCOL, seg.pack(self.address, remote))
         self._schedule(conn)
         if conn.state is State.CLOSED:
             self._forget(conn)
@@ -204,9 +211,10 @@ class Transport:
                     conn.local_port not in self.listeners:
                 self.ports[6].release(conn.local_port)
 
-    def _tcp_arrives(self, src: IPv4Address, dst: IPv4Address, payload: bytes, now: int) -> None:
+    def _tcp_arrives(self, packet: IPv4Packet, now: int) -> None:
+        src, dst = packet.src, packet.dst
         try:
-            seg = TCPSegment.parse(payload, src, dst)
+            seg = TCPSegment.parse(packet.payload, src, dst)
         except ParseError as exc:
             self.dropped.append((now, str(exc)))
             return
@@ -228,30 +236,31 @@ class Transport:
             rst = rst_for(seg)
             self.dropped.append((now, f"TCP to port {seg.dst_port}: no connection"))
             if rst is not None:
-                self.ip.send(tcp_wire.PROTOCOL, src, rst.pack(dst, src))
+                self.ip.send(src, tcp_wire.PROTOCOL, rst.pack(dst, src))
             return
         conn.segment_arrives(seg, now)
         self._flush(conn)
 
     # ------------------------------------------------------------------ UDP plumbing
-    def _udp_arrives(self, src: IPv4Address, dst: IPv4Address, payload: bytes, now: int) -> None:
+    def _udp_arrives(self, packet: IPv4Packet, now: int) -> None:
+        src, dst = packet.src, packet.dst
         try:
-            datagram = UDPDatagram.parse(payload, src, dst)
+            datagram = UDPDatagram.parse(packet.payload, src, dst)
         except ParseError as exc:
             self.dropped.append((now, str(exc)))
             return
         sock = self.udp_sockets.get(datagram.dst_port)
         if sock is None:
             self.dropped.append((now, f"UDP to port {datagram.dst_port}: port unreachable"))
-            unreachable = getattr(self.ip, "port_unreachable", None)
-            if unreachable is not None:
-                unreachable(src, dst, payload)
+            if dst == self.address:  # never an ICMP error about a broadcast (RFC 1122)
+                message = ICMPMessage.unreachable(Unreachable.PORT, packet)
+                self.ip.send(src, ICMP, message.pack())
             return
         sock._datagrams.append((datagram.payload, (str(src), datagram.src_port)))
 
     def _udp_send(self, sport: int, dst: IPv4Address, dport: int, data: bytes) -> None:
         datagram = UDPDatagram(sport, dport, data)
-        self.ip.send(udp_wire.PROTOCOL, dst, datagram.pack(self.ip.address, dst))
+        self.ip.send(dst, udp_wire.PROTOCOL, datagram.pack(self.address, dst))
 
     def wait(self, predicate: Callable[[], bool], timeout: float | None, what: str) -> None:
         """Run the simulation until ``predicate()`` holds; raise ``TimeoutError`` if it never does."""
@@ -308,7 +317,7 @@ class Socket:
         """Take a local port (0: any free ephemeral port)."""
         self._check_open()
         host, port = address if isinstance(address, tuple) and len(address) == 2 else (None, None)
-        if host not in ("", "0.0.0.0") and _ip(host) != self.transport.ip.address:
+        if host not in ("", "0.0.0.0") and _ip(host) != self.transport.address:
             raise SocketError(errno.EADDRNOTAVAIL, f"{host} is not an address of this host")
         if self._port is not None:
             raise SocketError(errno.EINVAL, f"already bound to port {self._port}")
@@ -326,7 +335,7 @@ class Socket:
             self.transport.udp_sockets[port] = self
 
     def getsockname(self) -> tuple[str, int]:
-        return (str(self.transport.ip.address), self._port or 0)
+        return (str(self.transport.address), self._port or 0)
 
     def getpeername(self) -> tuple[str, int]:
         if self._peer is None:
@@ -481,4 +490,63 @@ class Socket:
         return f"<Socket {kind} {self.getsockname()}{state}{closed}>"
 
 
-__all__ += ["SocketTimeout", "ConnectionClosed"]
+class NodeClock:
+    """The :class:`Clock` of a simulated node: its network's virtual time and event queue."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.net = node.net
+
+    def now(self) -> int:
+        return self.node.now
+
+    def call_at(self, time: int, fn: Callable[[], None]) -> Any:
+        return self.node.after_ns(max(0, time - self.node.now), fn)
+
+    def run_until(self, predicate: Callable[[], bool], deadline: int) -> bool:
+        """Run events in time order until ``predicate()`` holds or ``deadline`` passes."""
+        engine = self.net.engine
+        while not predicate():
+            t = engine.peek()
+            if t is None:
+                return False  # nothing is left to happen: waiting longer changes nothing
+            if t > deadline:
+                self.net.run(until=f"{deadline}ns")
+                return predicate()
+            self.net.run(until=f"{t}ns")
+        return True
+
+
+def install_transport(net: Any, *, tcp_config: TCPConfig | None = None) -> dict[str, Transport]:
+    """Give every host of ``net`` UDP and TCP (and IP first, if it has none yet).
+
+    Returns the transports by host name; each is also ``host.stack.transport``,
+    and :func:`socket` makes sockets on a host.
+    """
+    from labkit.net.stack import IPStack, install_ip
+
+    if not all(isinstance(getattr(n, "stack", None), IPStack) for n in net
+               if getattr(n, "kind", "") in ("host", "router")):
+        install_ip(net)
+    transports = {}
+    for node in net:
+        if getattr(node, "kind", "") != "host":
+            continue
+        transport = Transport(node.stack, NodeClock(node), node.rng, tcp_config=tcp_config,
+                              name=node.name)
+        node.stack.transport = transport
+        transports[node.name] = transport
+    return transports
+
+
+def socket(host: Any, type: int = SOCK_STREAM) -> Socket:  # noqa: A002
+    """A socket on simulated ``host`` (after :func:`install_transport`)."""
+    transport = getattr(getattr(host, "stack", None), "transport", None)
+    if transport is None:
+        raise LabkitValueError(
+            f"{getattr(host, 'name', host)!r} has no transport layer: call "
+            "install_transport(net) after building the network")
+    return transport.socket(AF_INET, type)
+
+
+__all__ += ["SocketTimeout", "ConnectionClosed", "NodeClock", "install_transport", "socket"]
