@@ -62,6 +62,23 @@ def exercise(name: str) -> Callable:
     return register
 
 
+#: Where each layer's checkers live, by the prefix of the exercise name; imported on first use.
+_MODULES = {
+    "udp": "labkit.transport.exercises",
+    "tcp": "labkit.transport.exercises",
+    "net": "labkit.net.exercises",
+    "app": "labkit.app.exercises",
+}
+
+
+def _load(name: str) -> None:
+    module = _MODULES.get(name.split(".", 1)[0])
+    if module is not None and name not in EXERCISES:
+        import importlib
+
+        importlib.import_module(module)
+
+
 def check(name: str, answer: object) -> None:
     """Check ``answer`` for exercise ``name`` and print the verdict (the check cells call this)."""
     print(repr(evaluate(name, answer)))
@@ -72,6 +89,7 @@ def evaluate(name: str, answer: object) -> ExerciseResult:
 
     An answer that raises is reported with the exception, as a hint.
     """
+    _load(name)
     if name not in EXERCISES:
         known = ", ".join(sorted(EXERCISES))
         raise LabkitValueError(f"exercise {name!r}: no such exercise (known: {known})")

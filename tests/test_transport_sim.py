@@ -88,3 +88,45 @@ def test_udp_request_reply_across_the_router():
     data, sender = server.recvfrom(512)
     server.sendto(data.upper(), sender)
     assert client.recvfrom(512) == (b"QUERY", ("192.168.2.20", 53))
+
+
+def test_transport_exercise_checks():
+    from labkit.exercises import evaluate
+
+    def request(sock, data, server, retries):
+        for _ in range(retries):
+            sock.sendto(data, server)
+            try:
+                while True:
+                    reply, sender = sock.recvfrom(1024)
+                    if reply == data.upper():
+                        return reply
+            except TimeoutError:
+                continue
+        raise TimeoutError("no reply")
+
+    def naive(sock, data, server, retries):
+        sock.sendto(data, server)
+        return sock.recvfrom(1024)[0]
+
+    assert evaluate("udp.reliable_request", request)
+    assert "retry" in evaluate("udp.reliable_request", naive).message
+    assert evaluate("tcp.seq_ack", (7001, 1151))
+    assert "SYN uses one" in evaluate("tcp.seq_ack", (7001, 1150)).message
+    assert evaluate("udp.max_payload", 65499)
+    assert not evaluate("udp.max_payload", 65507)
+
+
+def test_udp_checksum_exercise_accepts_a_correct_answer_only():
+    from labkit.exercises import evaluate
+    from labkit.net.checksum import internet_checksum
+
+    def by_hand(src, dst, sport, dport, payload):
+        length = 8 + len(payload)
+        pseudo = src.packed + dst.packed + bytes([0, 17]) + length.to_bytes(2, "big")
+        header = sport.to_bytes(2, "big") + dport.to_bytes(2, "big") + length.to_bytes(2, "big")
+        return internet_checksum(pseudo + header + b"\0\0" + payload) or 0xFFFF
+
+    assert evaluate("udp.checksum", by_hand)
+    no_pseudo = lambda s, d, sp, dp, p: by_hand(s, d, sp, dp, p) ^ 1  # noqa: E731
+    assert "pseudo-header" in evaluate("udp.checksum", no_pseudo).message

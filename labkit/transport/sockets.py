@@ -256,7 +256,11 @@ class Transport:
                 message = ICMPMessage.unreachable(Unreachable.PORT, packet)
                 self.ip.send(src, ICMP, message.pack())
             return
-        sock._datagrams.append((datagram.payload, (str(src), datagram.src_port)))
+        sender = (str(src), datagram.src_port)
+        if sock._on_datagram is not None:
+            sock._on_datagram(datagram.payload, sender)
+        else:
+            sock._datagrams.append((datagram.payload, sender))
 
     def _udp_send(self, sport: int, dst: IPv4Address, dport: int, data: bytes) -> None:
         datagram = UDPDatagram(sport, dport, data)
@@ -294,6 +298,7 @@ class Socket:
         self._pending: set[TCPConnection] = set()
         self._accept_queue: deque[tuple[TCPConnection, tuple[str, int]]] = deque()
         self._datagrams: deque[tuple[bytes, tuple[str, int]]] = deque()
+        self._on_datagram: Callable[[bytes, tuple[str, int]], Any] | None = None
 
     # ------------------------------------------------------------------ common
     def settimeout(self, seconds: float | None) -> None:
@@ -472,6 +477,18 @@ class Socket:
         self.transport._udp_send(self._port, remote, port, payload)
         return len(payload)
 
+    def on_datagram(self, handler: Callable[[bytes, tuple[str, int]], Any] | None) -> None:
+        """Call ``handler(data, sender)`` for each datagram as it arrives, instead of queueing it.
+
+        A server in the simulation answers this way without a loop of its own
+        (the simulation runs one thing at a time: a blocking ``recvfrom`` loop
+        would never give the client a turn).
+        """
+        self._check_open()
+        if self.type != SOCK_DGRAM or self._port is None:
+            raise SocketError(errno.EINVAL, "on_datagram() needs a bound SOCK_DGRAM socket")
+        self._on_datagram = handler
+
     def recvfrom(self, bufsize: int) -> tuple[bytes, tuple[str, int]]:
         """One datagram (cut to ``bufsize``, the rest is lost, as with real UDP) and its sender."""
         self._check_open()
@@ -517,6 +534,36 @@ class NodeClock:
         return True
 
 
+def summarise(frame: bytes) -> str:
+    """One line about a frame, in tcpdump's style, naming TCP and UDP ports and flags."""
+    from labkit.link.ethernet import EthernetFrame, EtherType
+    from labkit.net.stack import summarise as summarise_ip
+
+    try:
+        eth = EthernetFrame.parse(frame, fcs=False)
+        if eth.ethertype != EtherType.IPV4:
+            return summarise_ip(frame)
+        packet = IPv4Packet.parse(eth.payload, verify_checksum=False)
+    except LabkitError:
+        return summarise_ip(frame)
+    if packet.is_fragment and packet.fragment_offset != 0:
+        return summarise_ip(frame)
+    try:
+        if packet.protocol == tcp_wire.PROTOCOL:
+            seg = TCPSegment.parse(packet.payload)
+            rest = seg.summary().split(" ", 4)[4]  # drop "TCP sport > dport"
+            return f"IP {packet.src}.{seg.src_port} > {packet.dst}.{seg.dst_port}: TCP {rest}"
+        if packet.protocol == udp_wire.PROTOCOL and len(packet.payload) >= udp_wire.HEADER_LENGTH:
+            # Only the header: a first fragment carries the start of a longer datagram.
+            sport, dport, length, _ = udp_wire._HEADER.unpack_from(packet.payload)
+            frag = " (first fragment)" if packet.more_fragments else ""
+            return (f"IP {packet.src}.{sport} > {packet.dst}.{dport}: UDP, "
+                    f"length {length - udp_wire.HEADER_LENGTH}{frag}")
+    except LabkitError:
+        pass
+    return summarise_ip(frame)
+
+
 def install_transport(net: Any, *, tcp_config: TCPConfig | None = None) -> dict[str, Transport]:
     """Give every host of ``net`` UDP and TCP (and IP first, if it has none yet).
 
@@ -528,6 +575,7 @@ def install_transport(net: Any, *, tcp_config: TCPConfig | None = None) -> dict[
     if not all(isinstance(getattr(n, "stack", None), IPStack) for n in net
                if getattr(n, "kind", "") in ("host", "router")):
         install_ip(net)
+    net.summariser = summarise
     transports = {}
     for node in net:
         if getattr(node, "kind", "") != "host":
@@ -549,4 +597,5 @@ def socket(host: Any, type: int = SOCK_STREAM) -> Socket:  # noqa: A002
     return transport.socket(AF_INET, type)
 
 
-__all__ += ["SocketTimeout", "ConnectionClosed", "NodeClock", "install_transport", "socket"]
+__all__ += ["SocketTimeout", "ConnectionClosed", "NodeClock", "install_transport", "socket",
+            "summarise"]

@@ -1,0 +1,120 @@
+"""Exercise checks for notebooks 06 (UDP) and 07 (TCP); see :mod:`labkit.exercises`."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+import numpy as np
+
+from labkit.exercises import ExerciseResult, exercise
+from labkit.transport.tcp_connection import TCPConfig
+from labkit.transport.udp import UDPDatagram
+
+_SRC, _DST = IPv4Address("192.168.1.10"), IPv4Address("192.168.2.20")
+
+
+@exercise("udp.checksum")
+def _udp_checksum(answer: object) -> ExerciseResult:
+    """answer(src, dst, sport, dport, payload) -> the UDP checksum as an int."""
+    if not callable(answer):
+        return ExerciseResult(False, "pass your function itself, e.g. check(..., udp_checksum)")
+    rng = np.random.default_rng(6)
+    cases = [(1234, 53, b""), (40000, 80, b"odd"), (5, 6, bytes(rng.integers(0, 256, 101)))]
+    for sport, dport, payload in cases:
+        raw = UDPDatagram(sport, dport, payload).pack(_SRC, _DST)
+        want = int.from_bytes(raw[6:8], "big")
+        got = answer(_SRC, _DST, sport, dport, payload)
+        if got != want:
+            hint = ("Remember the pseudo-header (source, destination, zero, protocol 17, UDP "
+                    "length) in front, the checksum field as zero while summing, a zero byte "
+                    "after an odd-length payload, end-around carries, and the final inversion.")
+            return ExerciseResult(False, f"for {len(payload)} payload bytes you gave {got!r}, "
+                                         f"expected {want:#06x}. {hint}")
+    return ExerciseResult(True, "your UDP checksum matches labkit's on every datagram tried")
+
+
+@exercise("udp.max_payload")
+def _max_payload(answer: object) -> ExerciseResult:
+    """The largest UDP payload in one IPv4 packet whose header carries 8 bytes of options."""
+    want = 65535 - (20 + 8) - 8
+    if answer == want:
+        return ExerciseResult(True, f"{want}: 65,535 minus a 28-byte IPv4 header minus 8 for UDP")
+    if answer == 65507:
+        return ExerciseResult(False, "65,507 is right for a 20-byte IPv4 header; this one has 8 "
+                                     "bytes of options too")
+    return ExerciseResult(False, "the IPv4 total length (16 bits) bounds header + UDP header + "
+                                 "data: subtract both headers from 65,535")
+
+
+@exercise("udp.reliable_request")
+def _reliable_request(answer: object) -> ExerciseResult:
+    """answer(sock, request, server, retries) sends, waits with the socket's timeout, retries."""
+    from labkit.sim import Loss, Network
+    from labkit.transport.sockets import SOCK_DGRAM, install_transport, socket
+
+    if not callable(answer):
+        return ExerciseResult(False, "pass your function itself, e.g. check(..., request)")
+    net = Network(seed=11)
+    a = net.add_host("A", ip="10.0.0.1/24")
+    b = net.add_host("B", ip="10.0.0.2/24")
+    net.connect(a, b, delay="5ms")
+    install_transport(net)
+    server = socket(b, SOCK_DGRAM)
+    server.bind(("", 7))
+    server.on_datagram(lambda data, sender: server.sendto(data.upper(), sender))
+    client = socket(a, SOCK_DGRAM)
+    client.settimeout(0.1)
+    client.sendto(b"warm-up", ("10.0.0.2", 7))  # ARP first, on a clean link
+    client.recvfrom(100)
+    net.impair(a, b, Loss(0.4))
+    net.impair(b, a, Loss(0.4))
+    answers = []
+    for i in range(5):
+        try:
+            answers.append(answer(client, f"ping {i}".encode(), ("10.0.0.2", 7), 10))
+        except TimeoutError:
+            return ExerciseResult(False, f"request {i} gave up: with 40% loss each way, retry "
+                                         "more (catch TimeoutError around recvfrom and send again)")
+    want = [f"PING {i}".encode() for i in range(5)]
+    if answers != want:
+        return ExerciseResult(False, f"got {answers!r}, expected {want!r}: return the reply's "
+                                     "data, and ignore a late reply to an earlier attempt")
+    return ExerciseResult(True, "every request got its reply through 40% loss each way")
+
+
+@exercise("tcp.seq_ack")
+def _seq_ack(answer: object) -> ExerciseResult:
+    """The (seq, ack) of B's ACK after A (ISS 1000) sent SYN, then 100 and 50 data bytes, B ISS 7000."""
+    want = (7001, 1151)
+    if tuple(answer) == want:  # type: ignore[arg-type]
+        return ExerciseResult(True, "seq 7001 (B's SYN used 7000), ack 1151 (1001 + 100 + 50)")
+    if tuple(answer) == (7001, 1150):  # type: ignore[arg-type]
+        return ExerciseResult(False, "the SYN uses one sequence number: A's data starts at 1001")
+    return ExerciseResult(False, "the ACK number is the next byte B expects; A's SYN took "
+                                 "sequence number 1000, so its data are 1001..1150")
+
+
+@exercise("tcp.rto")
+def _rto(answer: object) -> ExerciseResult:
+    """answer(samples_ns) -> the RTO after the samples, by RFC 6298 (min 200 ms, G 1 ms)."""
+    if not callable(answer):
+        return ExerciseResult(False, "pass your function itself, e.g. check(..., rto)")
+    config = TCPConfig()
+    for samples in ([100_000_000], [100_000_000, 300_000_000, 120_000_000], [5_000_000] * 4):
+        srtt = rttvar = None
+        for r in samples:
+            if srtt is None:
+                srtt, rttvar = r, r // 2
+            else:
+                rttvar = (3 * rttvar + abs(srtt - r)) // 4
+                srtt = (7 * srtt + r) // 8
+        want = min(config.rto_max, max(config.rto_min,
+                                        srtt + max(config.clock_granularity, 4 * rttvar)))
+        got = answer(list(samples))
+        if got is None or abs(int(got) - want) > 1:
+            return ExerciseResult(False, f"for samples {samples} ns you gave {got!r}, expected "
+                                         f"{want}. First sample: SRTT = R, RTTVAR = R/2; then "
+                                         "RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R| before SRTT = 7/8 "
+                                         "SRTT + 1/8 R; RTO = SRTT + max(G, 4 RTTVAR), at least "
+                                         "200 ms.")
+    return ExerciseResult(True, "your RTO follows RFC 6298 on every series tried")
