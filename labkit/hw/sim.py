@@ -51,7 +51,7 @@ BRIDGE_STEP_S = 0.001  # how far a read waits at a time while a bridge may deliv
 class WireModel:
     """Physical settings of a simulated pair (the URL's query parameters)."""
 
-    rc_us: float = 1.0  #: wire time constant R*C in microseconds
+    rc_us: float = 22.0  #: wire time constant R*C in microseconds (10 kΩ * 2.2 nF)
     noise_mv: float = 15.0  #: noise on the wire, volts RMS * 1000
     v_high: float = 4.9  #: a driven-high output pin (volts)
     v_low: float = 0.05  #: a driven-low output pin (volts)
