@@ -104,7 +104,7 @@ def port_error(port: str, exc: BaseException, platform: str | None = None) -> Hw
 
 
 def default_idle(bits: np.ndarray, code: str) -> int:
-    """The resting level that makes the first half-bit an edge (a triggered receiver starts there)."""
+    """The resting level that makes the first half-bit an edge (a receiver triggers on it)."""
     if bits.size == 0:
         return 0
     b0 = int(bits[0])

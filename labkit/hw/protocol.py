@@ -146,7 +146,11 @@ PRESCALERS = (1, 8, 64, 256, 1024)
 
 
 def crc16(data: bytes) -> int:
-    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection): ``crc16(b"123456789") == 0x29B1``."""
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, not reflected).
+
+    >>> hex(crc16(b"123456789"))
+    '0x29b1'
+    """
     return binascii.crc_hqx(data, 0xFFFF)
 
 

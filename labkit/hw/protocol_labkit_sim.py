@@ -69,7 +69,8 @@ def parse_url(url: str) -> tuple[str, int, dict, dict]:
             elif key == "boot_s":
                 board[key] = float(value)
             else:
-                raise ValueError(f"unknown option (known: {sorted(_PAIR_KEYS) + list(_BOARD_KEYS)})")
+                known = sorted(_PAIR_KEYS) + list(_BOARD_KEYS)
+                raise ValueError(f"unknown option (known: {known})")
         except ValueError as exc:
             raise SerialException(f"{url}: option {key}={value!r}: {exc}") from None
     return name, int(path), wire, board

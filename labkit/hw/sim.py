@@ -66,7 +66,9 @@ class WireModel:
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise LabkitValueError(f"{name}={v!r}: expected a finite number")
         if self.rc_us < 0 or self.noise_mv < 0:
-            raise LabkitValueError(f"rc_us={self.rc_us!r}, noise_mv={self.noise_mv!r}: must be >= 0")
+            raise LabkitValueError(
+                f"rc_us={self.rc_us!r}, noise_mv={self.noise_mv!r}: must be >= 0"
+            )
         if not self.v_low < self.threshold < self.v_high:
             raise LabkitValueError(
                 f"threshold={self.threshold!r}: must lie between v_low and v_high"
@@ -180,7 +182,9 @@ class SimBoard:
         heapq.heappush(self._events, (done + USB_LATENCY_S, self._counter, data))
         return done
 
-    def _error(self, t: float, seq: int, code: int, command: int, field_: int = P.NO_FIELD) -> float:
+    def _error(
+        self, t: float, seq: int, code: int, command: int, field_: int = P.NO_FIELD
+    ) -> float:
         err = P.ErrorReply.make(code, command, field_)
         return self._emit(t, P.Frame(P.ERROR, seq, err.pack()))
 
