@@ -134,7 +134,8 @@ class _Bridge:
     start: float
     tx_bytes: list[tuple[float, float, int]] = field(default_factory=list)  # start, stop, byte
     tx_next_action: int = 1  # the first 4-tick action index free for a new start bit
-    rx_resume: float = 0.0  # the receiver is idle from here on
+    rx_tick: int = 0  # the receiver has handled every tick up to this one
+    rx_wait_high: bool = True  # the firmware's RX_WAIT_HIGH: wait for a high line first
     rx_pending: list[tuple[float, int]] = field(default_factory=list)  # received, not yet sent
     received: int = 0
     framing: int = 0
@@ -264,7 +265,11 @@ class SimBoard:
             self._bridge_receive(self.bridge, t, flush_all=False)
 
     def next_event_time(self) -> float | None:
-        return self._events[0][0] if self._events else None
+        """When something next happens on its own: a reply arrives, or a frame times out."""
+        times = [self._events[0][0]] if self._events else []
+        if self.parser.partial and self.firmware == "labkit":
+            times.append(self.frame_started + P.FRAME_TIMEOUT_S + 1e-9)
+        return min(times) if times else None
 
     def deliver(self, t: float) -> None:
         """Move every byte that has reached the host by time ``t`` into its buffer."""
@@ -416,7 +421,7 @@ class SimBoard:
             self.busy_until = self._error(t, seq, P.E_RANGE, P.BRIDGE, 0)
             return
         cycles = P.timer_tick_cycles(4 * rate)
-        self.bridge = _Bridge(rate, self.seconds(cycles), t, rx_resume=t)
+        self.bridge = _Bridge(rate, self.seconds(cycles), t)
         self.out_wire.drive(t, 1)
         self.busy_until = self._emit(t, P.Frame(P.BRIDGE_ON, seq, cycles.to_bytes(4, "little")))
 
@@ -464,19 +469,34 @@ class SimBoard:
             return wire.level_at(b.start + k * tick - delay)
 
         while True:
-            edge = wire.next_edge(b.rx_resume, rising=False)
-            if edge is None:
-                break
-            k0 = max(1, math.ceil((edge[0] + model.crossing_delay(False) - b.start) / tick))
-            k0 = max(k0, math.floor((b.rx_resume - b.start) / tick) + 1)
+            if b.rx_wait_high:
+                k_next = b.rx_tick + 1
+                if not read(k_next):
+                    edge = wire.next_edge(b.start + k_next * tick - delay, rising=True)
+                    if edge is None:
+                        break
+                    k_next = max(k_next, math.ceil((edge[0] + delay - b.start) / tick))
+                if b.start + k_next * tick > until:
+                    break
+                b.rx_tick = k_next
+                b.rx_wait_high = False
+            # Idle: the receiver looks at the line at every tick and starts on a low one.
+            k_next = b.rx_tick + 1
+            if read(k_next) == 0:
+                k0 = k_next
+            else:
+                edge = wire.next_edge(b.start + k_next * tick - delay, rising=False)
+                if edge is None:
+                    break
+                k0 = max(k_next, math.ceil((edge[0] + delay - b.start) / tick))
             k_stop = k0 + 2 + 4 * 9
             if b.start + k_stop * tick > until:
                 break
             if read(k0) != 0:  # the edge came and went between ticks
-                b.rx_resume = b.start + k0 * tick
+                b.rx_tick = k0
                 continue
             if read(k0 + 2):  # high again in the middle of the start bit: a glitch
-                b.rx_resume = b.start + (k0 + 2) * tick
+                b.rx_tick = k0 + 2
                 continue
             value = sum(read(k0 + 6 + 4 * i) << i for i in range(8))
             t_stop = b.start + k_stop * tick
@@ -485,7 +505,8 @@ class SimBoard:
                 b.received += 1
             else:
                 b.framing += 1
-            b.rx_resume = t_stop
+                b.rx_wait_high = True
+            b.rx_tick = k_stop
         self._bridge_flush(b, until, flush_all)
 
     def _bridge_flush(self, b: _Bridge, until: float, flush_all: bool) -> None:

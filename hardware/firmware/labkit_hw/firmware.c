@@ -615,7 +615,12 @@ static volatile uint8_t brx_head, brx_tail; /* wire -> host */
 static volatile uint16_t st_sent, st_received, st_framing, st_overrun;
 
 static uint8_t tx_sub, tx_bit, tx_byte;     /* used in the interrupt only */
-static uint8_t rx_state, rx_wait, rx_shift; /* rx_state: 0 idle, 1 start bit, 2..9 data, 10 stop */
+static uint8_t rx_state, rx_wait, rx_shift; /* rx_state: see RX_* */
+
+/* Receiver states: 0 idle (line high), 1 start bit, 2..9 data bits, 10 stop bit, and
+ * RX_WAIT_HIGH: the line is low when it should rest high (the other board is not in
+ * bridge mode yet, or just left it); wait for it to go high before looking for a start bit. */
+enum { RX_IDLE = 0, RX_START = 1, RX_STOP = 10, RX_WAIT_HIGH = 11 };
 
 ISR(TIMER1_COMPA_vect)
 {
@@ -642,28 +647,32 @@ ISR(TIMER1_COMPA_vect)
     }
 
     /* Receiver */
-    if (rx_state == 0) {
-        if (!in) { /* falling edge: a start bit begins */
-            rx_state = 1;
+    if (rx_state == RX_IDLE) {
+        if (!in) { /* the line fell: a start bit begins */
+            rx_state = RX_START;
             rx_wait = 2;
         }
+    } else if (rx_state == RX_WAIT_HIGH) {
+        if (in)
+            rx_state = RX_IDLE;
     } else if (--rx_wait == 0) {
         rx_wait = 4;
-        if (rx_state == 1) {
-            rx_state = in ? 0 : 2; /* high again in the middle of the start bit: a glitch */
-        } else if (rx_state <= 9) {
+        if (rx_state == RX_START) {
+            rx_state = in ? RX_IDLE : 2; /* high again in the middle of the start bit: a glitch */
+        } else if (rx_state < RX_STOP) {
             rx_shift = (uint8_t)((rx_shift >> 1) | (in ? 0x80 : 0));
             rx_state++;
+        } else if (!in) {
+            st_framing++; /* no stop bit: the byte is lost */
+            rx_state = RX_WAIT_HIGH;
         } else {
-            if (!in) {
-                st_framing++; /* no stop bit: the byte is lost */
-            } else if ((uint8_t)(brx_head + 1) == brx_tail) {
+            if ((uint8_t)(brx_head + 1) == brx_tail) {
                 st_overrun++; /* the host is not keeping up: the byte is lost */
             } else {
                 buf.bridge.rx[brx_head++] = rx_shift;
                 st_received++;
             }
-            rx_state = 0;
+            rx_state = RX_IDLE;
         }
     }
 }
@@ -688,7 +697,7 @@ static void cmd_bridge(uint8_t seq, uint16_t len)
     btx_head = btx_tail = brx_head = brx_tail = 0;
     st_sent = st_received = st_framing = st_overrun = 0;
     tx_sub = tx_bit = 0;
-    rx_state = 0;
+    rx_state = RX_WAIT_HIGH;
     wire_write(1); /* the line rests high */
     bridge_on = 1;
     TIMSK1 = (1 << OCIE1A);
