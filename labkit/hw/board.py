@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import serial
 
-from labkit.errors import LabkitValueError
+from labkit.errors import LabkitValueError, ParseError
 from labkit.hw import protocol as P
 from labkit.hw.errors import (
     BoardError,
@@ -259,10 +259,7 @@ class Board:
             return f
 
     def _raise_error(self, f: P.Frame, name: str) -> None:
-        try:
-            err = P.ErrorReply.parse(f.payload)
-        except LabkitValueError as exc:
-            raise GarbledReplyError(self.name, "ERROR", f.payload.hex(), str(exc)) from None
+        err = self._parse(f, P.ERROR, P.ErrorReply)
         if err.code == P.E_TRIGGER_TIMEOUT:
             raise LinkSilentError(
                 f"{self.name}: no edge reached the receiver in time (trigger timeout). Check "
@@ -276,6 +273,14 @@ class Board:
         """Send a command and return its reply frame (an ERROR reply raises)."""
         seq = self.send(typ, payload)
         return self.wait_reply(seq, typ, self.timeout if timeout is None else timeout)
+
+    def _parse(self, f: P.Frame, typ: int, cls):
+        """The reply's payload as ``cls``, or GarbledReplyError naming what was wrong."""
+        payload = self._expect(f, typ)
+        try:
+            return cls.parse(payload)
+        except ParseError as exc:
+            raise GarbledReplyError(self.name, exc.field, exc.value, exc.reason) from None
 
     def _expect(self, f: P.Frame, typ: int):
         if f.type != typ:
@@ -324,11 +329,7 @@ class Board:
         return banner
 
     def _check_banner(self, f: P.Frame) -> P.Banner:
-        payload = self._expect(f, P.BANNER)
-        try:
-            banner = P.Banner.parse(payload)
-        except LabkitValueError as exc:
-            raise GarbledReplyError(self.name, "BANNER", payload.hex(), str(exc)) from None
+        banner = self._parse(f, P.BANNER, P.Banner)
         if banner.name != P.FIRMWARE_NAME:
             raise NoFirmwareError(
                 self.name, f"{self.name}: the board runs {banner.name!r}, not labkit-hw firmware"
@@ -375,12 +376,7 @@ class Board:
         cmd = P.Transmit.from_bits(b, rate, P.CODES[c], idle)
         duration = (b.size + 1) / rate
         f = self.request(P.TRANSMIT, cmd.pack(), timeout=self.timeout + duration * 1.1)
-        try:
-            return P.TxDone.parse(self._expect(f, P.TX_DONE))
-        except GarbledReplyError:
-            raise
-        except LabkitValueError as exc:
-            raise GarbledReplyError(self.name, "TX_DONE", f.payload.hex(), str(exc)) from None
+        return self._parse(f, P.TX_DONE, P.TxDone)
 
     # ------------------------------------------------------------------ sample
 
@@ -409,12 +405,7 @@ class Board:
         cmd = P.Sample(m, t, r, n, ms)
         seq = self.send(P.SAMPLE, cmd.pack())
         f = self.wait_reply(seq, P.SAMPLE, self.timeout)
-        try:
-            armed = P.Armed.parse(self._expect(f, P.ARMED))
-        except GarbledReplyError:
-            raise
-        except LabkitValueError as exc:
-            raise GarbledReplyError(self.name, "ARMED", f.payload.hex(), str(exc)) from None
+        armed = self._parse(f, P.ARMED, P.Armed)
         self._armed = (seq, cmd, armed)
         return armed
 
@@ -426,12 +417,7 @@ class Board:
         self._armed = None
         wait = (cmd.timeout_ms / 1000 if cmd.trigger else 0) + (cmd.count + 2) / cmd.rate
         f = self.wait_reply(seq, P.SAMPLE, self.timeout + wait * 1.1)
-        try:
-            samples = P.Samples.parse(self._expect(f, P.SAMPLES))
-        except GarbledReplyError:
-            raise
-        except LabkitValueError as exc:
-            raise GarbledReplyError(self.name, "SAMPLES", len(f.payload), str(exc)) from None
+        samples = self._parse(f, P.SAMPLES, P.Samples)
         if samples.count != cmd.count or samples.mode != cmd.mode:
             raise GarbledReplyError(
                 self.name, "SAMPLES.count", samples.count, f"asked for {cmd.count} samples"
@@ -477,7 +463,7 @@ class Board:
                     ) from None
                 self.read_frame(timeout=0.02)  # let time pass (and collect received bytes)
                 continue
-            P.BridgeAck.parse(self._expect(f, P.BRIDGE_ACK))
+            self._parse(f, P.BRIDGE_ACK, P.BridgeAck)
             pos += len(chunk)
 
     def bridge_recv(self, size: int | None = None, *, timeout: float | None = None) -> bytes:
@@ -499,4 +485,4 @@ class Board:
     def bridge_stop(self) -> P.BridgeStats:
         """Leave bridge mode; returns the board's counters. Late bytes stay readable."""
         f = self.request(P.BRIDGE_STOP)
-        return P.BridgeStats.parse(self._expect(f, P.BRIDGE_STATS))
+        return self._parse(f, P.BRIDGE_STATS, P.BridgeStats)
