@@ -72,10 +72,10 @@ def _comports() -> list:
     return list(list_ports.comports())
 
 
-def find_ports(comports: Callable[[], Iterable] = _comports) -> list[FoundPort]:
-    """Serial ports on this computer, likely boards first."""
+def find_ports(comports: Callable[[], Iterable] | None = None) -> list[FoundPort]:
+    """Serial ports on this computer (or from ``comports()``), likely boards first."""
     found = []
-    for info in comports():
+    for info in (comports or _comports)():
         vid, pid = getattr(info, "vid", None), getattr(info, "pid", None)
         board, supported = USB_IDS.get((vid, pid), (None, False))
         desc = getattr(info, "description", "") or ""
@@ -99,7 +99,7 @@ def _in_dialout() -> bool | None:
 def doctor(
     ports: Iterable[str] | None = None,
     *,
-    comports: Callable[[], Iterable] = _comports,
+    comports: Callable[[], Iterable] | None = None,
     opener: Callable[[str], object] | None = None,
     platform: str | None = None,
     in_dialout: Callable[[], bool | None] = _in_dialout,
