@@ -1,6 +1,7 @@
 """Check cells for the hardware lab's exercises (course/02-hardware-lab.ipynb).
 
-Each ``check_*`` prints "Correct" or a hint, and returns True or False.
+Each ``check_*`` prints "Correct" or a hint (and returns nothing, so a check
+cell shows only the message).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from labkit.phy import bits_from_bytes, encode
 __all__ = ["check_tick_cycles", "check_sample_decoder", "check_rc_limit"]
 
 
-def _say(ok: bool, hint: str) -> bool:
+def _say(ok: bool, hint: str) -> None:
     print("Correct" if ok else f"Not yet: {hint}")
-    return ok
 
 
-def check_tick_cycles(bit_rate: int, answer: object) -> bool:
+def check_tick_cycles(bit_rate: int, answer: object) -> None:
     """Exercise 1: how many CPU cycles does the firmware's timer give one half-bit?"""
     want = P.timer_tick_cycles(2 * bit_rate)
     try:
@@ -39,7 +39,7 @@ def check_tick_cycles(bit_rate: int, answer: object) -> bool:
                 "16,000,000 cycles a second")
 
 
-def check_sample_decoder(decoder: Callable[[np.ndarray, int], bytes]) -> bool:
+def check_sample_decoder(decoder: Callable[[np.ndarray, int], bytes]) -> None:
     """Exercise 2: ``decoder(samples, samples_per_bit) -> bytes`` for NRZ-L, MSB first.
 
     ``samples`` are 0/1 digital samples starting at the first bit's start.
@@ -64,7 +64,7 @@ def check_sample_decoder(decoder: Callable[[np.ndarray, int], bytes]) -> bool:
     return _say(True, "")
 
 
-def check_rc_limit(tau_us: float, answer_bit_rate: float) -> bool:
+def check_rc_limit(tau_us: float, answer_bit_rate: float) -> None:
     """Exercise 3: the Manchester bit rate at which a half-bit lasts one time constant."""
     want = 1e6 / (2 * tau_us)
     try:

@@ -45,7 +45,7 @@ def plot_capture(
     ax.set_ylim(-0.3, 5.4)
     ax.set_title(title or f"{capture.code} at {capture.bit_rate} bit/s, "
                  f"{capture.samples.rate:g} samples/s")
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return ax
 
 
