@@ -419,3 +419,25 @@ def test_all_errors_are_labkit_errors():
     for cls in (BoardError, LinkSilentError, NoFirmwareError, PortBusyError, PortNotFoundError,
                 VersionMismatchError, BoardResetError):
         assert issubclass(cls, LabkitError)
+
+
+def test_pyserial_finds_the_url_handler():
+    import importlib
+
+    import serial
+
+    # pyserial swallows ImportErrors of handlers ("protocol not known"): import it directly.
+    module = importlib.import_module("labkit.hw.protocol_labkit-sim")
+    assert "labkit.hw" in serial.protocol_handler_packages
+    port = serial.serial_for_url("labkit-sim://urltest/0?reset=0", timeout=0.1)
+    try:
+        assert isinstance(port, module.Serial)
+        port.write(P.Frame(P.HELLO, 9).pack())
+        expected = P.Frame(P.BANNER, 9, P.banner().pack()).pack()
+        assert port.read(len(expected)) == expected
+        assert port.labkit_clock() < 0.01  # virtual time: the read stopped at the reply
+        assert port.read(1) == b"" and port.labkit_clock() > 0.1  # then waited the timeout
+    finally:
+        port.close()
+    with pytest.raises(serial.SerialException):
+        serial.serial_for_url("labkit-sim://urltest/0?colour=blue")
