@@ -39,6 +39,7 @@ HOST_BAUD = 500_000
 # --------------------------------------------------------------------------- framing
 
 SYNC = 0xA5
+SYNC_BYTE = bytes([SYNC])
 HEADER = struct.Struct("<BBBH")  # sync, type, seq, length
 CRC = struct.Struct("<H")
 MAX_CMD_PAYLOAD = 264  # the firmware's receive buffer
@@ -212,6 +213,9 @@ class FrameParser:
     hunts for the next sync byte.
     """
 
+    #: how many skipped bytes are kept (the most recent ones)
+    SKIPPED_KEPT = 4096
+
     def __init__(self, max_payload: int = MAX_REPLY_PAYLOAD) -> None:
         self.max_payload = max_payload
         self._buf = bytearray()
@@ -232,33 +236,50 @@ class FrameParser:
         self._buf.clear()
 
     def feed(self, data: bytes) -> list[Frame | tuple[str, int, int]]:
+        """Frames (and errors) completed by ``data``; a partial frame waits for more."""
         out: list[Frame | tuple[str, int, int]] = []
-        for c in data:
-            buf = self._buf
-            if not buf:
-                if c == SYNC:
-                    buf.append(c)
+        buf = self._buf
+        data = bytes(data)
+        pos, n = 0, len(data)
+        while pos < n:
+            if not buf:  # hunting for the sync byte
+                i = data.find(SYNC_BYTE, pos)
+                if i < 0:
+                    self._skip(data[pos:])
+                    break
+                self._skip(data[pos:i])
+                buf.append(SYNC)
+                pos = i + 1
+                continue
+            if len(buf) < HEADER.size:
+                take = min(HEADER.size - len(buf), n - pos)
+                buf += data[pos : pos + take]
+                pos += take
+                if len(buf) == HEADER.size:
+                    _, typ, seq, length = HEADER.unpack(buf)
+                    if length > self.max_payload:
+                        out.append(("too_long", typ, seq))
+                        buf.clear()
+                continue
+            _, typ, seq, length = HEADER.unpack_from(buf)
+            total = HEADER.size + length + CRC.size
+            take = min(total - len(buf), n - pos)
+            buf += data[pos : pos + take]
+            pos += take
+            if len(buf) == total:
+                body = bytes(buf[1 : HEADER.size + length])
+                (got,) = CRC.unpack_from(buf, HEADER.size + length)
+                if got != crc16(body):
+                    out.append(("crc", typ, seq))
                 else:
-                    self.skipped.append(c)
-                continue
-            buf.append(c)
-            if len(buf) == HEADER.size:
-                _, typ, seq, length = HEADER.unpack(buf)
-                if length > self.max_payload:
-                    out.append(("too_long", typ, seq))
-                    buf.clear()
-                continue
-            if len(buf) > HEADER.size:
-                _, typ, seq, length = HEADER.unpack_from(buf)
-                if len(buf) == HEADER.size + length + CRC.size:
-                    body = bytes(buf[1 : HEADER.size + length])
-                    (got,) = CRC.unpack_from(buf, HEADER.size + length)
-                    if got != crc16(body):
-                        out.append(("crc", typ, seq))
-                    else:
-                        out.append(Frame(typ, seq, bytes(buf[HEADER.size : HEADER.size + length])))
-                    buf.clear()
+                    out.append(Frame(typ, seq, bytes(buf[HEADER.size : HEADER.size + length])))
+                buf.clear()
         return out
+
+    def _skip(self, data: bytes) -> None:
+        if data:
+            self.skipped += data
+            del self.skipped[: -self.SKIPPED_KEPT]
 
 
 # --------------------------------------------------------------------------- payloads
