@@ -168,3 +168,28 @@ def test_bridge_agrees(twin, sim):
         # a left bridge mode first: its line fell, and b (still bridging) saw a start
         # bit without a stop bit.
         assert (sa.sent, sb.received, sb.framing_errors) == (200, 200, 1)
+
+
+def test_bridge_mode_refusals_agree(twin, sim):
+    def codes(board):
+        out = []
+        board.bridge_start(300)
+        for typ, payload in [(P.TRANSMIT, _tx()), (P.SAMPLE, _sample()), (P.BRIDGE, bytes(4)),
+                             (P.BRIDGE_DATA, b""), (P.BRIDGE_DATA, bytes(65))]:
+            out.append(_refusal(board, typ, payload)[0])
+        for _ in range(3):
+            board.request(P.BRIDGE_DATA, bytes(64))
+        ack = P.BridgeAck.parse(board.request(P.BRIDGE_DATA, bytes(63)).payload)
+        out.append(ack.queued + ack.free)
+        out.append(_refusal(board, P.BRIDGE_DATA, bytes(64))[0])
+        stats = board.bridge_stop()
+        out.append(stats.sent + stats.not_sent)
+        return out
+
+    want = [P.E_BUSY, P.E_BUSY, P.E_BUSY, P.E_PAYLOAD, P.E_PAYLOAD, 255, P.E_BUSY, 255]
+    assert codes(twin[0]) == codes(sim[0]) == want
+
+
+def test_sample_now_on_the_idle_line_agrees(twin, sim):
+    got = [b.sample(200_000, 8192).data for _, b in (twin, sim)]
+    assert got[0] == got[1] == bytes(1024)
