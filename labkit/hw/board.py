@@ -50,6 +50,8 @@ __all__ = ["Board", "open_serial", "default_idle"]
 #: How long a real board takes from the port opening (auto-reset) to its banner:
 #: the bootloader waits about 0.5 s (Uno, optiboot) to 2 s (old Nano bootloader).
 RESET_WAIT_S = 3.0
+#: How long one read on a real port waits before the driver checks its deadline again.
+POLL_S = 0.05
 
 
 def open_serial(port: str, *, timeout: float = 0.1, platform: str | None = None):
@@ -152,7 +154,12 @@ class Board:
         self.name = name or str(getattr(port, "portstr", None) or getattr(port, "port", "port"))
         self.timeout = timeout
         self.reset_wait = reset_wait
-        self.clock = clock or getattr(port, "labkit_clock", None) or time.monotonic
+        virtual = getattr(port, "labkit_clock", None)
+        self.clock = clock or virtual or time.monotonic
+        # A port with its own (virtual) clock lets time pass by exactly the read timeout;
+        # a real port polls in short reads, so that its timeout is set once, not per read
+        # (pyserial reconfigures the port whenever the timeout changes).
+        self._exact_timeouts = virtual is not None
         self._parser = P.FrameParser(P.MAX_REPLY_PAYLOAD)
         self._frames: deque[P.Frame] = deque()
         self._bridge_rx = bytearray()
@@ -198,7 +205,10 @@ class Board:
         remaining = deadline - self.clock()
         if remaining <= 0:
             return False
-        self.serial.timeout = min(remaining, 0.5)
+        if self._exact_timeouts:
+            self.serial.timeout = min(remaining, 0.5)
+        elif self.serial.timeout != POLL_S:
+            self.serial.timeout = POLL_S
         waiting = 0
         try:
             waiting = self.serial.in_waiting
