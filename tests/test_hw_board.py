@@ -121,8 +121,10 @@ def test_board_with_another_sketch_is_recognised_by_its_text():
 
 def test_port_can_be_open_only_once():
     with Board.open("labkit-sim://twice/0"):
-        with pytest.raises(PortBusyError):
+        with pytest.raises(PortBusyError) as info:
             Board.open("labkit-sim://twice/0")
+    assert "close" in str(info.value)
+    Board.open("labkit-sim://twice/0").close()  # free again
 
 
 def test_missing_ports():

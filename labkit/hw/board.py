@@ -92,6 +92,9 @@ def port_error(port: str, exc: BaseException, platform: str | None = None) -> Hw
         or (platform == "win32" and (code == errno.EACCES or "permissionerror" in lower))
     )
     if in_use:
+        if "this python process" in lower:  # a simulated port, opened twice
+            return PortBusyError(port, f"{port}: already open in this Python process; close "
+                                 "the Board that holds it (board.close()) first")
         return PortBusyError(
             port, f"{port}: the port is in use by another program (the Arduino IDE's serial "
             "monitor, another notebook or terminal). Close it there, then try again."

@@ -100,7 +100,8 @@ class Serial(SerialBase):
         if board.is_open:
             raise SerialException(
                 errno.EBUSY,
-                f"could not open port {self.portstr}: [Errno 16] Device or resource busy",
+                f"could not open port {self.portstr}: [Errno 16] Device or resource busy "
+                "(a Board in this Python process has it open: close that one first)",
             )
         board.firmware = opts.get("firmware", board.firmware)
         board.proto = opts.get("proto", board.proto)
