@@ -6,6 +6,10 @@ import itertools
 
 import numpy as np
 import pytest
+import serial
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis_profiles import FUZZ_EXAMPLES
 
 import labkit.hw  # noqa: F401  (registers labkit-sim://)
 from labkit.errors import LabkitError, LabkitValueError
@@ -426,8 +430,6 @@ def test_all_errors_are_labkit_errors():
 def test_pyserial_finds_the_url_handler():
     import importlib
 
-    import serial
-
     # pyserial swallows ImportErrors of handlers ("protocol not known"): import it directly.
     module = importlib.import_module("labkit.hw.protocol_labkit-sim")
     assert "labkit.hw" in serial.protocol_handler_packages
@@ -443,3 +445,30 @@ def test_pyserial_finds_the_url_handler():
         port.close()
     with pytest.raises(serial.SerialException):
         serial.serial_for_url("labkit-sim://urltest/0?colour=blue")
+
+
+_fuzz_names = itertools.count()
+
+
+_COMMANDS = [P.HELLO, P.PING, P.TRANSMIT, P.SAMPLE, P.BRIDGE, P.BRIDGE_DATA, P.BRIDGE_STOP, 0, 0x7F]
+_frames = st.builds(
+    lambda t, s, p: P.Frame(t, s, p).pack(),
+    st.sampled_from(_COMMANDS), st.integers(0, 255), st.binary(max_size=20),
+)
+
+
+@settings(max_examples=max(50, FUZZ_EXAMPLES // 20), deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=40), _frames), max_size=6))
+def test_fuzz_the_simulated_firmware_answers_only_in_frames(chunks):
+    port = serial.serial_for_url(f"labkit-sim://fuzz{next(_fuzz_names)}/0?reset=0", timeout=0.3)
+    try:
+        for chunk in chunks:
+            port.write(chunk)
+        out = port.read(100_000)  # everything it says within 0.3 s (virtual)
+    finally:
+        port.close()
+    parser = P.FrameParser()
+    items = parser.feed(out)
+    assert not parser.partial and not parser.skipped  # nothing but whole frames
+    for item in items:
+        assert isinstance(item, P.Frame) and item.type in P.TYPE_NAMES
