@@ -294,6 +294,19 @@ def test_bridge_stop_drops_unsent_bytes(boards):
     assert stats.sent == 0 and stats.not_sent == 100
 
 
+def test_bridge_drain_waits_until_the_queue_is_on_the_wire(boards):
+    a, b = boards
+    a.bridge_start(2400)
+    b.bridge_start(2400)
+    t0 = a.clock()
+    a.bridge_send(b"q" * 100)
+    a.bridge_drain()
+    assert a.clock() - t0 >= 100 * 10 / 2400  # 100 bytes of 10 bits at 2400 bit/s
+    stats = a.bridge_stop()
+    assert (stats.sent, stats.not_sent) == (100, 0)
+    assert b.bridge_recv(100, timeout=0.5) == b"q" * 100
+
+
 def test_bridge_recv_on_a_silent_link_returns_nothing(boards):
     _, b = boards
     b.bridge_start(9600)

@@ -166,6 +166,9 @@ class Board:
         self._parser = P.FrameParser(P.MAX_REPLY_PAYLOAD)
         self._frames: deque[P.Frame] = deque()
         self._bridge_rx = bytearray()
+        self._bridge_rate = 0.0  # bit/s, once bridge_start() has run
+        self._bridge_queued = 0  # bytes the board had queued at its last BRIDGE_ACK...
+        self._bridge_queued_at = 0.0  # ...and when
         self._seq = 0
         self._armed: tuple[int, P.Sample, P.Armed] | None = None
         self.banner: P.Banner | None = None
@@ -453,7 +456,9 @@ class Board:
             raise GarbledReplyError(self.name, "BRIDGE_ON.length", len(payload), "4 bytes expected")
         cycles = int.from_bytes(payload, "little")
         self._bridge_rx.clear()
-        return P.F_CPU / (4 * cycles) if cycles else 0.0
+        self._bridge_rate = P.F_CPU / (4 * cycles) if cycles else float(rate)
+        self._bridge_queued = 0
+        return self._bridge_rate
 
     def bridge_send(self, data: bytes, *, timeout: float | None = None) -> None:
         """Queue bytes for the wire, 64 at a time, waiting while the board's queue is full."""
@@ -476,8 +481,30 @@ class Board:
                     ) from None
                 self.read_frame(timeout=0.02)  # let time pass (and collect received bytes)
                 continue
-            self._parse(f, P.BRIDGE_ACK, P.BridgeAck)
+            ack = self._parse(f, P.BRIDGE_ACK, P.BridgeAck)
+            self._bridge_queued = ack.queued
+            self._bridge_queued_at = self.clock()
             pos += len(chunk)
+
+    def bridge_drain(self) -> None:
+        """Wait until the bytes queued by :meth:`bridge_send` have left on the wire.
+
+        BRIDGE_STOP drops what is still queued, so call this before it. Bytes that
+        arrive meanwhile are kept for :meth:`bridge_recv`.
+        """
+        queued = self._bridge_queued
+        if not queued or not self._bridge_rate:
+            return
+        # 10 bit times per byte, plus one byte for the one on the wire, plus 10 %.
+        deadline = self._bridge_queued_at + (queued + 1) * 10 / self._bridge_rate * 1.1
+        while self.clock() < deadline:
+            if not self._frames and not self._fill(deadline):
+                break
+            while self._frames:
+                f = self._frames.popleft()
+                if f.type == P.BRIDGE_RECV:
+                    self._bridge_rx += f.payload
+        self._bridge_queued = 0
 
     def bridge_recv(self, size: int | None = None, *, timeout: float | None = None) -> bytes:
         """Bytes that arrived over the wire: wait for ``size`` of them (or any) until timeout."""

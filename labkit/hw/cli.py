@@ -170,6 +170,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO | None = None) -> int:
             rx.bridge_start(args.rate)
         real = tx.bridge_start(args.rate)
         tx.bridge_send(data, timeout=5 + 20 * len(data) / args.rate)
+        tx.bridge_drain()
         print(f"sent {len(data)} bytes at {real:.0f} bit/s", file=out)
         if rx is not None:
             got = rx.bridge_recv(len(data), timeout=1 + 20 * len(data) / args.rate)
