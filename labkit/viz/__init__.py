@@ -9,6 +9,7 @@ One module per topic:
 - :mod:`labkit.viz.phy`: waveforms, eye diagrams, BER curves, the live panel
   (re-exported here);
 - :mod:`labkit.viz.link`: frames, the wire and a switch at work;
+- :mod:`labkit.viz.hw`: the hardware lab's captures and bit error rates;
 - :mod:`labkit.viz.sim`: network topologies and sequence diagrams of traces;
 - :mod:`labkit.viz.transport`: TCP states, congestion window, segment ladders.
 """

@@ -1,0 +1,231 @@
+"""``labkit hw ...``: ports, doctor, selftest, send and recv.
+
+``labkit/cli.py`` calls :func:`add_subparser` to register the ``hw``
+command; each subcommand stores its handler as ``args.func``, which takes the
+parsed arguments and returns the exit status. ``python -m labkit.hw.cli hw
+...`` runs the same commands on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from labkit.errors import LabkitError
+
+__all__ = ["add_subparser", "main"]
+
+
+def _rates(text: str) -> list[int]:
+    try:
+        rates = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: bit rates as whole numbers, e.g. 1000,5000"
+        ) from None
+    if not rates:
+        raise argparse.ArgumentTypeError("give at least one bit rate")
+    return rates
+
+
+def _codes(text: str) -> list[str]:
+    from labkit.phy import _validate
+
+    try:
+        return [_validate.code_name(c) for c in text.split(",") if c.strip()]
+    except LabkitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``hw`` and its subcommands on ``subparsers`` (from ``add_subparsers()``)."""
+    hw = subparsers.add_parser(
+        "hw", help="boards on a serial port: the hardware lab",
+        description="Two Arduino boards (Uno/Nano) joined by a wire, or their simulation "
+        "(port name 'sim').",
+    )
+    sub = hw.add_subparsers(dest="hw_command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("ports", help="list serial ports and what they look like")
+    p.add_argument("--all", action="store_true", help="also ports that do not look like boards")
+    p.set_defaults(func=cmd_ports)
+
+    p = sub.add_parser("doctor", help="explain what is wrong with a board or port")
+    p.add_argument("ports", nargs="*", metavar="PORT", help="ports to check (default: all boards)")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("selftest", help="send known bits at several rates, count bit errors")
+    p.add_argument("--tx", required=True, metavar="PORT", help="transmitting board, or 'sim'")
+    p.add_argument("--rx", required=True, metavar="PORT", help="receiving board, or 'sim'")
+    p.add_argument("--rates", type=_rates, default=None, help="bit rates, e.g. 1000,5000,20000")
+    p.add_argument("--codes", type=_codes, default=None, help="line codes, e.g. nrz-l,manchester")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random test bits")
+    p.set_defaults(func=cmd_selftest)
+
+    p = sub.add_parser("send", help="send text through the byte bridge")
+    p.add_argument("text", help="what to send (UTF-8)")
+    p.add_argument("--tx", required=True, metavar="PORT", help="sending board, or 'sim'")
+    p.add_argument("--rx", metavar="PORT", help="also receive on this board in this process")
+    p.add_argument("--rate", type=int, default=9600, help="bridge bit rate (300..19200)")
+    p.set_defaults(func=cmd_send)
+
+    p = sub.add_parser("recv", help="print what arrives through the byte bridge")
+    p.add_argument("--rx", required=True, metavar="PORT", help="receiving board")
+    p.add_argument("--rate", type=int, default=9600, help="bridge bit rate (300..19200)")
+    p.add_argument("--seconds", type=float, default=10.0, help="how long to listen")
+    p.set_defaults(func=cmd_recv)
+    return hw
+
+
+# ---------------------------------------------------------------------- handlers
+
+
+def cmd_ports(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from labkit.hw.discovery import find_ports
+
+    out = out or sys.stdout
+    ports = find_ports()
+    shown = [p for p in ports if args.all or p.supported or p.board]
+    if not shown:
+        print("No boards found." + ("" if args.all else " (--all lists every serial port)"),
+              file=out)
+        print("Without boards, use the simulated pair: --tx sim --rx sim", file=out)
+        return 1
+    for p in shown:
+        print(p.summary(), file=out)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from labkit.hw.discovery import doctor, format_findings
+
+    out = out or sys.stdout
+    findings = doctor(args.ports or None)
+    print(format_findings(findings), file=out)
+    return 1 if any(f.level == "error" for f in findings) else 0
+
+
+def _open_pair(tx: str, rx: str | None):
+    from labkit.hw.lab import open_pair
+
+    return open_pair(tx, rx, pair="cli")
+
+
+def cmd_selftest(
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    from labkit.hw.selftest import DEFAULT_RATES, progress_bar, run_selftest
+    from labkit.phy import CODES
+
+    out, err = out or sys.stdout, err or sys.stderr
+    live = hasattr(err, "isatty") and err.isatty()
+
+    def progress(done: int, total: int, label: str) -> None:
+        line = progress_bar(done, total, label)
+        if live:
+            print("\r" + line.ljust(70), end="" if done < total else "\n", file=err, flush=True)
+        else:
+            print(line, file=err)
+
+    try:
+        tx, rx = _open_pair(args.tx, args.rx)
+    except LabkitError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    try:
+        print(f"tx: {tx.name}: {tx.banner.summary()}", file=out)
+        print(f"rx: {rx.name}: {rx.banner.summary()}", file=out)
+        report = run_selftest(
+            tx, rx, rates=args.rates or DEFAULT_RATES, codes=args.codes or CODES,
+            rng=args.seed, progress=progress,
+        )
+    except LabkitError as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    finally:
+        tx.close()
+        rx.close()
+    print(report.table(), file=out)
+    return 0 if report.passed else 1
+
+
+def cmd_send(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from labkit.hw.board import Board
+
+    out = out or sys.stdout
+    data = args.text.encode("utf-8")
+    rx_port = args.rx or ("sim" if args.tx == "sim" else None)
+    try:
+        if rx_port:
+            tx, rx = _open_pair(args.tx, rx_port)
+        else:
+            tx, rx = Board.open(args.tx), None
+    except LabkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if rx is not None:
+            rx.bridge_start(args.rate)
+        real = tx.bridge_start(args.rate)
+        tx.bridge_send(data, timeout=5 + 20 * len(data) / args.rate)
+        tx.bridge_drain()
+        print(f"sent {len(data)} bytes at {real:.0f} bit/s", file=out)
+        if rx is not None:
+            got = rx.bridge_recv(len(data), timeout=1 + 20 * len(data) / args.rate)
+            print(f"received {len(got)} bytes: {got.decode('utf-8', 'replace')}", file=out)
+            rx.bridge_stop()
+        stats = tx.bridge_stop()
+        if stats.not_sent:
+            print(f"warning: {stats.not_sent} bytes were still queued", file=out)
+        return 0 if rx is None or got == data else 1
+    except LabkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        tx.close()
+        if rx is not None:
+            rx.close()
+
+
+def cmd_recv(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from labkit.hw.board import Board
+
+    out = out or sys.stdout
+    try:
+        rx = Board.open(args.rx if args.rx != "sim" else "labkit-sim://cli/1")
+    except LabkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        rx.bridge_start(args.rate)
+        got = b""
+        deadline = rx.clock() + args.seconds
+        while (left := deadline - rx.clock()) > 0:
+            got += rx.bridge_recv(None, timeout=left)
+        stats = rx.bridge_stop()
+        got += rx.bridge_recv(None, timeout=0)
+    except LabkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        rx.close()
+    if not got:
+        print(f"nothing arrived in {args.seconds:g} s", file=out)
+        return 1
+    print(got.decode("utf-8", "replace"), file=out)
+    if stats.framing_errors:
+        print(f"({stats.framing_errors} bytes lost to framing errors)", file=out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="labkit")
+    add_subparser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Finding boards on this computer, and a doctor that explains what it finds.
+
+:func:`find_ports` lists serial ports with what their USB IDs say they are
+(an Uno's own ATmega16U2 chip, or the CH340 / FTDI / CP210x chips of Nano and
+clone boards). :func:`doctor` then tries each likely board: can the port be
+opened (busy? permission?), does the board announce labkit firmware after
+its auto-reset, in which protocol version.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from labkit.hw import protocol as P
+from labkit.hw.errors import (
+    HwError,
+    NoFirmwareError,
+    PortBusyError,
+    PortNotFoundError,
+    PortPermissionError,
+    VersionMismatchError,
+)
+
+__all__ = ["USB_IDS", "FoundPort", "Finding", "find_ports", "doctor", "format_findings"]
+
+#: (vendor id, product id) -> (what it is, whether it is an ATmega328P board the firmware runs on)
+USB_IDS: dict[tuple[int, int], tuple[str, bool]] = {
+    (0x2341, 0x0043): ("Arduino Uno R3 (ATmega16U2 USB chip)", True),
+    (0x2341, 0x0001): ("Arduino Uno (ATmega8U2 USB chip)", True),
+    (0x2341, 0x0243): ("Genuino Uno", True),
+    (0x2A03, 0x0043): ("Arduino Uno (arduino.org)", True),
+    (0x1A86, 0x7523): ("CH340 USB-serial chip (Nano or Uno clone)", True),
+    (0x1A86, 0x5523): ("CH341 USB-serial chip (clone board)", True),
+    (0x0403, 0x6001): ("FTDI FT232R USB-serial chip (Nano 3.0, older boards)", True),
+    (0x10C4, 0xEA60): ("Silicon Labs CP210x USB-serial chip (clone board)", True),
+    (0x2341, 0x0010): ("Arduino Mega 2560 (ATmega2560: not supported)", False),
+    (0x2341, 0x0042): ("Arduino Mega 2560 R3 (ATmega2560: not supported)", False),
+    (0x2341, 0x0058): ("Arduino Nano Every (ATmega4809: not supported)", False),
+    (0x2341, 0x0069): ("Arduino Uno R4 Minima (Renesas RA4M1: not supported)", False),
+    (0x2341, 0x1002): ("Arduino Uno R4 WiFi (Renesas RA4M1: not supported)", False),
+}
+
+
+@dataclass(frozen=True)
+class FoundPort:
+    device: str
+    description: str
+    vid: int | None
+    pid: int | None
+    board: str | None  #: what the USB IDs say, None when unknown
+    supported: bool  #: an ATmega328P board (or a USB-serial chip such boards use)
+
+    def summary(self) -> str:
+        ids = f"{self.vid:04X}:{self.pid:04X}" if self.vid is not None else "no USB IDs"
+        what = self.board or self.description or "unknown device"
+        return f"{self.device:<16} {ids:<10} {what}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  #: "ok", "warn" or "error"
+    port: str | None
+    text: str
+
+
+def _comports() -> list:
+    from serial.tools import list_ports
+
+    return list(list_ports.comports())
+
+
+def find_ports(comports: Callable[[], Iterable] | None = None) -> list[FoundPort]:
+    """Serial ports on this computer (or from ``comports()``), likely boards first."""
+    found = []
+    for info in (comports or _comports)():
+        vid, pid = getattr(info, "vid", None), getattr(info, "pid", None)
+        board, supported = USB_IDS.get((vid, pid), (None, False))
+        desc = getattr(info, "description", "") or ""
+        if board is None and "arduino" in desc.lower():
+            board, supported = desc, True
+        found.append(FoundPort(info.device, desc, vid, pid, board, supported))
+    found.sort(key=lambda p: (not p.supported, p.board is None, p.device))
+    return found
+
+
+def _in_dialout() -> bool | None:
+    try:
+        import grp
+
+        gid = grp.getgrnam("dialout").gr_gid
+    except (ImportError, KeyError):
+        return None
+    return gid in os.getgroups()
+
+
+def doctor(
+    ports: Iterable[str] | None = None,
+    *,
+    comports: Callable[[], Iterable] | None = None,
+    opener: Callable[[str], object] | None = None,
+    platform: str | None = None,
+    in_dialout: Callable[[], bool | None] = _in_dialout,
+) -> list[Finding]:
+    """Check each port (or each likely board) and explain what is wrong, if anything."""
+    platform = platform or sys.platform
+    if opener is None:
+        from labkit.hw.board import Board
+
+        opener = Board.open
+    findings: list[Finding] = []
+    if ports is None:
+        found = find_ports(comports)
+        if not found:
+            return [Finding(
+                "error", None,
+                "No serial ports at all. Plug the board in with a USB cable that carries data "
+                "(some cables only charge). Linux: `dmesg | tail` should show ttyACM0 or "
+                "ttyUSB0 appear; Windows/macOS with a CH340 clone board: install the CH340 "
+                "driver.",
+            )]
+        for p in found:
+            if p.supported:
+                findings.append(Finding("ok", p.device, f"looks like a board: {p.board}"))
+            elif p.board:
+                findings.append(Finding("warn", p.device, f"{p.board}; the labkit firmware "
+                                        "needs an ATmega328P board (Uno or Nano)"))
+        candidates = [p.device for p in found if p.supported]
+        if not candidates:
+            listing = "; ".join(p.summary() for p in found)
+            findings.append(Finding(
+                "error", None,
+                f"Serial ports exist ({listing}) but none looks like an Uno or Nano. Name the "
+                "port yourself: labkit hw doctor PORT",
+            ))
+            return findings
+    else:
+        candidates = list(ports)
+    for port in candidates:
+        findings.append(_check_port(port, opener, platform, in_dialout))
+    return findings
+
+
+def _check_port(port: str, opener, platform: str, in_dialout) -> Finding:
+    try:
+        board = opener(port)
+    except PortNotFoundError as exc:
+        return Finding("error", port, str(exc))
+    except PortBusyError:
+        return Finding(
+            "error", port,
+            "in use by another program: close the Arduino IDE's serial monitor (or the other "
+            "notebook, screen, minicom...) and try again",
+        )
+    except PortPermissionError:
+        text = "permission denied."
+        if platform.startswith("linux"):
+            member = in_dialout()
+            if member is False:
+                text += (
+                    " You are not in the dialout group: sudo usermod -aG dialout $USER, then "
+                    "log out and back in."
+                )
+            else:
+                text += " Check the device's group and mode (ls -l the port)."
+        return Finding("error", port, text)
+    except NoFirmwareError as exc:
+        if exc.seen:
+            shown = exc.seen.decode("ascii", "replace").strip()[:50]
+            text = (f"a board, but running another sketch (it printed {shown!r}); flash the "
+                    f"labkit firmware: make -C hardware flash PORT={port}")
+        else:
+            text = (f"no answer after the auto-reset wait: no labkit firmware (flash it: make -C "
+                    f"hardware flash PORT={port}); a Nano with the old bootloader needs "
+                    "BAUD=57600 to flash")
+        return Finding("error", port, text)
+    except VersionMismatchError as exc:
+        return Finding(
+            "error", port,
+            f"labkit firmware, but protocol {exc.board_version} (this labkit speaks "
+            f"{exc.host_version}); flash this labkit's firmware: make -C hardware flash "
+            f"PORT={port}",
+        )
+    except HwError as exc:
+        return Finding("error", port, str(exc))
+    try:
+        banner = board.banner
+        summary = banner.summary() if banner is not None else "labkit firmware"
+    finally:
+        board.close()
+    return Finding(
+        "ok", port,
+        f"{summary} (protocol {P.PROTO_MAJOR}.{P.PROTO_MINOR} expected). Opening the port "
+        "resets an Uno or Nano; the driver waits for its start-up banner (up to 3 s).",
+    )
+
+
+def format_findings(findings: Iterable[Finding]) -> str:
+    marks = {"ok": "ok  ", "warn": "warn", "error": "FAIL"}
+    lines = []
+    for f in findings:
+        where = f"{f.port}: " if f.port else ""
+        lines.append(f"[{marks.get(f.level, f.level)}] {where}{f.text}")
+    return "\n".join(lines)

@@ -1,0 +1,648 @@
+"""Two simulated boards joined by two wires: the firmware and the wire, in Python.
+
+:class:`SimPair` runs the firmware's behaviour (``hardware/firmware/labkit_hw/
+firmware.c``, protocol ``hardware/PROTOCOL.md``) for two boards, byte for
+byte: the same frames, the same limits, the same errors in the same order of
+checks, the same timer arithmetic. Where this file and the firmware disagree,
+the firmware is right and this file has a bug.
+
+Board ``0`` drives wire 0, which board ``1`` reads; board ``1`` drives wire 1,
+which board ``0`` reads (the lab's two jumper wires, D7 to D8 and A0).
+
+**Time is virtual.** The pair has its own clock (:attr:`SimPair.now`, in
+seconds). Writing to a board costs nothing; reading waits *virtually*: a read
+that finds no bytes moves the clock forward to the board's next reply, or by
+the whole read timeout when nothing is coming. So a notebook runs in
+milliseconds of real time, and every run is the same.
+
+**The wire** (:class:`WireModel`) is built from :mod:`labkit.phy`: each
+board's timer runs ``ppm`` parts per million fast or slow (ceramic resonators
+on Uno boards are within about ±0.5 %); the transmitter's ideal levels pass
+through :func:`~labkit.phy.low_pass` (the wire's resistance and capacitance,
+time constant ``rc_us``), are read at the receiver's own sample times with
+:func:`~labkit.phy.clock_skew`, and get :func:`~labkit.phy.add_noise`
+(``noise_mv`` volts RMS) from the pair's seeded generator. The digital input
+switches at 2.5 V; the ADC reads 8 bits of 0..5 V.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from labkit.errors import LabkitValueError
+from labkit.hw import protocol as P
+from labkit.phy import add_noise, clock_skew, low_pass
+
+__all__ = ["WireModel", "SimBoard", "SimPair", "Wire", "get_pair", "drop_pair", "pairs"]
+
+BYTE_S = 10 / P.HOST_BAUD  # one byte on the USB serial line (8N1)
+USB_LATENCY_S = 0.001  # the USB-serial chip forwards data once per millisecond frame
+ADC_SAMPLE_DELAY_S = 1.5e-6  # the ADC holds its input 1.5 ADC clocks after the start
+CLEAR_BUFFER_S = 1024 * 5 / P.F_CPU  # the firmware clears the sample buffer after ARMED
+BRIDGE_STEP_S = 0.001  # how far a read waits at a time while a bridge may deliver
+
+
+@dataclass(frozen=True)
+class WireModel:
+    """Physical settings of a simulated pair (the URL's query parameters)."""
+
+    rc_us: float = 22.0  #: wire time constant R*C in microseconds (10 kΩ * 2.2 nF)
+    noise_mv: float = 15.0  #: noise on the wire, volts RMS * 1000
+    v_high: float = 4.9  #: a driven-high output pin (volts)
+    v_low: float = 0.05  #: a driven-low output pin (volts)
+    threshold: float = 2.5  #: where the digital input switches (volts)
+    ppm0: float = 300.0  #: board 0's clock error, parts per million (+ is fast)
+    ppm1: float = -200.0  #: board 1's clock error
+    seed: int = 0  #: seed of the noise generator
+
+    def __post_init__(self) -> None:
+        for name in ("rc_us", "noise_mv", "v_high", "v_low", "threshold", "ppm0", "ppm1"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise LabkitValueError(f"{name}={v!r}: expected a finite number")
+        if self.rc_us < 0 or self.noise_mv < 0:
+            raise LabkitValueError(
+                f"rc_us={self.rc_us!r}, noise_mv={self.noise_mv!r}: must be >= 0"
+            )
+        if not self.v_low < self.threshold < self.v_high:
+            raise LabkitValueError(
+                f"threshold={self.threshold!r}: must lie between v_low and v_high"
+            )
+        if abs(self.ppm0) >= 50_000 or abs(self.ppm1) >= 50_000:
+            raise LabkitValueError("ppm0/ppm1: a clock error must be within ±5 % (50000 ppm)")
+
+    def crossing_delay(self, rising: bool) -> float:
+        """Seconds from an ideal edge until the RC-filtered wire crosses the threshold."""
+        tau = self.rc_us * 1e-6
+        swing = self.v_high - self.v_low
+        margin = (self.v_high - self.threshold) if rising else (self.threshold - self.v_low)
+        return tau * math.log(swing / margin)
+
+
+class Wire:
+    """The ideal logic level one board drives onto a wire, as a list of changes in time."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = [-math.inf]
+        self.levels: list[int] = [0]
+
+    def drive(self, t: float, level: int) -> None:
+        """From time ``t`` on the wire is at ``level`` (later plans are cancelled)."""
+        i = bisect.bisect_right(self.times, t)
+        del self.times[i:], self.levels[i:]
+        if self.levels[-1] != level:
+            self.times.append(t)
+            self.levels.append(level)
+
+    def level_at(self, t: float) -> int:
+        return self.levels[bisect.bisect_right(self.times, t) - 1]
+
+    def levels_at(self, times: np.ndarray) -> np.ndarray:
+        idx = np.searchsorted(np.asarray(self.times), times, side="right") - 1
+        return np.asarray(self.levels, dtype=np.uint8)[idx]
+
+    def next_edge(self, after: float, rising: bool | None = None) -> tuple[float, bool] | None:
+        """The first change after ``after`` (optionally only rising or falling ones)."""
+        i = bisect.bisect_right(self.times, after)
+        while i < len(self.times):
+            up = self.levels[i] > self.levels[i - 1]
+            if rising is None or up == rising:
+                return self.times[i], up
+            i += 1
+        return None
+
+
+@dataclass
+class _Capture:
+    """A SAMPLE command in progress: resolved once the host looks at the board again."""
+
+    seq: int
+    cmd: P.Sample
+    tick_cycles: int
+    start: float  # when Timer1 started
+
+
+@dataclass
+class _Bridge:
+    rate: int
+    tick: float  # true seconds per bridge tick (4 per bit)
+    start: float
+    tx_bytes: list[tuple[float, float, int]] = field(default_factory=list)  # start, stop, byte
+    tx_next_action: int = 1  # the first 4-tick action index free for a new start bit
+    rx_tick: int = 0  # the receiver has handled every tick up to this one
+    rx_wait_high: bool = True  # the firmware's RX_WAIT_HIGH: wait for a high line first
+    rx_pending: list[tuple[float, int]] = field(default_factory=list)  # received, not yet sent
+    received: int = 0
+    framing: int = 0
+
+
+class SimBoard:
+    """One simulated board: the firmware's state machine for one serial port."""
+
+    def __init__(self, pair: SimPair, index: int) -> None:
+        self.pair = pair
+        self.index = index
+        self.firmware = "labkit"
+        self.proto = (P.PROTO_MAJOR, P.PROTO_MINOR)
+        self.reset_on_open = True
+        self.boot_s = 1.0
+        self.is_open = False
+        self._events: list[tuple[float, int, bytes]] = []
+        self._counter = 0
+        self.host_buffer = bytearray()  # arrived at the host, not yet read
+        self._power_on(-math.inf)
+
+    # ------------------------------------------------------------------ basics
+
+    @property
+    def ppm(self) -> float:
+        return self.pair.model.ppm0 if self.index == 0 else self.pair.model.ppm1
+
+    def seconds(self, cycles: int) -> float:
+        """True seconds for ``cycles`` of this board's (slightly wrong) 16 MHz clock."""
+        return cycles / (P.F_CPU * (1 + self.ppm * 1e-6))
+
+    @property
+    def out_wire(self) -> Wire:
+        return self.pair.wires[self.index]
+
+    @property
+    def in_wire(self) -> Wire:
+        return self.pair.wires[1 - self.index]
+
+    def _emit(self, t: float, frame: P.Frame | bytes) -> float:
+        """Send bytes to the host from time ``t``; returns when the last byte has left."""
+        data = frame.pack() if isinstance(frame, P.Frame) else frame
+        done = t + len(data) * BYTE_S
+        self._counter += 1
+        heapq.heappush(self._events, (done + USB_LATENCY_S, self._counter, data))
+        return done
+
+    def _error(
+        self, t: float, seq: int, code: int, command: int, field_: int = P.NO_FIELD
+    ) -> float:
+        err = P.ErrorReply.make(code, command, field_)
+        return self._emit(t, P.Frame(P.ERROR, seq, err.pack()))
+
+    def _power_on(self, t: float) -> None:
+        self.parser = P.FrameParser(P.MAX_CMD_PAYLOAD)
+        self.frame_started = 0.0
+        self.busy_until = t
+        self.backlog = 0
+        self.boot_end = t
+        self.capture: _Capture | None = None
+        self.bridge: _Bridge | None = None
+
+    def reset(self, t: float) -> None:
+        """The reset line was pulsed at ``t`` (the host opened the port): reboot."""
+        self._events.clear()
+        self.host_buffer.clear()
+        self._power_on(t)
+        self.out_wire.drive(t, 0)
+        boot = t + self.boot_s
+        self.boot_end = boot  # until then the bootloader runs, and eats what the host sends
+        self.busy_until = boot
+        if self.firmware == "labkit":
+            self.busy_until = self._emit(boot, P.Frame(P.BANNER, 0, self._banner().pack()))
+        elif self.firmware == "text":
+            # Another sketch: prints a line every second, and ignores the host.
+            for k in range(120):
+                self._emit(boot + k, b"Hello from Blink! LED on\r\n")
+
+    def _banner(self) -> P.Banner:
+        return replace(P.banner(), proto_major=self.proto[0], proto_minor=self.proto[1])
+
+    # ------------------------------------------------------------------ host side
+
+    def host_write(self, data: bytes) -> None:
+        now = self.pair.now
+        if self.capture is not None:
+            self._finish_capture()  # the firmware reads new bytes only after the capture
+        self.resolve(now)
+        if self.firmware != "labkit":
+            return
+        for i, c in enumerate(data):
+            arrive = now + USB_LATENCY_S + (i + 1) * BYTE_S
+            if arrive < self.boot_end:
+                continue
+            if arrive < self.busy_until:
+                # The firmware is busy (transmitting, sampling, booting): the byte waits
+                # in the 64-byte receive ring, or is lost when the ring is full.
+                if self.backlog >= 63:
+                    continue
+                self.backlog += 1
+                t = self.busy_until
+            else:
+                self.backlog = 0
+                t = arrive
+            self._frame_timeout(t)
+            if not self.parser.partial and c == P.SYNC:
+                self.frame_started = t
+            for item in self.parser.feed(bytes([c])):
+                self._handle(item, t)
+
+    def _frame_timeout(self, t: float) -> None:
+        """The firmware drops half a frame 100 ms after its first byte (when not busy)."""
+        if self.parser.partial and t - self.frame_started > P.FRAME_TIMEOUT_S:
+            when = max(self.frame_started + P.FRAME_TIMEOUT_S, self.busy_until)
+            typ, seq = self.parser.partial_header()
+            self.parser.reset()
+            self.busy_until = self._error(
+                when, seq if seq is not None else 0, P.E_FRAME_TIMEOUT, typ or 0
+            )
+
+    def resolve(self, t: float) -> None:
+        """Work out what the board has done up to time ``t`` (a pending capture excepted)."""
+        if self.firmware != "labkit":
+            return
+        self._frame_timeout(t)
+        if self.bridge is not None:
+            self._bridge_receive(self.bridge, t, flush_all=False)
+
+    def next_event_time(self) -> float | None:
+        """When something next happens on its own: a reply arrives, or a frame times out."""
+        times = [self._events[0][0]] if self._events else []
+        if self.parser.partial and self.firmware == "labkit":
+            times.append(self.frame_started + P.FRAME_TIMEOUT_S + 1e-9)
+        return min(times) if times else None
+
+    def deliver(self, t: float) -> None:
+        """Move every byte that has reached the host by time ``t`` into its buffer."""
+        while self._events and self._events[0][0] <= t:
+            self.host_buffer += heapq.heappop(self._events)[2]
+
+    # ------------------------------------------------------------------ commands
+
+    def _handle(self, item: P.Frame | tuple[str, int, int], t: float) -> None:
+        if isinstance(item, tuple):
+            kind, typ, seq = item
+            code = P.E_CRC if kind == "crc" else P.E_TOO_LONG
+            self.busy_until = self._error(t, seq, code, typ)
+            return
+        self._dispatch(item, t)
+
+    def _dispatch(self, f: P.Frame, t: float) -> None:
+        seq, typ, pl = f.seq, f.type, f.payload
+        n = len(pl)
+        if self.bridge is not None and typ in (P.TRANSMIT, P.SAMPLE, P.BRIDGE):
+            self.busy_until = self._error(t, seq, P.E_BUSY, typ)
+            return
+        if typ == P.HELLO:
+            if n != 0:
+                self.busy_until = self._error(t, seq, P.E_PAYLOAD, typ)
+            else:
+                self.busy_until = self._emit(t, P.Frame(P.BANNER, seq, self._banner().pack()))
+        elif typ == P.PING:
+            if n > P.PING_MAX:
+                self.busy_until = self._error(t, seq, P.E_PAYLOAD, typ)
+            else:
+                self.busy_until = self._emit(t, P.Frame(P.PONG, seq, pl))
+        elif typ == P.TRANSMIT:
+            self._transmit(seq, pl, t)
+        elif typ == P.SAMPLE:
+            self._sample(seq, pl, t)
+        elif typ == P.BRIDGE:
+            self._bridge_start(seq, pl, t)
+        elif typ == P.BRIDGE_DATA:
+            self._bridge_data(seq, pl, t)
+        elif typ == P.BRIDGE_STOP:
+            self._bridge_stop(seq, pl, t)
+        else:
+            self.busy_until = self._error(t, seq, P.E_UNKNOWN, typ)
+
+    def _transmit(self, seq: int, pl: bytes, t: float) -> None:
+        err = lambda code, fld=P.NO_FIELD: self._error(t, seq, code, P.TRANSMIT, fld)  # noqa: E731
+        if len(pl) < 8:
+            self.busy_until = err(P.E_PAYLOAD)
+            return
+        cmd = P.Transmit.parse(pl)
+        if cmd.code > 2:
+            self.busy_until = err(P.E_RANGE, 0)
+        elif cmd.idle > 1:
+            self.busy_until = err(P.E_RANGE, 1)
+        elif not P.TX_MIN_RATE <= cmd.bit_rate <= P.TX_MAX_RATE:
+            self.busy_until = err(P.E_RANGE, 2)
+        elif not 1 <= cmd.nbits <= P.TX_MAX_BITS:
+            self.busy_until = err(P.E_RANGE, 3)
+        elif len(pl) != 8 + (cmd.nbits + 7) // 8:
+            self.busy_until = err(P.E_PAYLOAD)
+        else:
+            cycles = P.timer_tick_cycles(2 * cmd.bit_rate)
+            tick = self.seconds(cycles)
+            halves = _halves(cmd.bits(), cmd.code, cmd.idle)
+            wire = self.out_wire
+            wire.drive(t, cmd.idle)
+            for h, level in enumerate(halves):
+                wire.drive(t + (h + 1) * tick, int(level))
+            end = t + (len(halves) + 1) * tick
+            wire.drive(end, cmd.idle)
+            reply = P.TxDone(cmd.nbits, cycles)
+            self.busy_until = self._emit(end, P.Frame(P.TX_DONE, seq, reply.pack()))
+
+    def _sample(self, seq: int, pl: bytes, t: float) -> None:
+        err = lambda code, fld=P.NO_FIELD: self._error(t, seq, code, P.SAMPLE, fld)  # noqa: E731
+        if len(pl) != 10:
+            self.busy_until = err(P.E_PAYLOAD)
+            return
+        cmd = P.Sample.parse(pl)
+        analog = cmd.mode == 1
+        if cmd.mode > 1:
+            self.busy_until = err(P.E_RANGE, 0)
+        elif cmd.trigger > 3:
+            self.busy_until = err(P.E_RANGE, 1)
+        elif not P.SAMPLE_MIN_RATE <= cmd.rate <= (
+            P.ANALOG_MAX_RATE if analog else P.DIGITAL_MAX_RATE
+        ):
+            self.busy_until = err(P.E_RANGE, 2)
+        elif not 1 <= cmd.count <= (P.ANALOG_MAX_COUNT if analog else P.DIGITAL_MAX_COUNT):
+            self.busy_until = err(P.E_RANGE, 3)
+        elif cmd.trigger != 0 and not 1 <= cmd.timeout_ms <= P.MAX_TIMEOUT_MS:
+            self.busy_until = err(P.E_RANGE, 4)
+        else:
+            cycles = P.timer_tick_cycles(cmd.rate)
+            sent = self._emit(t, P.Frame(P.ARMED, seq, P.Armed(cycles, cmd.count).pack()))
+            self.capture = _Capture(seq, cmd, cycles, sent + CLEAR_BUFFER_S)
+            self.busy_until = math.inf  # until the capture is resolved
+
+    def _finish_capture(self) -> None:
+        cap, self.capture = self.capture, None
+        assert cap is not None
+        cmd, model = cap.cmd, self.pair.model
+        tick = self.seconds(cap.tick_cycles)
+        wire = self.in_wire
+        if cmd.trigger == 0:
+            first = 1
+        else:
+            limit = P.trigger_wait_ticks(cmd.timeout_ms, cmd.rate)
+            first = None
+            prev_t = cap.start
+            want = {1: None, 2: True, 3: False}[cmd.trigger]
+            while True:
+                edge = wire.next_edge(prev_t, want)
+                if edge is None:
+                    break
+                te, up = edge
+                k = max(1, math.ceil((te + model.crossing_delay(up) - cap.start) / tick))
+                if k > limit:
+                    break
+                first = k
+                break
+            if first is None:
+                end = cap.start + limit * tick
+                self.busy_until = self._error(end, cap.seq, P.E_TRIGGER_TIMEOUT, P.SAMPLE)
+                return
+        analog = cmd.mode == 1
+        t0 = cap.start + first * tick + (ADC_SAMPLE_DELAY_S if analog else 0.0)
+        volts = self.pair.render(wire, t0, cmd.count, cap.tick_cycles, self.ppm)
+        if analog:
+            codes = np.clip(np.floor(volts * P.ADC_LEVELS / P.ADC_VREF), 0, 255).astype(np.uint8)
+            data = codes.tobytes()
+            end = cap.start + (first + cmd.count) * tick
+        else:
+            bits = (volts > model.threshold).astype(np.uint8)
+            data = np.packbits(bits, bitorder="little").tobytes()
+            end = cap.start + (first + cmd.count - 1) * tick
+        reply = P.Samples(cmd.mode, cmd.trigger, cap.tick_cycles, cmd.count, data)
+        self.busy_until = self._emit(end, P.Frame(P.SAMPLES, cap.seq, reply.pack()))
+
+    # ------------------------------------------------------------------ bridge
+
+    def _bridge_start(self, seq: int, pl: bytes, t: float) -> None:
+        if len(pl) != 4:
+            self.busy_until = self._error(t, seq, P.E_PAYLOAD, P.BRIDGE)
+            return
+        (rate,) = np.frombuffer(pl, "<u4").tolist()
+        if not P.BRIDGE_MIN_RATE <= rate <= P.BRIDGE_MAX_RATE:
+            self.busy_until = self._error(t, seq, P.E_RANGE, P.BRIDGE, 0)
+            return
+        cycles = P.timer_tick_cycles(4 * rate)
+        self.bridge = _Bridge(rate, self.seconds(cycles), t)
+        self.out_wire.drive(t, 1)
+        self.busy_until = self._emit(t, P.Frame(P.BRIDGE_ON, seq, cycles.to_bytes(4, "little")))
+
+    def _bridge_queued(self, b: _Bridge, t: float) -> int:
+        """Bytes in the transmit ring at time t (accepted, start bit not yet sent)."""
+        return sum(1 for start, _, _ in b.tx_bytes if start > t)
+
+    def _bridge_data(self, seq: int, pl: bytes, t: float) -> None:
+        b = self.bridge
+        if b is None:
+            self.busy_until = self._error(t, seq, P.E_STATE, P.BRIDGE_DATA)
+            return
+        if not 1 <= len(pl) <= P.BRIDGE_MAX_CHUNK:
+            self.busy_until = self._error(t, seq, P.E_PAYLOAD, P.BRIDGE_DATA)
+            return
+        free = P.BRIDGE_QUEUE - 1 - self._bridge_queued(b, t)
+        if len(pl) > free:
+            self.busy_until = self._error(t, seq, P.E_BUSY, P.BRIDGE_DATA)
+            return
+        bit = 4 * b.tick
+        m = max(b.tx_next_action, math.floor((t - b.start) / bit) + 1)
+        wire = self.out_wire
+        for byte in pl:
+            t_start = b.start + m * bit
+            wire.drive(t_start, 0)  # start bit
+            for k in range(8):
+                wire.drive(b.start + (m + 1 + k) * bit, (byte >> k) & 1)
+            t_stop = b.start + (m + 9) * bit
+            wire.drive(t_stop, 1)  # stop bit
+            b.tx_bytes.append((t_start, t_stop, byte))
+            m += 10
+        b.tx_next_action = m
+        queued = self._bridge_queued(b, t)
+        ack = P.BridgeAck(queued, P.BRIDGE_QUEUE - 1 - queued)
+        self.busy_until = self._emit(t, P.Frame(P.BRIDGE_ACK, seq, ack.pack()))
+
+    def _bridge_receive(self, b: _Bridge, until: float, flush_all: bool) -> None:
+        """Run the firmware's 4x-oversampling receiver over the wire up to ``until``."""
+        model = self.pair.model
+        wire = self.in_wire
+        delay = model.crossing_delay(True) / 2 + model.crossing_delay(False) / 2
+        tick = b.tick
+
+        def read(k: int) -> int:  # the digital input at bridge tick k
+            return wire.level_at(b.start + k * tick - delay)
+
+        while True:
+            if b.rx_wait_high:
+                k_next = b.rx_tick + 1
+                if not read(k_next):
+                    edge = wire.next_edge(b.start + k_next * tick - delay, rising=True)
+                    if edge is None:
+                        break
+                    k_next = max(k_next, math.ceil((edge[0] + delay - b.start) / tick))
+                if b.start + k_next * tick > until:
+                    break
+                b.rx_tick = k_next
+                b.rx_wait_high = False
+            # Idle: the receiver looks at the line at every tick and starts on a low one.
+            k_next = b.rx_tick + 1
+            if read(k_next) == 0:
+                k0 = k_next
+            else:
+                edge = wire.next_edge(b.start + k_next * tick - delay, rising=False)
+                if edge is None:
+                    break
+                k0 = max(k_next, math.ceil((edge[0] + delay - b.start) / tick))
+            k_stop = k0 + 2 + 4 * 9
+            if b.start + k_stop * tick > until:
+                break
+            if read(k0) != 0:  # the edge came and went between ticks
+                b.rx_tick = k0
+                continue
+            if read(k0 + 2):  # high again in the middle of the start bit: a glitch
+                b.rx_tick = k0 + 2
+                continue
+            value = sum(read(k0 + 6 + 4 * i) << i for i in range(8))
+            t_stop = b.start + k_stop * tick
+            if read(k_stop):
+                b.rx_pending.append((t_stop, value))
+                b.received += 1
+            else:
+                b.framing += 1
+                b.rx_wait_high = True
+            b.rx_tick = k_stop
+        self._bridge_flush(b, until, flush_all)
+
+    def _bridge_flush(self, b: _Bridge, until: float, flush_all: bool) -> None:
+        """Send received bytes as the main loop does: 32 at a time, or 2 ms after the last.
+
+        With ``flush_all`` (BRIDGE_STOP at ``until``) everything left goes at once.
+        """
+        pending = b.rx_pending
+        while pending:
+            for i in range(len(pending)):
+                if i + 1 == P.BRIDGE_RECV_CHUNK:
+                    n, when = i + 1, pending[i][0]
+                    break
+                if i + 1 < len(pending) and pending[i + 1][0] - pending[i][0] >= P.BRIDGE_FLUSH_S:
+                    n, when = i + 1, pending[i][0] + P.BRIDGE_FLUSH_S
+                    break
+            else:
+                n, when = len(pending), pending[-1][0] + P.BRIDGE_FLUSH_S
+                if flush_all:
+                    when = min(when, until)
+                elif when > until:
+                    return
+            chunk = bytes(v for _, v in pending[:n])
+            del pending[:n]
+            self._emit(when, P.Frame(P.BRIDGE_RECV, 0, chunk))
+
+    def _bridge_stop(self, seq: int, pl: bytes, t: float) -> None:
+        if len(pl) != 0:
+            self.busy_until = self._error(t, seq, P.E_PAYLOAD, P.BRIDGE_STOP)
+            return
+        b = self.bridge
+        if b is None:
+            self.busy_until = self._error(t, seq, P.E_STATE, P.BRIDGE_STOP)
+            return
+        self._bridge_receive(b, t, flush_all=True)
+        self.bridge = None
+        sent = sum(1 for _, stop, _ in b.tx_bytes if stop <= t)
+        not_sent = len(b.tx_bytes) - sent
+        self.out_wire.drive(t, 0)
+        stats = P.BridgeStats(sent, b.received, b.framing, 0, not_sent)
+        self.busy_until = self._emit(t, P.Frame(P.BRIDGE_STATS, seq, stats.pack()))
+
+
+def _halves(bits: np.ndarray, code: int, idle: int) -> np.ndarray:
+    """The level of every half-bit, as the firmware's TRANSMIT loop computes it."""
+    b = bits.astype(np.uint8)
+    if code == 0:  # NRZ-L
+        return np.repeat(b, 2)
+    if code == 1:  # NRZ-I: a 1 flips the level at the start of the bit
+        return np.repeat(np.bitwise_xor.accumulate(b) ^ idle, 2)
+    out = np.empty((b.size, 2), dtype=np.uint8)  # Manchester, IEEE 802.3
+    out[:, 0] = 1 - b
+    out[:, 1] = b
+    return out.reshape(-1)
+
+
+class SimPair:
+    """Two boards, two wires, one virtual clock and one noise generator."""
+
+    def __init__(self, name: str, model: WireModel | None = None) -> None:
+        self.name = name
+        self.model = model or WireModel()
+        self.now = 0.0
+        self.rng = np.random.default_rng(self.model.seed)
+        self.wires = (Wire(), Wire())
+        self.boards = (SimBoard(self, 0), SimBoard(self, 1))
+
+    def render(
+        self, wire: Wire, t0: float, count: int, tick_cycles: int, ppm: float
+    ) -> np.ndarray:
+        """Voltages a receiver reads: samples at t0 + k * period of its own clock."""
+        m = self.model
+        oversample = 8
+        grid = tick_cycles / P.F_CPU / oversample  # a nominal sample period / 8
+        tau = m.rc_us * 1e-6
+        pad = min(10 * tau, 4096 * grid) + 2 * grid
+        drift = 1 / (1 + ppm * 1e-6) - 1
+        span = count * oversample * (1 + drift) + pad / grid + 4
+        times = (t0 - pad) + grid * np.arange(int(math.ceil(span)))
+        volts = m.v_low + wire.levels_at(times) * (m.v_high - m.v_low)
+        if tau > 0:
+            volts = low_pass(volts, tau / grid)
+        read = clock_skew(volts, offset=pad / grid, drift=drift)[::oversample][:count]
+        if m.noise_mv > 0:
+            power = ((m.v_high - m.v_low) / 2) ** 2
+            snr_db = 10 * math.log10(power / (m.noise_mv / 1000) ** 2)
+            read = add_noise(read, snr_db, self.rng, signal_power=power)
+        return read
+
+    # ------------------------------------------------------------------ host I/O
+
+    def advance(self, board: SimBoard, size: int, timeout: float | None) -> None:
+        """Let virtual time pass until ``board`` has ``size`` bytes for the host, or timeout."""
+        deadline = math.inf if timeout is None else self.now + timeout
+        while True:
+            board.resolve(self.now)
+            board.deliver(self.now)
+            if len(board.host_buffer) >= size or self.now >= deadline:
+                return
+            nxt = board.next_event_time()
+            if nxt is None and board.capture is not None:
+                # The host waits for the capture, so nothing else happens on the wire
+                # from this side any more: work out what the receiver saw.
+                board._finish_capture()
+                continue
+            if board.bridge is not None:
+                step = self.now + BRIDGE_STEP_S
+                nxt = step if nxt is None else min(nxt, step)
+            if nxt is None:
+                if timeout is None:
+                    return  # nothing will ever come: do not hang
+                self.now = deadline
+            else:
+                self.now = min(max(nxt, self.now), deadline)
+
+
+_PAIRS: dict[str, SimPair] = {}
+
+
+def pairs() -> dict[str, SimPair]:
+    """The simulated pairs that exist (one per name, while any of its ports is open)."""
+    return _PAIRS
+
+
+def get_pair(name: str, model: WireModel | None = None) -> SimPair:
+    """The pair called ``name``, created with ``model`` if it does not exist yet."""
+    pair = _PAIRS.get(name)
+    if pair is None:
+        pair = _PAIRS[name] = SimPair(name, model)
+    elif model is not None and model != pair.model:
+        raise LabkitValueError(
+            f"pair {name!r} is already open with {pair.model}; close both ports, or use "
+            "another pair name, to change its wire"
+        )
+    return pair
+
+
+def drop_pair(name: str) -> None:
+    _PAIRS.pop(name, None)

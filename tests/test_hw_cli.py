@@ -1,0 +1,209 @@
+"""Selftest, discovery, doctor and the `labkit hw` command line, against the simulated pair."""
+
+from __future__ import annotations
+
+import argparse
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import labkit.hw  # noqa: F401
+from labkit.hw import cli, discovery
+from labkit.hw.errors import (
+    NoFirmwareError,
+    PortBusyError,
+    PortNotFoundError,
+    PortPermissionError,
+    VersionMismatchError,
+)
+from labkit.hw.lab import PREAMBLE, bit_error_test, decode, open_pair, transfer
+from labkit.hw.selftest import DOCUMENTED_MAX_RATE, progress_bar, run_selftest
+
+
+@pytest.fixture(scope="module")
+def report():
+    tx, rx = open_pair(pair="selftest-module")
+    try:
+        return run_selftest(tx, rx, rng=0)  # DEFAULT_RATES, every line code
+    finally:
+        tx.close()
+        rx.close()
+
+
+def test_selftest_is_error_free_at_the_documented_rates(report):
+    documented = [r for r in report.results if r.bit_rate <= DOCUMENTED_MAX_RATE]
+    assert len(documented) == 15  # 5 rates x 3 codes
+    assert all(r.errors == 0 for r in documented)
+    assert report.passed
+
+
+def test_selftest_errors_rise_past_the_documented_rates(report):
+    for code in ("nrz-l", "nrz-i", "manchester"):
+        errors = [r.errors for r in report.results if r.code == code]
+        assert errors[-1] > 0, code  # 50 kbit/s fails with every code
+        assert max(errors[5:]) > 0.1 * 256
+    # Manchester's half-bits are twice as short: it fails first.
+    by = {(r.code, r.bit_rate): r.errors for r in report.results}
+    assert by["manchester", 33_333] > 0 and by["nrz-l", 33_333] == 0
+
+
+def test_selftest_errors_come_from_the_wire():
+    """On a wire without the RC filter, the same rates are error-free."""
+    tx, rx = open_pair(pair="fast-wire", wire={"rc_us": 0.1})
+    try:
+        r = bit_error_test(tx, rx, 50_000, "manchester", np.random.default_rng(1))
+    finally:
+        tx.close()
+        rx.close()
+    assert r.errors == 0
+
+
+def test_table_and_progress_bar(report):
+    table = report.table()
+    assert "PASS" in table and "past the documented rate" in table
+    assert progress_bar(3, 6, "x", width=10) == "[#####.....]  3/6 x"
+
+
+def test_transfer_and_decode_recover_bytes():
+    tx, rx = open_pair(pair="xfer")
+    try:
+        data = np.unpackbits(np.frombuffer(b"Hi!", np.uint8))
+        cap = transfer(tx, rx, np.concatenate([PREAMBLE, data]), 1000, "manchester")
+        assert cap.samples.mode == 1 and cap.volts.max() > 4.5
+        assert bytes(np.packbits(decode(cap)[:24])) == b"Hi!"
+    finally:
+        tx.close()
+        rx.close()
+
+
+def test_open_pair_uses_environment_ports(monkeypatch):
+    monkeypatch.setenv("LABKIT_TX_PORT", "labkit-sim://envpair/1")
+    monkeypatch.setenv("LABKIT_RX_PORT", "labkit-sim://envpair/0")
+    tx, rx = open_pair()
+    try:
+        assert tx.name.endswith("envpair/1") and rx.name.endswith("envpair/0")
+    finally:
+        tx.close()
+        rx.close()
+    with pytest.raises(labkit.errors.LabkitValueError):
+        open_pair("labkit-sim://same/0", "labkit-sim://same/0")
+
+
+# ---------------------------------------------------------------- discovery and doctor
+
+
+def _info(device, vid=None, pid=None, description="n/a"):
+    return SimpleNamespace(device=device, vid=vid, pid=pid, description=description)
+
+
+def test_find_ports_recognises_arduinos_and_clones():
+    ports = discovery.find_ports(lambda: [
+        _info("/dev/ttyS0"),
+        _info("/dev/ttyUSB0", 0x1A86, 0x7523, "USB Serial"),
+        _info("/dev/ttyACM0", 0x2341, 0x0043, "Arduino Uno"),
+        _info("/dev/ttyACM1", 0x2341, 0x0058, "Nano Every"),
+    ])
+    assert [p.device for p in ports] == ["/dev/ttyACM0", "/dev/ttyUSB0", "/dev/ttyACM1",
+                                         "/dev/ttyS0"]
+    assert ports[0].supported and "Uno" in ports[0].board
+    assert ports[1].supported and "CH340" in ports[1].board
+    assert not ports[2].supported and "not supported" in ports[2].board
+    assert "2341:0043" in ports[0].summary()
+
+
+def test_doctor_with_no_ports():
+    (finding,) = discovery.doctor(comports=lambda: [])
+    assert finding.level == "error" and "No serial ports" in finding.text
+
+
+def test_doctor_with_ports_but_no_board():
+    findings = discovery.doctor(comports=lambda: [_info("/dev/ttyS0")])
+    assert findings[-1].level == "error" and "none looks like" in findings[-1].text
+
+
+@pytest.mark.parametrize(
+    ("exc", "words"),
+    [
+        (PortBusyError("P", "busy"), "serial monitor"),
+        (PortPermissionError("P", "denied"), "dialout group"),
+        (PortNotFoundError("P", "P: no such port"), "no such port"),
+        (NoFirmwareError("P", "x", b"Hello\r\n"), "another sketch"),
+        (NoFirmwareError("P", "x", b""), "no labkit firmware"),
+        (VersionMismatchError("P", "2.0", "1.0"), "protocol 2.0"),
+    ],
+)
+def test_doctor_explains_each_failure(exc, words):
+    def opener(port):
+        raise exc
+
+    findings = discovery.doctor(
+        comports=lambda: [_info("/dev/ttyACM0", 0x2341, 0x0043)], opener=opener,
+        platform="linux", in_dialout=lambda: False,
+    )
+    assert findings[0].level == "ok"  # it looks like a board...
+    assert findings[-1].level == "error" and words in findings[-1].text  # ...but
+
+
+def test_doctor_on_simulated_boards():
+    findings = discovery.doctor(["labkit-sim://doc/0", "labkit-sim://doc2/0?firmware=text"])
+    assert findings[0].level == "ok" and "labkit-hw firmware 1.0.0" in findings[0].text
+    assert findings[1].level == "error" and "Hello from Blink" in findings[1].text
+    text = discovery.format_findings(findings)
+    assert text.splitlines()[0].startswith("[ok  ] labkit-sim://doc/0")
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_add_subparser_registers_hw():
+    parser = argparse.ArgumentParser(prog="labkit")
+    add = parser.add_subparsers(dest="command")
+    cli.add_subparser(add)
+    args = parser.parse_args(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--rates", "1000"])
+    assert args.func is cli.cmd_selftest and args.rates == [1000]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--codes", "morse"])
+
+
+def test_cli_selftest_on_the_simulated_pair(capsys):
+    assert cli.main(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--rates",
+                     "2000,50000", "--codes", "nrz-l,manchester"]) == 0
+    out, err = capsys.readouterr()
+    assert "PASS" in out and "50000" in out
+    assert "[##############################]  4/4 done" in err
+
+
+def test_cli_selftest_fails_on_a_slow_wire(capsys):
+    # tau = 200 us: far slower than the standard wire, so 20 kbit/s cannot get through.
+    slow = "labkit-sim://slow/{}?rc_us=200"
+    assert cli.main(["hw", "selftest", "--tx", slow.format(0), "--rx", slow.format(1),
+                     "--rates", "1000,20000", "--codes", "nrz-l"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out
+
+
+def test_cli_selftest_reports_a_missing_port(capsys):
+    assert cli.main(["hw", "selftest", "--tx", "/dev/ttyLABKIT-none", "--rx", "sim"]) == 2
+    assert "no such port" in capsys.readouterr().err
+
+
+def test_cli_send_through_the_bridge(capsys):
+    assert cli.main(["hw", "send", "--tx", "sim", "--rate", "19200", "bits on a wire"]) == 0
+    out = capsys.readouterr().out
+    assert "received 14 bytes: bits on a wire" in out
+
+
+def test_cli_recv_alone_hears_nothing(capsys):
+    assert cli.main(["hw", "recv", "--rx", "sim", "--seconds", "0.5"]) == 1
+    assert "nothing arrived" in capsys.readouterr().out
+
+
+def test_cli_ports_and_doctor(monkeypatch, capsys):
+    monkeypatch.setattr(discovery, "_comports", lambda: [_info("/dev/ttyS0")])
+    assert cli.main(["hw", "ports"]) == 1
+    assert "No boards found" in capsys.readouterr().out
+    assert cli.main(["hw", "ports", "--all"]) == 0
+    assert "/dev/ttyS0" in capsys.readouterr().out
+    assert cli.main(["hw", "doctor", "labkit-sim://cli-doc/0"]) == 0
+    assert "[ok  ]" in capsys.readouterr().out

@@ -1,0 +1,217 @@
+"""Fault injection: a fake serial port that garbles, truncates or drops replies."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+import serial
+
+from labkit.hw import Board
+from labkit.hw import protocol as P
+from labkit.hw.board import open_serial, port_error
+from labkit.hw.errors import (
+    GarbledReplyError,
+    NoFirmwareError,
+    PortBusyError,
+    PortNotFoundError,
+    PortPermissionError,
+    ReplyTimeoutError,
+)
+
+
+class FakeSerial:
+    """A port whose board answers through ``respond(frame) -> bytes`` (after a banner).
+
+    Time is virtual: a read that finds nothing moves the clock on by the timeout.
+    """
+
+    def __init__(self, respond, banner: bytes | None = None) -> None:
+        self.now = 0.0
+        self.timeout = 0.1
+        self.respond = respond
+        self.buffer = bytearray(
+            P.Frame(P.BANNER, 0, P.banner().pack()).pack() if banner is None else banner
+        )
+        self.parser = P.FrameParser(P.MAX_CMD_PAYLOAD)
+        self.written = []
+        self.closed = False
+
+    def labkit_clock(self) -> float:
+        return self.now
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self.buffer)
+
+    def read(self, size: int = 1) -> bytes:
+        if not self.buffer:
+            self.now += self.timeout
+            return b""
+        out = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return out
+
+    def write(self, data: bytes) -> int:
+        for f in self.parser.feed(data):
+            self.written.append(f)
+            self.buffer += self.respond(f)
+        return len(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def reply(typ, payload=b""):
+    return lambda f: P.Frame(typ, f.seq, payload).pack()
+
+
+def test_garbled_crc_is_reported():
+    def respond(f):
+        raw = bytearray(P.Frame(P.PONG, f.seq, f.payload).pack())
+        raw[5] ^= 0x40
+        return bytes(raw)
+
+    board = Board(FakeSerial(respond))
+    with pytest.raises(GarbledReplyError) as info:
+        board.ping(b"abc")
+    assert info.value.layer == "hw" and "CRC" in str(info.value)
+
+
+def test_wrong_reply_type_is_garbled():
+    board = Board(FakeSerial(reply(P.PONG)))
+    with pytest.raises(GarbledReplyError) as info:
+        board.hello()
+    assert info.value.field == "type"
+
+
+def test_echo_that_differs_is_garbled():
+    board = Board(FakeSerial(reply(P.PONG, b"xyz")))
+    with pytest.raises(GarbledReplyError):
+        board.ping(b"abc")
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (bytes([0, 0, 160, 0, 0, 0, 10, 0]), "SAMPLES.data"),  # 10 samples, no data
+        (b"\x00", "SAMPLES.length"),
+        (P.Samples(0, 0, 160, 5, b"\x00").pack(), "SAMPLES.count"),  # asked for 10
+    ],
+)
+def test_bad_samples_reply_is_garbled(payload, field):
+    def respond(f):
+        if f.type == P.SAMPLE:
+            return P.Frame(P.ARMED, f.seq, P.Armed(160, 10).pack()).pack() + P.Frame(
+                P.SAMPLES, f.seq, payload
+            ).pack()
+        return b""
+
+    board = Board(FakeSerial(respond))
+    with pytest.raises(GarbledReplyError) as info:
+        board.sample(100_000, 10)
+    assert info.value.field == field
+
+
+def test_short_tx_done_is_garbled():
+    board = Board(FakeSerial(reply(P.TX_DONE, b"\x01")))
+    with pytest.raises(GarbledReplyError):
+        board.transmit([1, 0], 1000)
+
+
+def test_no_reply_times_out_without_hanging():
+    ser = FakeSerial(lambda f: b"")
+    board = Board(ser)
+    t0 = ser.now
+    with pytest.raises(ReplyTimeoutError) as info:
+        board.ping()
+    assert "PING" in str(info.value)
+    assert board.timeout <= ser.now - t0 < board.timeout + 0.2
+
+
+def test_late_reply_to_an_old_command_is_skipped():
+    def respond(f):
+        stale = P.Frame(P.PONG, (f.seq - 1) % 256, b"old").pack()
+        return stale + P.Frame(P.PONG, f.seq, f.payload).pack()
+
+    board = Board(FakeSerial(respond))
+    assert board.ping(b"new") == b"new"
+
+
+def test_unasked_bridge_bytes_are_kept_while_waiting():
+    def respond(f):
+        recv = P.Frame(P.BRIDGE_RECV, 0, b"early").pack()
+        return recv + P.Frame(P.PONG, f.seq, f.payload).pack()
+
+    board = Board(FakeSerial(respond))
+    board.ping(b"p")
+    assert board.bridge_recv(5, timeout=0) == b"early"
+
+
+def test_garbage_before_frames_is_ignored():
+    board = Board(FakeSerial(lambda f: b"\x00\xff junk" + P.Frame(P.PONG, f.seq, f.payload).pack()))
+    assert board.ping(b"ok") == b"ok"
+
+
+def test_silent_port_is_no_firmware():
+    ser = FakeSerial(lambda f: b"", banner=b"")
+    with pytest.raises(NoFirmwareError):
+        Board(ser)
+    assert ser.now >= 3.0  # waited for the banner, then for the HELLO reply
+
+
+def test_banner_with_another_name_is_no_firmware():
+    other = P.Frame(P.BANNER, 0, P.Banner(1, 0, (1, 0, 0), P.F_CPU, 1, 1, 1, b"blinky").pack())
+    with pytest.raises(NoFirmwareError) as info:
+        Board(FakeSerial(lambda f: b"", banner=other.pack()))
+    assert "blinky" in str(info.value)
+
+
+# ---------------------------------------------------------------- opening ports
+
+
+@pytest.mark.parametrize(
+    ("exc", "platform", "cls"),
+    [
+        (serial.SerialException(errno.ENOENT, "could not open port /dev/ttyACM0: [Errno 2] No "
+                                "such file or directory: '/dev/ttyACM0'"), "linux",
+         PortNotFoundError),
+        (serial.SerialException(errno.EACCES, "could not open port /dev/ttyACM0: [Errno 13] "
+                                "Permission denied: '/dev/ttyACM0'"), "linux", PortPermissionError),
+        (serial.SerialException(errno.EBUSY, "[Errno 16] Device or resource busy"), "linux",
+         PortBusyError),
+        (serial.SerialException(errno.EWOULDBLOCK, "Could not exclusively lock port "
+                                "/dev/ttyUSB0: [Errno 11] Resource temporarily unavailable"),
+         "linux", PortBusyError),
+        (serial.SerialException("could not open port 'COM3': PermissionError(13, 'Access is "
+                                "denied.', None, 5)"), "win32", PortBusyError),
+        (serial.SerialException("could not open port 'COM9': FileNotFoundError(2, 'The system "
+                                "cannot find the file specified.', None, 2)"), "win32",
+         PortNotFoundError),
+        (PermissionError(errno.EACCES, "Permission denied"), "darwin", PortPermissionError),
+    ],
+)
+def test_port_errors_are_explained(exc, platform, cls):
+    err = port_error("PORT", exc, platform)
+    assert type(err) is cls
+    assert err.port == "PORT"
+    if cls is PortPermissionError and platform == "linux":
+        assert "dialout" in str(err)
+    if cls is PortBusyError:
+        assert "another program" in str(err)
+
+
+def test_open_serial_on_missing_device_and_unknown_scheme():
+    with pytest.raises(PortNotFoundError):
+        open_serial("/dev/ttyLABKIT-missing")
+    with pytest.raises(PortNotFoundError) as info:
+        open_serial("nope://thing")
+    assert "labkit-sim://" in str(info.value)
+
+
+def test_open_closes_the_port_when_the_handshake_fails():
+    import labkit.hw.sim as sim
+
+    with pytest.raises(NoFirmwareError):
+        Board.open("labkit-sim://closing/0?firmware=none")
+    assert "closing" not in sim.pairs()  # the port was closed, so the pair is gone

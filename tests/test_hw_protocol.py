@@ -1,0 +1,192 @@
+"""labkit.hw.protocol: frames, CRC, payloads and the firmware's timer arithmetic."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis_profiles import FUZZ_EXAMPLES
+
+from labkit.errors import ParseError
+from labkit.hw import protocol as P
+
+FIRMWARE = Path(__file__).resolve().parent.parent / "hardware/firmware/labkit_hw/firmware.c"
+
+
+def test_crc_is_ccitt_false_check_value():
+    assert P.crc16(b"123456789") == 0x29B1
+    assert P.crc16(b"") == 0xFFFF
+
+
+def test_hello_frame_bytes_as_in_protocol_md():
+    # PROTOCOL.md's first example: HELLO with seq 1; CRC over 01 01 00 00 is 0xC544.
+    assert P.Frame(P.HELLO, 1).pack() == bytes.fromhex("a5 01 01 00 00 44 c5")
+    assert P.crc16(bytes.fromhex("01 01 00 00")) == 0xC544
+
+
+def test_protocol_md_examples_match_the_codec():
+    text = (Path(__file__).resolve().parent.parent / "hardware/PROTOCOL.md").read_text()
+    examples = re.findall(r"^    ((?:[0-9a-f]{2} )+[0-9a-f]{2})(?: {2,}.*)?$", text, re.M)
+    assert len(examples) >= 4, "PROTOCOL.md should show example frames as hex lines"
+    for line in examples:
+        raw = bytes.fromhex(line)
+        (frame,) = P.FrameParser().feed(raw)
+        assert isinstance(frame, P.Frame), line
+        assert frame.pack() == raw
+
+
+def test_parser_skips_garbage_and_finds_frames():
+    a = P.Frame(P.PING, 7, b"\xa5\x00abc").pack()
+    b = P.Frame(P.PONG, 8, b"").pack()
+    parser = P.FrameParser()
+    out = parser.feed(b"noise" + a[:3]) + parser.feed(a[3:] + b"\x00\x01" + b)
+    assert out == [P.Frame(P.PING, 7, b"\xa5\x00abc"), P.Frame(P.PONG, 8, b"")]
+    assert bytes(parser.skipped) == b"noise\x00\x01"
+
+
+def test_parser_reports_crc_and_length_errors_then_resyncs():
+    good = P.Frame(P.PING, 3, b"hi").pack()
+    bad = bytearray(good)
+    bad[6] ^= 0x01
+    parser = P.FrameParser(max_payload=P.MAX_CMD_PAYLOAD)
+    assert parser.feed(bytes(bad)) == [("crc", P.PING, 3)]
+    too_long = bytes([P.SYNC, P.TRANSMIT, 9]) + (P.MAX_CMD_PAYLOAD + 1).to_bytes(2, "little")
+    assert parser.feed(too_long) == [("too_long", P.TRANSMIT, 9)]
+    assert parser.feed(good) == [P.Frame(P.PING, 3, b"hi")]
+
+
+@pytest.mark.parametrize(
+    ("hz", "cycles"),
+    [
+        (1000, 16000),  # prescaler 1, OCR1A = 15999
+        (10, 1_600_000),  # prescaler 64: 25000 counts
+        (200_000, 80),
+        (66_666, 240),  # 33333 bit/s: two half-bits; 16e6/66666 = 240.002
+        (244, 65576),  # 16e6/244 > 65536 counts: prescaler 8, 8197 counts
+        (19_200 * 4, 208),  # bridge at 19200 bit/s: 4 ticks per bit
+    ],
+)
+def test_timer_arithmetic(hz, cycles):
+    assert P.timer_tick_cycles(hz) == cycles
+
+
+def test_timer_rate_is_close_for_every_allowed_rate():
+    for hz in [10, 11, 99, 123, 1234, 9999, 12345, 65432, 100_000, 200_000]:
+        cycles = P.timer_tick_cycles(hz)
+        assert abs(P.F_CPU / cycles - hz) / hz < 0.005
+
+
+def test_trigger_wait_does_not_overflow_32_bits():
+    worst = P.trigger_wait_ticks(P.MAX_TIMEOUT_MS, P.DIGITAL_MAX_RATE)
+    assert worst == 60_000 * 200_000 // 1000 + 1 < 2**32
+    assert P.trigger_wait_ticks(1, 10) == 1  # 1 ms at 10 Hz: less than one tick
+
+
+def test_payload_round_trips():
+    tx = P.Transmit.from_bits(np.array([1, 0, 1, 1, 0, 0, 0, 0, 1]), 1000, "manchester", 1)
+    assert tx.packed == bytes([0b10110000, 0b10000000])
+    assert P.Transmit.parse(tx.pack()) == tx
+    assert list(P.Transmit.parse(tx.pack()).bits()) == [1, 0, 1, 1, 0, 0, 0, 0, 1]
+    s = P.Samples(0, 1, 160, 10, bytes([0b00000101, 0b10]))
+    assert list(s.values) == [1, 0, 1, 0, 0, 0, 0, 0, 0, 1]
+    assert s.rate == 100_000
+    assert P.Samples.parse(s.pack()) == s
+    a = P.Samples(1, 0, 400, 3, bytes([0, 128, 255]))
+    assert np.allclose(a.volts, [0, 2.5, 255 * 5 / 256])
+    for obj in (P.banner(), P.TxDone(9, 8000), P.Armed(2000, 5), P.BridgeAck(3, 252),
+                P.BridgeStats(1, 2, 3, 4, 5), P.ErrorReply.make(P.E_RANGE, P.SAMPLE, 2)):
+        assert type(obj).parse(obj.pack()) == obj
+    assert P.ErrorReply.make(P.E_RANGE, P.SAMPLE, 2).field_name == "rate"
+
+
+@pytest.mark.parametrize(
+    ("cls", "payload", "field"),
+    [
+        (P.Banner, b"\x01\x00", "BANNER.length"),
+        (P.TxDone, b"\x01", "TX_DONE.length"),
+        (P.Samples, bytes([0, 0, 160, 0, 0, 0, 10, 0, 1]), "SAMPLES.data"),
+        (P.Samples, bytes([2, 0, 160, 0, 0, 0, 1, 0, 1]), "SAMPLES.mode"),
+        (P.Samples, bytes([1, 0, 0, 0, 0, 0, 1, 0, 1]), "SAMPLES.tick_cycles"),
+        (P.ErrorReply, b"\x05", "ERROR.length"),
+    ],
+)
+def test_bad_payloads_raise_parse_error_naming_the_field(cls, payload, field):
+    with pytest.raises(ParseError) as info:
+        cls.parse(payload)
+    assert info.value.field == field
+
+
+PARSERS = [P.Banner, P.TxDone, P.Sample, P.Armed, P.Samples, P.BridgeAck, P.BridgeStats,
+           P.ErrorReply, P.Transmit]
+
+
+@settings(max_examples=FUZZ_EXAMPLES)
+@given(st.sampled_from(PARSERS), st.binary(max_size=40))
+def test_fuzz_payload_parsers_raise_only_parse_error(cls, data):
+    try:
+        cls.parse(data)
+    except ParseError:
+        pass
+
+
+@settings(max_examples=FUZZ_EXAMPLES)
+@given(st.binary(max_size=300), st.integers(0, 300))
+def test_fuzz_frame_parser_never_crashes_and_resyncs(noise, cut):
+    parser = P.FrameParser()
+    good = P.Frame(P.PONG, 42, b"payload").pack()
+    for item in parser.feed(noise[:cut]):
+        assert isinstance(item, (P.Frame, tuple))
+    parser.reset()
+    assert parser.feed(good) == [P.Frame(P.PONG, 42, b"payload")]
+
+
+# ---------------------------------------------------------------- firmware agrees
+
+
+def _c_defines(text: str) -> dict[str, int]:
+    out = {}
+    define = r"^#define (\w+) \(?(0x[0-9A-F]+|\d+)U?L?\)?\s*(?:/\*.*)?$"
+    for name, value in re.findall(define, text, re.M):
+        out[name] = int(value, 0)
+    for name, value in re.findall(r"\b([A-Z][A-Z0-9_]+) = (0x[0-9A-F]+|\d+)", text):
+        out[name] = int(value, 0)
+    return out
+
+
+def test_firmware_constants_match_protocol_module():
+    text = FIRMWARE.read_text()
+    d = _c_defines(text)
+    same = {
+        "PROTO_MAJOR": P.PROTO_MAJOR, "PROTO_MINOR": P.PROTO_MINOR, "HOST_BAUD": P.HOST_BAUD,
+        "SYNC": P.SYNC, "MAX_CMD_PAYLOAD": P.MAX_CMD_PAYLOAD, "FRAME_TIMEOUT_MS": 100,
+        "TX_MIN_RATE": P.TX_MIN_RATE, "TX_MAX_RATE": P.TX_MAX_RATE, "TX_MAX_BITS": P.TX_MAX_BITS,
+        "SAMPLE_MIN_RATE": P.SAMPLE_MIN_RATE, "DIGITAL_MAX_RATE": P.DIGITAL_MAX_RATE,
+        "ANALOG_MAX_RATE": P.ANALOG_MAX_RATE, "SAMPLE_BUF_BYTES": P.SAMPLE_BUF_BYTES,
+        "MAX_TIMEOUT_MS": P.MAX_TIMEOUT_MS, "BRIDGE_MIN_RATE": P.BRIDGE_MIN_RATE,
+        "BRIDGE_MAX_RATE": P.BRIDGE_MAX_RATE, "BRIDGE_QUEUE": P.BRIDGE_QUEUE,
+        "BRIDGE_MAX_CHUNK": P.BRIDGE_MAX_CHUNK, "BRIDGE_RECV_CHUNK": P.BRIDGE_RECV_CHUNK,
+        "BRIDGE_FLUSH_MS": 2,
+        "CMD_HELLO": P.HELLO, "CMD_PING": P.PING, "CMD_TRANSMIT": P.TRANSMIT,
+        "CMD_SAMPLE": P.SAMPLE, "CMD_BRIDGE": P.BRIDGE, "CMD_BRIDGE_DATA": P.BRIDGE_DATA,
+        "CMD_BRIDGE_STOP": P.BRIDGE_STOP, "REP_BANNER": P.BANNER, "REP_PONG": P.PONG,
+        "REP_TX_DONE": P.TX_DONE, "REP_ARMED": P.ARMED, "REP_SAMPLES": P.SAMPLES,
+        "REP_BRIDGE_ON": P.BRIDGE_ON, "REP_BRIDGE_ACK": P.BRIDGE_ACK,
+        "REP_BRIDGE_RECV": P.BRIDGE_RECV, "REP_BRIDGE_STATS": P.BRIDGE_STATS,
+        "REP_ERROR": P.ERROR, "E_CRC": P.E_CRC, "E_TOO_LONG": P.E_TOO_LONG,
+        "E_UNKNOWN": P.E_UNKNOWN, "E_PAYLOAD": P.E_PAYLOAD, "E_RANGE": P.E_RANGE,
+        "E_TRIGGER_TIMEOUT": P.E_TRIGGER_TIMEOUT, "E_BUSY": P.E_BUSY, "E_STATE": P.E_STATE,
+        "E_FRAME_TIMEOUT": P.E_FRAME_TIMEOUT,
+    }
+    mismatched = {k: (d.get(k), v) for k, v in same.items() if d.get(k) != v}
+    assert not mismatched, f"firmware.c and protocol.py disagree (C, Python): {mismatched}"
+
+
+def test_firmware_error_texts_match():
+    text = FIRMWARE.read_text()
+    c_texts = re.findall(r'static const char msg_\w+\[\] PROGMEM = "([^"]*)";', text)
+    assert c_texts == [P.ERROR_TEXT[code] for code in sorted(P.ERROR_TEXT)]
+    assert 'name[] PROGMEM = "labkit-hw"' in text
