@@ -3,6 +3,7 @@
     labkit version                     print the version
     labkit student-copies [-o DIR]     write the notebooks without their solutions
     labkit ber [--code C]              measured and theoretical bit error rates
+    labkit hw ports|doctor|selftest|send|recv   the hardware lab (see hardware/README.md)
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--step", type=float, default=2.0)
     b.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=_cmd_ber)
+
+    from labkit.hw.cli import add_subparser as add_hw
+
+    add_hw(sub)
     return parser
 
 

@@ -1,4 +1,8 @@
-"""Exercise checks for notebooks 06 (UDP) and 07 (TCP); see :mod:`labkit.exercises`."""
+"""Exercise checks for notebooks 06 (UDP) and 07 (TCP); see :mod:`labkit.exercises`.
+
+They live here, beside the check machinery, rather than in labkit.transport,
+because some build a small simulated network, and no layer imports the simulator.
+"""
 
 from __future__ import annotations
 

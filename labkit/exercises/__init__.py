@@ -64,8 +64,8 @@ def exercise(name: str) -> Callable:
 
 #: Where each layer's checkers live, by the prefix of the exercise name; imported on first use.
 _MODULES = {
-    "udp": "labkit.transport.exercises",
-    "tcp": "labkit.transport.exercises",
+    "udp": "labkit.exercises.transport",
+    "tcp": "labkit.exercises.transport",
     "net": "labkit.net.exercises",
     "app": "labkit.app.exercises",
 }
