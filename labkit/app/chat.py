@@ -302,7 +302,7 @@ class ChatMessage:
     # -- constructors --
     @classmethod
     def hello(cls, nickname: str, request_id: int = 0) -> ChatMessage:
-        return cls(Command.HELLO, _nick(nickname).encode(), request_id)
+        return cls(Command.HELLO, str(nickname).encode("utf-8"), request_id)
 
     @classmethod
     def say(cls, text: str, request_id: int = 0) -> ChatMessage:
@@ -310,7 +310,7 @@ class ChatMessage:
 
     @classmethod
     def message(cls, sender: str, text: str) -> ChatMessage:
-        nick = _nick(sender).encode()
+        nick = str(sender).encode("utf-8")[:255]
         return cls(Command.MESSAGE, bytes([len(nick)]) + nick + text.encode("utf-8"))
 
     @classmethod
