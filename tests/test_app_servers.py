@@ -186,3 +186,16 @@ def test_tcp_pair_and_wait_buffered():
         with pytest.raises(LabkitError, match="closed"):
             wait_buffered(b, 1)
 
+
+
+def test_app_imports_no_higher_or_side_packages():
+    import subprocess
+    import sys
+
+    code = ("import sys, labkit.app, labkit.app.exercises; "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('labkit'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         check=True).stdout.split()
+    assert "labkit.app.framing" in out
+    forbidden = [m for m in out if m.split(".")[1:2] and m.split(".")[1] in ("sim", "viz", "hw", "cli")]
+    assert forbidden == []

@@ -63,7 +63,7 @@ VERSIONS = ("HTTP/1.0", "HTTP/1.1")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # RFC 9110 5.6.2
 _VERSION = re.compile(r"HTTP/\d\.\d\Z")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # controls other than tab (RFC 9110 5.5)
-_BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_BAD_TARGET = re.compile(r"[^\x21-\x7e]")  # a request target is visible ASCII (RFC 3986)
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _NO_BODY_STATUS = (204, 304)
 
@@ -110,10 +110,19 @@ def _headers(value: Iterable[tuple[str, str]] | Mapping[str, str]) -> Headers:
         name, val = item
         if not isinstance(name, str) or not _TOKEN.match(name):
             raise LabkitValueError(f"header name {name!r}: expected a token (letters, digits, -)")
-        if not isinstance(val, str) or _BAD_VALUE.search(val):
-            raise LabkitValueError(f"header {name}={val!r}: expected text without CR, LF or NUL")
+        if not isinstance(val, str) or _BAD_VALUE.search(val) or not _latin1(val):
+            raise LabkitValueError(f"header {name}={val!r}: expected Latin-1 text without CR, LF "
+                                   "or NUL (encode other characters, e.g. as percent-escapes)")
         out.append((name, val.strip(" \t")))
     return tuple(out)
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _find(headers: Headers, name: str) -> list[str]:
@@ -182,7 +191,7 @@ class Request(_Message):
             raise LabkitValueError(f"method={self.method!r}: expected a token such as 'GET'")
         if not isinstance(self.target, str) or not self.target or _BAD_TARGET.search(self.target):
             raise LabkitValueError(f"target={self.target!r}: expected a path such as '/index.html'"
-                                   " (no spaces or control characters)")
+                                   " in visible ASCII (percent-encode spaces and other bytes)")
         object.__setattr__(self, "headers", _headers(self.headers))
         object.__setattr__(self, "body", _body(self.body))
         _check_version(self.version)
@@ -227,7 +236,9 @@ class Response(_Message):
             except ValueError:
                 phrase = ""
             object.__setattr__(self, "reason", phrase)
-        if not isinstance(self.reason, str) or _BAD_VALUE.search(self.reason):
+        if not isinstance(self.reason, str) or _BAD_VALUE.search(self.reason) or not _latin1(
+            self.reason
+        ):
             raise LabkitValueError(f"reason={self.reason!r}: expected text without CR or LF")
         object.__setattr__(self, "headers", _headers(self.headers))
         object.__setattr__(self, "body", _body(self.body))
@@ -412,7 +423,8 @@ class HttpReader:
         if not _TOKEN.match(method):
             raise HttpError("method", method, "expected a token such as GET")
         if not target or _BAD_TARGET.search(target):
-            raise HttpError("target", target, "expected a path without spaces or controls")
+            raise HttpError("target", target, "expected visible ASCII (no spaces, controls or "
+                            "raw non-ASCII bytes: percent-encode them)")
         version = self._version(version, "request line")
         headers = self._parse_headers(lines[1:])
         if version == "HTTP/1.1" and len(_find(headers, "Host")) != 1:
