@@ -299,3 +299,13 @@ def test_client_and_server_over_loopback_with_keep_alive():
         with pytest.raises(LabkitError, match="open a new one"):
             client.get("/")
     assert server.accepted == 1  # five requests, one TCP connection
+
+
+def test_html_views_escape_and_show_bytes():
+    from labkit.app.chat import ChatMessage
+
+    html = Request("GET", "/", (("X-Tag", "<script>"),))._repr_html_()
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "47 45 54 20" in html  # "GET " in hex
+    assert "404" in Response(404)._repr_html_()
+    assert "SAY (0x03)" in ChatMessage.say("hi", 1)._repr_html_()

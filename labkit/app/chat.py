@@ -79,6 +79,7 @@ from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
+from labkit.app._html import message_html
 from labkit.app.framing import MessageDecoder, MessageTooLarge, pack_msg, recv_msg, send_msg
 from labkit.errors import LabkitError, LabkitValueError, ParseError
 
@@ -298,6 +299,11 @@ class ChatMessage:
         else:
             detail = ""
         return f"LCP/{self.version} {self.command.name}{rid}{detail}"
+
+    def _repr_html_(self) -> str:
+        fields = [("version", self.version), ("command", f"{self.command.name} ({self.command:#04x})"),
+                  ("request id", self.request_id), ("body", self.body)]
+        return message_html("LCP message", fields, self.pack())
 
     # -- constructors --
     @classmethod

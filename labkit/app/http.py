@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Protocol
 
+from labkit.app._html import message_html
 from labkit.errors import LabkitError, LabkitValueError, ParseError
 
 __all__ = [
@@ -214,6 +215,11 @@ class Request(_Message):
     def summary(self) -> str:
         return f"{self.method} {self.target} {self.version} ({len(self.body)} body bytes)"
 
+    def _repr_html_(self) -> str:
+        fields = [("method", self.method), ("target", self.target), ("version", self.version),
+                  *self.headers, ("body", f"{len(self.body)} bytes")]
+        return message_html("HTTP request", fields, self.pack())
+
 
 @dataclass(frozen=True, slots=True)
 class Response(_Message):
@@ -272,6 +278,11 @@ class Response(_Message):
 
     def summary(self) -> str:
         return f"{self.version} {self.status} {self.reason} ({len(self.body)} body bytes)"
+
+    def _repr_html_(self) -> str:
+        fields = [("version", self.version), ("status", self.status), ("reason", self.reason),
+                  *self.headers, ("body", f"{len(self.body)} bytes")]
+        return message_html("HTTP response", fields, self.pack())
 
 
 class _Source(Protocol):
