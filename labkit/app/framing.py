@@ -283,24 +283,29 @@ class MessageDecoder:
         """Add ``data``; return every message it completed, in order (often none, maybe many)."""
         if self._failed:
             raise LabkitValueError("MessageDecoder: the stream already failed; close the connection")
-        self._buffer += _as_bytes(data)
+        buf = self._buffer
+        buf += _as_bytes(data)
         messages = []
-        while True:
-            if self._length is None:
-                if len(self._buffer) < HEADER.size:
+        pos, end, length = 0, len(buf), self._length
+        unpack, header, max_size = HEADER.unpack_from, HEADER.size, self.max_size
+        while True:  # walk the buffer with an offset; cut the consumed prefix once at the end
+            if length is None:
+                if end - pos < header:
                     break
-                (length,) = HEADER.unpack_from(self._buffer)
-                if length > self.max_size:
+                (length,) = unpack(buf, pos)
+                if length > max_size:
                     self._failed = True
-                    self._buffer.clear()
-                    raise MessageTooLarge(length, self.max_size)
-                del self._buffer[: HEADER.size]
-                self._length = length
-            if len(self._buffer) < self._length:
+                    buf.clear()
+                    self._length = None
+                    raise MessageTooLarge(length, max_size)
+                pos += header
+            if end - pos < length:
                 break
-            messages.append(bytes(self._buffer[: self._length]))
-            del self._buffer[: self._length]
-            self._length = None
+            messages.append(bytes(buf[pos : pos + length]))
+            pos += length
+            length = None
+        del buf[:pos]
+        self._length = length
         return messages
 
     def close(self) -> None:
