@@ -103,7 +103,7 @@ def test_idle_clients_are_dropped():
         with socket.create_connection(server.address, timeout=5) as c:
             assert c.recv(10) == b""
         # the handler's timeout counts as that client's error, not the server's
-    assert server.errors == 1
+    assert server.errors == 1 and isinstance(server.last_error, TimeoutError)
 
 
 def test_back_pressure_client_that_does_not_read():
@@ -137,6 +137,7 @@ def test_a_failing_service_drops_only_its_client():
             assert bad.recv(10) == b""
             good.sendall(b"fine")
             assert good.recv(10) == b"FINE"
+        assert server.errors == 1 and str(server.last_error) == "refused"
 
 
 def test_address_already_in_use():

@@ -37,7 +37,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from labkit.errors import LabkitError, LabkitValueError
 
@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 Output = Iterable[tuple[int, "bytes | None"]]
+_S = TypeVar("_S", bound="_Background")
 
 
 class Service(Protocol):
@@ -124,6 +125,8 @@ class _Background:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.error: BaseException | None = None  # what ended the serving thread, if not stop()
+        self.errors = 0  # clients dropped because their handler or service failed
+        self.last_error: BaseException | None = None  # the latest of those failures
 
     @property
     def address(self) -> tuple[str, int]:
@@ -136,7 +139,7 @@ class _Background:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self):  # noqa: ANN201 - returns self, for chaining
+    def start(self: _S) -> _S:
         """Bind and start serving in a background thread; returns the server."""
         if self._thread is not None:
             raise LabkitError(f"{type(self).__name__}: already started")
@@ -164,7 +167,7 @@ class _Background:
             if self._thread.is_alive():
                 raise LabkitError(f"{type(self).__name__}: did not stop within {timeout} s")
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self: _S) -> _S:
         if self._thread is None:
             self.start()
         return self
@@ -292,7 +295,9 @@ class SelectorServer(_Background):
     def _apply(self, origin: _Conn, method: Callable[..., Output], *args: object) -> None:
         try:
             outputs = list(method(*args))
-        except Exception:  # the service rejected this client's bytes: drop that client only
+        except Exception as exc:  # the service rejected this client's bytes: drop that client only
+            self.errors += 1
+            self.last_error = exc
             self._close(origin, notify=False)
             return
         for cid, data in outputs:
@@ -385,9 +390,10 @@ class ThreadedServer(_Background):
 
     ``handler`` gets the connected socket (its timeout already set to
     ``timeout``) and returns when it is done; the server closes the socket.
-    A handler's ``OSError``, ``TimeoutError`` or ``LabkitError`` ends only that
-    client. Counters: ``clients`` (threads serving now), ``peak_clients``
-    (the most at once), ``accepted``, ``errors``.
+    A handler that raises (a ``TimeoutError`` from an idle client, or a bug)
+    ends only that client; ``errors`` counts them and ``last_error`` keeps the
+    latest. Counters: ``clients`` (threads serving now), ``peak_clients``
+    (the most at once), ``accepted``.
     """
 
     def __init__(self, handler: Callable[[socket.socket], object] = echo_handler,
@@ -400,7 +406,6 @@ class ThreadedServer(_Background):
         self._live: dict[threading.Thread, socket.socket] = {}
         self.accepted = 0
         self.peak_clients = 0
-        self.errors = 0
 
     @property
     def clients(self) -> int:
@@ -441,9 +446,10 @@ class ThreadedServer(_Background):
     def _serve(self, conn: socket.socket) -> None:
         try:
             self.handler(conn)
-        except (OSError, LabkitError):  # TimeoutError is an OSError
+        except Exception as exc:  # ends this client only; kept in last_error, never printed
             with self._lock:
                 self.errors += 1
+                self.last_error = exc
         finally:
             conn.close()
             with self._lock:
