@@ -309,3 +309,18 @@ def test_html_views_escape_and_show_bytes():
     assert "47 45 54 20" in html  # "GET " in hex
     assert "404" in Response(404)._repr_html_()
     assert "SAY (0x03)" in ChatMessage.say("hi", 1)._repr_html_()
+
+
+def test_http10_keep_alive_and_request_limit():
+    client, server = _serve_pair()
+    keep = b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    client.sendall(keep * 3)
+    assert serve_connection(server, SITE, max_requests=2) == 2
+    server.close()
+    data = b""
+    while chunk := client.recv(4096):
+        data += chunk
+    first, second = data.split(b"page a")[:2]
+    assert b"Connection: keep-alive" in first  # a 1.0 client asked for it: say yes
+    assert b"Connection: close" in second  # the second request reached max_requests
+    client.close()

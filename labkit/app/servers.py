@@ -144,7 +144,11 @@ class _Background:
         if self._thread is not None:
             raise LabkitError(f"{type(self).__name__}: already started")
         self._sock = make_server_socket(self.host, self.port, self._kind)
-        self._setup()
+        try:
+            self._setup()
+        except BaseException:
+            self._sock.close()
+            raise
         self._thread = threading.Thread(target=self._run_guarded, daemon=True,
                                         name=f"{type(self).__name__}{self.address}")
         self._thread.start()
