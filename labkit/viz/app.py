@@ -81,7 +81,8 @@ def plot_frames(messages: Sequence[bytes], header_size: int = 4, ax: Axes | None
     for i, message in enumerate(messages):
         colour = _COLOURS[i % len(_COLOURS)]
         ax.barh(0, header_size, left=start, height=0.6, color="0.3", edgecolor="black")
-        ax.text(start + header_size / 2, 0.45, str(len(message)), ha="center", fontsize=8)
+        ax.text(start + header_size / 2, 0, str(len(message)), ha="center", va="center",
+                fontsize=8, color="white", fontweight="bold")
         start += header_size
         if len(message):
             ax.barh(0, len(message), left=start, height=0.6, color=colour, edgecolor="black")
@@ -104,5 +105,6 @@ def plot_server_threads(threads: Mapping[str, int], clients: int, ax: Axes | Non
     for bar, n in zip(bars, counts):
         ax.text(bar.get_x() + bar.get_width() / 2, n, str(n), ha="center", va="bottom")
     ax.set_ylabel("threads")
+    ax.set_ylim(0, max(counts, default=1) * 1.15 + 1)
     ax.set_title(f"threads used to serve {clients} clients at once")
     return ax
