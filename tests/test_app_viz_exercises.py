@@ -1,0 +1,92 @@
+"""The sockets lesson's plots and exercise checks."""
+
+from __future__ import annotations
+
+import struct
+
+import matplotlib.pyplot as plt
+import pytest
+
+import labkit.app.exercises  # noqa: F401  (registers the checks)
+from labkit import LabkitValueError
+from labkit.app.exercises import TrickleSocket
+from labkit.exercises import evaluate
+from labkit.viz.app import plot_frames, plot_recv_sizes, plot_server_threads, plot_stream_boundaries
+
+
+def test_stream_boundaries_draw_both_rows():
+    ax = plot_stream_boundaries([5, 5, 5], [15])
+    assert len(ax.patches) == 4 and ax.get_title() == "3 sends arrived in 1 recv() calls"
+    with pytest.raises(LabkitValueError, match="same stream"):
+        plot_stream_boundaries([5], [4])
+    with pytest.raises(LabkitValueError, match="byte counts"):
+        plot_recv_sizes([3, -1])
+    plt.close("all")
+
+
+def test_other_plots():
+    assert len(plot_recv_sizes([10, 20, 5], bufsize=20).patches) == 3
+    assert len(plot_frames([b"ab", b"", b"xyz"]).patches) == 5  # 3 headers, 2 bodies
+    assert plot_server_threads({"selectors": 1, "threads": 51}, 50).get_title().endswith("50 clients at once")
+    plt.close("all")
+
+
+def _recv_exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed early")
+        data += chunk
+    return data
+
+
+def _split_frames(buffer):
+    messages = []
+    while len(buffer) >= 4:
+        (n,) = struct.unpack("!I", buffer[:4])
+        if len(buffer) < 4 + n:
+            break
+        messages.append(buffer[4 : 4 + n])
+        buffer = buffer[4 + n :]
+    return messages, buffer
+
+
+def test_correct_answers_pass():
+    assert evaluate("app.recv_exactly", _recv_exactly)
+    assert evaluate("app.frame", lambda m: struct.pack("!I", len(m)) + m)
+    assert evaluate("app.split_frames", _split_frames)
+    assert evaluate("app.http_get",
+                    lambda t, h: f"GET {t} HTTP/1.1\r\nHost: {h}\r\n\r\n".encode())
+    assert evaluate("app.lcp_say",
+                    lambda text, rid: struct.pack("!BBH", 1, 3, rid) + text.encode("utf-8"))
+
+
+def test_wrong_answers_get_hints():
+    def one_recv(sock, n):
+        return sock.recv(n)
+
+    def short_ok(sock, n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                return data
+            data += chunk
+        return data
+
+    assert "in a loop" in evaluate("app.recv_exactly", one_recv).message
+    assert "stream ended" in evaluate("app.recv_exactly", short_ok).message
+    assert "big-endian" in evaluate("app.frame", lambda m: struct.pack("<I", len(m)) + m).message
+    dropped = lambda b: (_split_frames(b)[0], b"")  # noqa: E731
+    assert "leftover" in evaluate("app.split_frames", dropped).message
+    bare_lf = lambda t, h: f"GET {t} HTTP/1.1\nHost: {h}\n".encode()  # noqa: E731
+    assert "could not parse" in evaluate("app.http_get", bare_lf).message
+    wrong_cmd = lambda text, rid: struct.pack("!BBH", 1, 4, rid) + text.encode()  # noqa: E731
+    assert "SAY = 0x03" in evaluate("app.lcp_say", wrong_cmd).message
+
+
+def test_trickle_socket():
+    sock = TrickleSocket(b"abcdef", 4)
+    assert [sock.recv(10), sock.recv(10), sock.recv(10)] == [b"abcd", b"ef", b""]
+    assert sock.calls == 3
