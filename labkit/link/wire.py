@@ -109,9 +109,8 @@ def transmit(
     before = _idle("idle_before", idle_before)
     after = _idle("idle_after", idle_after)
     signal = encode(frame_bits(frame), _CODE, samples_per_bit, v_high=v_high, v_low=v_low)
-    rest = v_low
-    spb = signal.size // (8 * (len(SYNC) + len(_frame_bytes(frame))))
-    return np.concatenate([np.full(before * spb, rest), signal, np.full(after * spb, rest)])
+    spb = int(samples_per_bit)  # encode() has checked it
+    return np.concatenate([np.full(before * spb, v_low), signal, np.full(after * spb, v_low)])
 
 
 @dataclass(frozen=True)
