@@ -130,7 +130,7 @@ def test_bad_arguments():
 
 
 @settings(max_examples=FUZZ_EXAMPLES)
-@given(st.lists(st.tuples(st.integers(1, 3), st.binary(max_size=80)), max_size=20))
+@given(st.lists(st.tuples(st.integers(1, 3), st.binary(max_size=80)), min_size=1, max_size=6))
 def test_fuzz_switch_never_raises_on_bytes(events):
     sw = LearningSwitch(3)
     strict = LearningSwitch(3, check_fcs=True)
