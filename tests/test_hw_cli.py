@@ -39,13 +39,13 @@ def test_selftest_is_error_free_at_the_documented_rates(report):
 
 
 def test_selftest_errors_rise_past_the_documented_rates(report):
-    for code in ("nrz-l", "nrz-i", "manchester"):
-        errors = [r.errors for r in report.results if r.code == code]
-        assert errors[-1] > 0, code  # 50 kbit/s fails with every code
-        assert max(errors[5:]) > 0.1 * 256
-    # Manchester's half-bits are twice as short: it fails first.
     by = {(r.code, r.bit_rate): r.errors for r in report.results}
-    assert by["manchester", 33_333] > 0 and by["nrz-l", 33_333] == 0
+    for code in ("nrz-l", "nrz-i", "manchester"):
+        assert all(by[code, rate] == 0 for rate in (1000, 2000, 5000, 10_000, 20_000)), code
+    # Manchester's half-bits are twice as short: the RC wire closes its eye first. (The NRZ
+    # codes, read by a receiver that recovers the clock from all transitions at once, still
+    # get through at the firmware's top rate on this wire.)
+    assert by["manchester", 50_000] > 0.1 * 256 and by["nrz-l", 50_000] == 0
 
 
 def test_selftest_errors_come_from_the_wire():

@@ -144,15 +144,39 @@ def _merge_close(t: np.ndarray, gap: float) -> np.ndarray:
 
 
 def _fit_grid(t: np.ndarray, grid: float) -> tuple[float, float, np.ndarray]:
-    """Fit ``t = phase + n * period`` with integer ``n``; returns (period, phase, n)."""
-    period = grid
+    """Fit ``t = phase + n * period`` with integer ``n``; returns (period, phase, n).
+
+    Counting grid steps between neighbouring transitions would let one noise
+    glitch or one missing edge shift every later count. Instead the phase of
+    each transition on the nominal grid is read as an angle (a point on the
+    unit circle, ``exp(2 pi i t / grid)``): averaged over windows of
+    transitions, the angles give the local phase, and its slope over time is
+    the receiver's clock error. Each transition then gets its grid number on
+    its own, glitches (far from the fitted grid) are left out, and a least-
+    squares line through the rest gives period and phase.
+    """
+    angle = np.exp(2j * np.pi * t / grid)
+    window = 16
+    count = t.size // window
+    if count >= 2:
+        phases = np.unwrap(np.angle(angle[: count * window].reshape(count, window).sum(axis=1)))
+        centres = t[: count * window].reshape(count, window).mean(axis=1)
+        slope, _ = np.polyfit(centres, phases, 1)  # radians of phase drift per sample
+        period = grid / (1 - slope * grid / (2 * np.pi))
+    else:
+        period = grid
+    phase = float(np.angle(np.sum(np.exp(2j * np.pi * t / period)))) / (2 * np.pi) * period
     for _ in range(3):
-        steps = np.maximum(1, np.rint(np.diff(t) / period))
-        n = np.concatenate([[0.0], np.cumsum(steps)])
-        if n[-1] == 0:
+        n = np.rint((t - phase) / period)
+        residual = t - phase - n * period
+        keep = np.abs(residual) < period / 4
+        if np.count_nonzero(keep) < 2 or np.ptp(n[keep]) == 0:
             break
-        period, phase = np.polyfit(n, t, 1)
-    return float(period), float(phase), n.astype(np.int64)
+        period, phase = np.polyfit(n[keep], t[keep], 1)
+    n = np.rint((t - phase) / period)
+    n -= n.min()
+    phase = float(np.median(t - n * period))
+    return float(period), phase, n.astype(np.int64)
 
 
 def recover_clock(
