@@ -12,7 +12,7 @@ from labkit.link.mac import MACAddress
 from labkit.net.arp import ARPPacket, NoRouteError
 from labkit.net.icmp import ICMPMessage
 from labkit.net.ipv4 import ICMP, IPv4Packet
-from labkit.net.stack import install_ip, ping, summarise, traceroute
+from labkit.net.stack import install_ip, ping, short_summary, summarise, traceroute
 from labkit.sim import Fault, Network
 from labkit.testing import Scenario
 
@@ -235,3 +235,15 @@ def test_summarise_reads_frames():
     assert summarise(frame.pack(fcs=False)) == (
         "IP 10.0.0.1 > 10.0.0.2: ttl 5 ICMP echo request, id 1, seq 2, length 8")
     assert summarise(b"\x00" * 5) == "5 bytes (not Ethernet)"
+
+
+def test_short_summaries_for_diagrams():
+    net, stacks = three_routers(mtu_middle=576)
+    cap = net.capture("R3", summariser=short_summary)
+    ping(net["A"], "10.0.3.20", count=1, size=1400, verbose=False)
+    ping(net["A"], "10.0.3.20", count=1, ttl=3, verbose=False)
+    got = [r.summary for r in cap.trace if r.direction == "in" and r.interface.endswith("eth0")]
+    assert got[:4] == ["ARP who-has 10.0.23.2", "echo request ttl=62 (frag 552@0+)", "frag 552@552+",
+                       "frag 304@1104"]
+    assert "time exceeded" in [r.summary for r in cap.trace if r.direction == "out"]
+    assert all(len(x) <= 40 for x in got)
