@@ -524,6 +524,10 @@ class PingResult:
     def __str__(self) -> str:
         return "\n".join(self.lines)
 
+    def __repr__(self) -> str:
+        return (f"<PingResult {self.destination}: {self.transmitted} transmitted, {self.received} "
+                f"received, {self.errors} errors>")
+
 
 def ping(
     host: Any,
@@ -648,6 +652,9 @@ class TraceResult:
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
+
+    def __repr__(self) -> str:
+        return f"<TraceResult {self.destination}: {len(self.hops)} hops, reached={self.reached}>"
 
 
 def traceroute(
