@@ -247,3 +247,23 @@ def test_short_summaries_for_diagrams():
                        "frag 304@1104"]
     assert "time exceeded" in [r.summary for r in cap.trace if r.direction == "out"]
     assert all(len(x) <= 40 for x in got)
+
+
+def test_corrupted_packets_are_dropped_not_answered():
+    net, stacks = three_routers()
+    ping(net["A"], "10.0.1.30", count=1, verbose=False)  # ARP done
+    # flip the last bit of the next frame C receives: the ICMP checksum no longer matches
+    net.impair("S1", "C", Fault(nth=2, action="corrupt"))
+    result = ping(net["A"], "10.0.1.30", count=2, timeout=2 * S, verbose=False)
+    assert (result.transmitted, result.received) == (2, 1)
+    assert stacks["C"].counters["bad_packets"] == 1
+    assert "1 received, 50% packet loss" in result.lines[-2]
+
+
+def test_directed_broadcast_ping_is_answered_by_every_host_on_the_lan():
+    net, stacks = three_routers()
+    seen = []
+    stacks["A"].icmp_listeners.append(lambda p, m, now: seen.append(str(p.src)))
+    stacks["A"].send("10.0.1.255", ICMP, ICMPMessage.echo_request(9, 1).pack())
+    net.run(until="1s")
+    assert sorted(seen) == ["10.0.1.1", "10.0.1.30"]
