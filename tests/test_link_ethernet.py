@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zlib
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -223,9 +224,25 @@ def test_constructor_errors():
         EthernetFrame.parse("ff" * 64)
 
 
+small_frame_st = st.builds(
+    EthernetFrame, mac_st, mac_st, ethertype_st, st.binary(max_size=100), vlan_st
+)
+
+
 # -- fuzzing: only labkit errors, ever ------------------------------------------------------
+# Inputs come from hypothesis (short, edge-case-heavy byte strings) and from seeded NumPy
+# generators (long buffers and mutated real frames, cheap enough for 10,000 runs in CI).
+def _seeded_bytes(seed: int, size: int) -> bytes:
+    return np.random.default_rng(seed).bytes(size)
+
+
+random_input = st.binary(max_size=100) | st.builds(
+    _seeded_bytes, st.integers(0, 2**32 - 1), st.integers(0, 1600)
+)
+
+
 @settings(max_examples=FUZZ_EXAMPLES)
-@given(st.binary(max_size=1600), st.booleans())
+@given(random_input, st.booleans())
 def test_fuzz_random_bytes(data, with_fcs):
     try:
         frame = EthernetFrame.parse(data, fcs=with_fcs)
@@ -234,14 +251,52 @@ def test_fuzz_random_bytes(data, with_fcs):
     assert frame.pack(fcs=False)[: len(data) - 4 * with_fcs] == data[: len(data) - 4 * with_fcs]
 
 
-small_frame_st = st.builds(
-    EthernetFrame, mac_st, mac_st, ethertype_st, st.binary(max_size=100), vlan_st
-)
+def _mutated_frame(seed: int) -> tuple[bytes, bool, int | None]:
+    """A valid frame (random fields, maybe tagged, maybe with FCS), then 1-4 random mutations."""
+    rng = np.random.default_rng(seed)
+    vlan = None
+    if rng.random() < 0.3:
+        vlan = VLANTag(int(rng.integers(0, 4095)), int(rng.integers(0, 8)))
+    frame = EthernetFrame(
+        MACAddress.random(rng, local=bool(rng.random() < 0.5)),
+        MACAddress.random(rng),
+        int(rng.choice([0x0800, 0x0806, 0x86DD, int(rng.integers(0x0600, 0x10000))]))
+        if rng.random() < 0.9 else 0x0800,
+        rng.bytes(int(rng.choice([0, 10, 46, 100, 1500]) if rng.random() < 0.5
+                      else rng.integers(0, MAX_PAYLOAD + 1))),
+        vlan,
+    )
+    with_fcs = bool(rng.random() < 0.5)
+    wire = bytearray(frame.pack(fcs=with_fcs))
+    for _ in range(int(rng.integers(1, 5))):
+        op = rng.integers(0, 4)
+        pos = int(rng.integers(0, max(1, len(wire))))
+        if op == 0 and wire:
+            wire[pos] ^= int(rng.integers(1, 256))
+        elif op == 1:
+            del wire[pos:]
+        elif op == 2:
+            wire[pos:pos] = rng.bytes(int(rng.integers(1, 9)))
+        elif wire:
+            wire[pos] = int(rng.choice([0x00, 0x81, 0x05, 0xFF]))
+    hint = None if rng.random() < 0.5 else int(rng.integers(-2, 1601))
+    return bytes(wire), with_fcs, hint
 
 
 @settings(max_examples=FUZZ_EXAMPLES)
+@given(st.integers(0, 2**32 - 1))
+def test_fuzz_mutated_frames(seed):
+    wire, with_fcs, hint = _mutated_frame(seed)
+    try:
+        EthernetFrame.parse(wire, fcs=with_fcs, payload_length=hint)
+    except LabkitError:
+        pass
+
+
+@settings(max_examples=FUZZ_EXAMPLES // 10)
 @given(small_frame_st, st.data())
-def test_fuzz_mutated_frames(frame, data):
+def test_fuzz_mutated_frames_shrinkable(frame, data):
+    """The same, with hypothesis choosing fields and mutations (fewer runs: slower to draw)."""
     wire = bytearray(frame.pack(fcs=data.draw(st.booleans())))
     for _ in range(data.draw(st.integers(1, 4))):
         op = data.draw(st.sampled_from(["flip", "cut", "insert", "set"]))
@@ -254,10 +309,9 @@ def test_fuzz_mutated_frames(frame, data):
             wire[pos:pos] = data.draw(st.binary(min_size=1, max_size=8))
         elif wire:
             wire[pos] = data.draw(st.sampled_from([0x00, 0x81, 0x05, 0xFF]))
-    with_fcs = data.draw(st.booleans())
-    hint = data.draw(st.none() | st.integers(-2, 1600))
     try:
-        EthernetFrame.parse(bytes(wire), fcs=with_fcs, payload_length=hint)
+        EthernetFrame.parse(bytes(wire), fcs=data.draw(st.booleans()),
+                            payload_length=data.draw(st.none() | st.integers(-2, 1600)))
     except LabkitError:
         pass
 

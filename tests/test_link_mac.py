@@ -46,6 +46,7 @@ def test_every_form_round_trips(mac):
     assert MACAddress(int(mac)) == mac
     assert MACAddress(mac.packed) == mac
     assert MACAddress(mac) == mac
+    assert MACAddress(np.uint64(int(mac))) == mac
     assert pickle.loads(pickle.dumps(mac)) == mac
     assert copy.deepcopy(mac) == mac
 

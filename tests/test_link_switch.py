@@ -83,6 +83,15 @@ def test_bytes_in_with_and_without_fcs_check():
     assert plain.forward(1, b"short", 0).action == "drop"
 
 
+def test_flush_port_forgets_only_that_port():
+    sw = LearningSwitch(3)
+    sw.decide(1, frame(B, A), 0)
+    sw.decide(2, frame(A, B), 1)
+    assert [e.mac for e in sw.flush_port(1)] == [A]
+    assert sw.lookup(A, 2) is None and sw.lookup(B, 2) == 2
+    assert sw.decide(2, frame(A, B), 3) == [1, 3]
+
+
 def test_group_source_is_dropped_not_learned():
     sw = LearningSwitch(2)
     d = sw.forward(1, frame(A, MACAddress("01:00:5e:00:00:01")), 0)
@@ -121,7 +130,7 @@ def test_bad_arguments():
 
 
 @settings(max_examples=FUZZ_EXAMPLES)
-@given(st.lists(st.tuples(st.integers(1, 3), st.binary(max_size=80)), max_size=20))
+@given(st.lists(st.tuples(st.integers(1, 3), st.binary(max_size=80)), min_size=1, max_size=6))
 def test_fuzz_switch_never_raises_on_bytes(events):
     sw = LearningSwitch(3)
     strict = LearningSwitch(3, check_fcs=True)

@@ -25,7 +25,7 @@ from labkit.link.ethernet import (
 )
 from labkit.link.mac import BROADCAST, MACAddress, MACAddressValueError
 from labkit.link.switch import DEFAULT_AGEING_TIME_NS, Decision, LearningSwitch, MACTableEntry
-from labkit.link.wire import listen, receive_frame, transmit
+from labkit.link.wire import WireReception, listen, receive_frame, transmit
 
 __all__ = [
     "BROADCAST",
@@ -46,6 +46,7 @@ __all__ = [
     "MIN_PAYLOAD",
     "VLANTag",
     "VLAN_TAG_LENGTH",
+    "WireReception",
     "crc",
     "fcs",
     "framing",

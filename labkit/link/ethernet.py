@@ -187,11 +187,17 @@ class EthernetFrame:
     vlan: VLANTag | None = field(default=None)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dst", _coerce_mac("dst", self.dst))
-        object.__setattr__(self, "src", _coerce_mac("src", self.src))
+        # Fields already of the right type are left alone (the common, fast case); others
+        # are converted or refused with the field's name.
+        if type(self.dst) is not MACAddress:
+            object.__setattr__(self, "dst", _coerce_mac("dst", self.dst))
+        if type(self.src) is not MACAddress:
+            object.__setattr__(self, "src", _coerce_mac("src", self.src))
         et = self.ethertype
-        if isinstance(et, bool) or not isinstance(et, int):
-            raise LabkitValueError(f"ethertype={et!r}: expected an int such as 0x0800")
+        if type(et) is not int:
+            if isinstance(et, bool) or not isinstance(et, int):
+                raise LabkitValueError(f"ethertype={et!r}: expected an int such as 0x0800")
+            object.__setattr__(self, "ethertype", int(et))  # an IntEnum such as EtherType.ARP
         if not MIN_ETHERTYPE <= et <= 0xFFFF:
             raise LabkitValueError(
                 f"ethertype={et:#06x}: EtherTypes run from {MIN_ETHERTYPE:#06x} to 0xffff "
@@ -202,17 +208,17 @@ class EthernetFrame:
                 "ethertype=0x8100: that is the 802.1Q tag's TPID; give the tag as "
                 "vlan=VLANTag(...) and the inner EtherType as ethertype"
             )
-        object.__setattr__(self, "ethertype", int(et))
         payload = self.payload
-        if not isinstance(payload, (bytes, bytearray, memoryview)):
-            raise LabkitValueError(f"payload: expected bytes, got {type(payload).__name__}")
-        payload = bytes(payload)
+        if type(payload) is not bytes:
+            if not isinstance(payload, (bytes, bytearray, memoryview)):
+                raise LabkitValueError(f"payload: expected bytes, got {type(payload).__name__}")
+            payload = bytes(payload)
+            object.__setattr__(self, "payload", payload)
         if len(payload) > MAX_PAYLOAD:
             raise LabkitValueError(
                 f"payload: {len(payload)} bytes is more than Ethernet's maximum of {MAX_PAYLOAD} "
                 "(the MTU). Ethernet does not fragment: IP splits packets to fit the MTU"
             )
-        object.__setattr__(self, "payload", payload)
         if self.vlan is not None and not isinstance(self.vlan, VLANTag):
             raise LabkitValueError(f"vlan={self.vlan!r}: expected a VLANTag or None")
 

@@ -144,6 +144,8 @@ class StreamDecoder:
     ) -> None:
         if isinstance(max_frame, bool) or not isinstance(max_frame, int) or max_frame < 1:
             raise LabkitValueError(f"max_frame={max_frame!r}: expected a positive int")
+        if isinstance(keep_errors, bool) or not isinstance(keep_errors, int) or keep_errors < 0:
+            raise LabkitValueError(f"keep_errors={keep_errors!r}: expected an int >= 0")
         self.max_frame = max_frame
         self.keep_errors = keep_errors
         self._buffer = bytearray()

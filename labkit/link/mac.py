@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import numbers
 import re
 from typing import Any
 
@@ -74,7 +75,8 @@ class MACAddress:
             value = int.from_bytes(raw, "big")
         elif isinstance(address, bool):
             raise MACAddressValueError(f"address={address!r}: a bool is not a MAC address")
-        elif isinstance(address, int):
+        elif isinstance(address, numbers.Integral):  # int, numpy integers
+            address = int(address)
             if not 0 <= address <= _MAX:
                 raise MACAddressValueError(
                     f"address={address!r}: out of range; a MAC address is 48 bits, "

@@ -186,6 +186,14 @@ class LearningSwitch:
         """Forget every entry (as when a switch reboots)."""
         self._table.clear()
 
+    def flush_port(self, port: Port) -> list[MACTableEntry]:
+        """Forget the stations behind ``port`` (its link went down); return them."""
+        self._check_port(port)
+        gone = [e for e in self._table.values() if e.port == port]
+        for entry in gone:
+            del self._table[entry.mac]
+        return gone
+
     def _check_port(self, port: Port) -> None:
         if port not in self.ports:
             raise LabkitValueError(f"port={port!r}: this switch's ports are {list(self.ports)}")

@@ -109,9 +109,8 @@ def transmit(
     before = _idle("idle_before", idle_before)
     after = _idle("idle_after", idle_after)
     signal = encode(frame_bits(frame), _CODE, samples_per_bit, v_high=v_high, v_low=v_low)
-    rest = v_low
-    spb = signal.size // (8 * (len(SYNC) + len(_frame_bytes(frame))))
-    return np.concatenate([np.full(before * spb, rest), signal, np.full(after * spb, rest)])
+    spb = int(samples_per_bit)  # encode() has checked it
+    return np.concatenate([np.full(before * spb, v_low), signal, np.full(after * spb, v_low)])
 
 
 @dataclass(frozen=True)
@@ -133,6 +132,8 @@ class WireReception:
     clock: Clock
     #: how well the preamble matched (normalised correlation, 1.0 is perfect)
     preamble_score: float
+    #: True if the signal arrived upside down (wires swapped) and the receiver corrected it
+    inverted: bool = False
 
     @property
     def dribble_bits(self) -> int:
@@ -249,9 +250,9 @@ def listen(samples: object, samples_per_bit: int = 8) -> WireReception:
     if x.size < 8 * len(SYNC) * spb:
         raise ParseError(_LAYER, "preamble", int(x.size),
                          f"{x.size} samples is too short for the {8 * len(SYNC)}-bit preamble")
-    levels = estimate_levels(x)
     sync = bits_from_bytes(SYNC, lsb_first=True)
     index, score = find_preamble(x, sync, _CODE, spb)
+    levels = estimate_levels(x)
     if score < MIN_PREAMBLE_SCORE:
         raise ParseError(_LAYER, "preamble", round(score, 3),
                          "no preamble on the line (correlation below "
@@ -261,13 +262,21 @@ def listen(samples: object, samples_per_bit: int = 8) -> WireReception:
     )
     # The SFD: the first place where 10101011 follows at least 8 bits of preamble.
     # (The preamble has no "11", so the first 11 after alternating bits is the SFD's end.)
+    # If the wires are swapped every Manchester bit reads inverted: the preamble looks the
+    # same (shifted by a bit) but the SFD ends in 00. 10BASE-T receivers detect that and
+    # correct the polarity; so does this one.
     if bits.size < 16:
         raise ParseError(_LAYER, "sfd", None, "the signal ends inside the preamble")
     windows = np.lib.stride_tricks.sliding_window_view(bits, 16)
     pattern = np.concatenate([np.tile([1, 0], 4), _SFD_BITS]).astype(np.uint8)
     hits = np.flatnonzero((windows == pattern).all(axis=1))
-    if hits.size == 0:
+    hits_inverted = np.flatnonzero((windows == 1 - pattern).all(axis=1))
+    if hits.size == 0 and hits_inverted.size == 0:
         raise ParseError(_LAYER, "sfd", None, "no start-of-frame delimiter after the preamble")
+    inverted = hits.size == 0 or (hits_inverted.size > 0 and hits_inverted[0] < hits[0])
+    if inverted:
+        bits = 1 - bits
+        hits = hits_inverted
     start = int(hits[0]) + 16
     idle = ~carrier[start:]
     if idle.size >= QUIET_BITS:
@@ -280,7 +289,7 @@ def listen(samples: object, samples_per_bit: int = 8) -> WireReception:
     data = np.packbits(bits[start : start + whole], bitorder="little").tobytes()
     slope, intercept = np.polyfit(np.arange(centers.size), centers, 1)
     clock = Clock(period=float(slope), first_center=float(intercept), count=int(centers.size))
-    return WireReception(data, bits, centers, start, end, levels, clock, float(score))
+    return WireReception(data, bits, centers, start, end, levels, clock, float(score), inverted)
 
 
 def receive_frame(
