@@ -267,3 +267,21 @@ def test_directed_broadcast_ping_is_answered_by_every_host_on_the_lan():
     stacks["A"].send("10.0.1.255", ICMP, ICMPMessage.echo_request(9, 1).pack())
     net.run(until="1s")
     assert sorted(seen) == ["10.0.1.1", "10.0.1.30"]
+
+
+def test_upper_layers_register_and_report_errors():
+    net, stacks = three_routers()
+    got, errors = [], []
+    stacks["A"].icmp_listeners.append(lambda p, m, now: errors.append(m.summary()))
+
+    def closed_port(packet, now):  # what UDP does for a port nobody listens on
+        got.append(packet.payload)
+        stacks["B"].report_error(ICMPMessage.unreachable(3, packet), packet)
+
+    stacks["B"].register(17, closed_port)
+    stacks["A"].send("10.0.3.20", 17, b"\x12\x34\x00\x35\x00\x0cdata")
+    net.run(until="1s")
+    assert got == [b"\x12\x34\x00\x35\x00\x0cdata"]
+    assert errors == ["ICMP destination unreachable: port unreachable, about 10.0.1.10 > 10.0.3.20"]
+    with pytest.raises(LabkitValueError, match="ICMP error"):
+        stacks["B"].report_error(ICMPMessage.echo_request(1, 1), IPv4Packet(src="1.1.1.1", dst="2.2.2.2"))

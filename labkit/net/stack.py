@@ -318,6 +318,17 @@ class IPStack:
         self._watch_reassembly()
 
     # -- ICMP errors ---------------------------------------------------------------------------
+    def report_error(self, message: ICMPMessage, about: IPv4Packet) -> None:
+        """Send ICMP error ``message`` about a delivered packet back to its source.
+
+        For the layers above: UDP answers a datagram for a closed port with
+        ``report_error(ICMPMessage.unreachable(Unreachable.PORT, packet), packet)``.
+        The RFC 1122 rules apply (never about an error, a broadcast or a later fragment).
+        """
+        if not isinstance(message, ICMPMessage) or not message.is_error:
+            raise LabkitValueError(f"message={message!r}: expected an ICMP error message")
+        self._error(message, about, None, self.node.now)
+
     def _error(self, msg: ICMPMessage, about: IPv4Packet, port: _Port | None, now: int) -> None:
         """Send ICMP error ``msg`` about ``about`` back to its source, if the rules allow."""
         if about.fragment_offset != 0 or self._is_broadcast(about.dst) or about.dst.is_multicast:
