@@ -224,3 +224,11 @@ def test_broadcast_needs_no_arp():
     r = resolver()
     assert r.send("192.168.1.255", b"x", 0) == [Transmit(BROADCAST, EtherType.IPV4, b"x")]
     assert r.send("255.255.255.255", b"x", 0)[0].dst == BROADCAST
+
+
+def test_arp_probe_is_answered_but_not_learned():
+    r = resolver()
+    probe = ARPPacket.request(MAC_C, "0.0.0.0", "192.168.1.10")  # "is anyone using 192.168.1.10?"
+    out = r.receive(probe, 0)
+    assert len(out) == 1 and ARPPacket.parse(out[0].payload).operation == REPLY
+    assert len(r.cache) == 0

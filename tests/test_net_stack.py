@@ -12,7 +12,7 @@ from labkit.link.mac import MACAddress
 from labkit.net.arp import ARPPacket, NoRouteError
 from labkit.net.icmp import ICMPMessage
 from labkit.net.ipv4 import ICMP, IPv4Packet
-from labkit.net.stack import install_ip, ping, summarise, traceroute
+from labkit.net.stack import install_ip, ping, short_summary, summarise, traceroute
 from labkit.sim import Fault, Network
 from labkit.testing import Scenario
 
@@ -235,3 +235,53 @@ def test_summarise_reads_frames():
     assert summarise(frame.pack(fcs=False)) == (
         "IP 10.0.0.1 > 10.0.0.2: ttl 5 ICMP echo request, id 1, seq 2, length 8")
     assert summarise(b"\x00" * 5) == "5 bytes (not Ethernet)"
+
+
+def test_short_summaries_for_diagrams():
+    net, stacks = three_routers(mtu_middle=576)
+    cap = net.capture("R3", summariser=short_summary)
+    ping(net["A"], "10.0.3.20", count=1, size=1400, verbose=False)
+    ping(net["A"], "10.0.3.20", count=1, ttl=3, verbose=False)
+    got = [r.summary for r in cap.trace if r.direction == "in" and r.interface.endswith("eth0")]
+    assert got[:4] == ["ARP who-has 10.0.23.2", "echo request ttl=62 (frag 552@0+)", "frag 552@552+",
+                       "frag 304@1104"]
+    assert "time exceeded" in [r.summary for r in cap.trace if r.direction == "out"]
+    assert all(len(x) <= 40 for x in got)
+
+
+def test_corrupted_packets_are_dropped_not_answered():
+    net, stacks = three_routers()
+    ping(net["A"], "10.0.1.30", count=1, verbose=False)  # ARP done
+    # flip the last bit of the next frame C receives: the ICMP checksum no longer matches
+    net.impair("S1", "C", Fault(nth=2, action="corrupt"))
+    result = ping(net["A"], "10.0.1.30", count=2, timeout=2 * S, verbose=False)
+    assert (result.transmitted, result.received) == (2, 1)
+    assert stacks["C"].counters["bad_packets"] == 1
+    assert "1 received, 50% packet loss" in result.lines[-2]
+
+
+def test_directed_broadcast_ping_is_answered_by_every_host_on_the_lan():
+    net, stacks = three_routers()
+    seen = []
+    stacks["A"].icmp_listeners.append(lambda p, m, now: seen.append(str(p.src)))
+    stacks["A"].send("10.0.1.255", ICMP, ICMPMessage.echo_request(9, 1).pack())
+    net.run(until="1s")
+    assert sorted(seen) == ["10.0.1.1", "10.0.1.30"]
+
+
+def test_upper_layers_register_and_report_errors():
+    net, stacks = three_routers()
+    got, errors = [], []
+    stacks["A"].icmp_listeners.append(lambda p, m, now: errors.append(m.summary()))
+
+    def closed_port(packet, now):  # what UDP does for a port nobody listens on
+        got.append(packet.payload)
+        stacks["B"].report_error(ICMPMessage.unreachable(3, packet), packet)
+
+    stacks["B"].register(17, closed_port)
+    stacks["A"].send("10.0.3.20", 17, b"\x12\x34\x00\x35\x00\x0cdata")
+    net.run(until="1s")
+    assert got == [b"\x12\x34\x00\x35\x00\x0cdata"]
+    assert errors == ["ICMP destination unreachable: port unreachable, about 10.0.1.10 > 10.0.3.20"]
+    with pytest.raises(LabkitValueError, match="ICMP error"):
+        stacks["B"].report_error(ICMPMessage.echo_request(1, 1), IPv4Packet(src="1.1.1.1", dst="2.2.2.2"))

@@ -43,7 +43,7 @@ from labkit.display import header_html
 from labkit.errors import LabkitValueError, ParseError
 from labkit.link.ethernet import EtherType
 from labkit.link.mac import BROADCAST, MACAddress
-from labkit.net.addressing import LIMITED_BROADCAST, as_address, as_network
+from labkit.net.addressing import LIMITED_BROADCAST, UNSPECIFIED, as_address, as_network
 from labkit.units import format_time, parse_time
 
 __all__ = [
@@ -460,8 +460,10 @@ class ArpResolver:
         _now(now)
         actions: list[Action] = []
         for_me = packet.target_ip == self.ip
-        sender_known = self.cache.update(packet.sender_ip, packet.sender_mac, now)
-        if for_me and not sender_known and packet.sender_ip != self.ip:
+        # an ARP probe (RFC 5227) comes from 0.0.0.0: answer it, but there is nothing to learn
+        learnable = packet.sender_ip != UNSPECIFIED and packet.sender_ip != self.ip
+        sender_known = learnable and self.cache.update(packet.sender_ip, packet.sender_mac, now)
+        if for_me and learnable and not sender_known:
             self.cache.learn(packet.sender_ip, packet.sender_mac, now)
         if for_me and packet.operation == REQUEST and not packet.is_gratuitous:
             self.counters["replies"] += 1

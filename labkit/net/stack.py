@@ -62,7 +62,9 @@ from labkit.net.ipv4 import (
 )
 from labkit.net.routing import Route, RoutingTable
 
-__all__ = ["IPStack", "install_ip", "summarise", "ping", "traceroute", "PingResult", "TraceResult"]
+__all__ = [
+    "IPStack", "install_ip", "summarise", "short_summary", "ping", "traceroute", "PingResult", "TraceResult",
+]
 
 Listener = Callable[[IPv4Packet, ICMPMessage, int], Any]
 # destination unreachable, source quench, redirect, time exceeded, parameter problem
@@ -316,6 +318,17 @@ class IPStack:
         self._watch_reassembly()
 
     # -- ICMP errors ---------------------------------------------------------------------------
+    def report_error(self, message: ICMPMessage, about: IPv4Packet) -> None:
+        """Send ICMP error ``message`` about a delivered packet back to its source.
+
+        For the layers above: UDP answers a datagram for a closed port with
+        ``report_error(ICMPMessage.unreachable(Unreachable.PORT, packet), packet)``.
+        The RFC 1122 rules apply (never about an error, a broadcast or a later fragment).
+        """
+        if not isinstance(message, ICMPMessage) or not message.is_error:
+            raise LabkitValueError(f"message={message!r}: expected an ICMP error message")
+        self._error(message, about, None, self.node.now)
+
     def _error(self, msg: ICMPMessage, about: IPv4Packet, port: _Port | None, now: int) -> None:
         """Send ICMP error ``msg`` about ``about`` back to its source, if the rules allow."""
         if about.fragment_offset != 0 or self._is_broadcast(about.dst) or about.dst.is_multicast:
@@ -426,6 +439,39 @@ def summarise(frame: bytes) -> str:
     return f"{head}{frag} {protocol_name(p.protocol)}, length {len(p.payload)}"
 
 
+def short_summary(frame: bytes) -> str:
+    """A few words about a frame, short enough to label an arrow in a sequence diagram.
+
+    ``ARP who-has 10.0.1.1``, ``ARP 10.0.1.1 is-at ..:00:03``, ``echo request ttl=64``,
+    ``time exceeded``, ``frag 552@0+``.
+    """
+    try:
+        eth = EthernetFrame.parse(frame, fcs=False)
+        if eth.ethertype == EtherType.ARP:
+            arp = ARPPacket.parse(eth.payload)
+            if arp.operation == 1:
+                return f"ARP who-has {arp.target_ip}" + (" (gratuitous)" if arp.is_gratuitous else "")
+            return f"ARP {arp.sender_ip} is-at ..{str(arp.sender_mac)[-5:]}"
+        p = IPv4Packet.parse(eth.payload, verify_checksum=False)
+    except LabkitError:
+        return f"{len(frame)} bytes"
+    if p.is_fragment and p.fragment_offset:
+        return f"frag {len(p.payload)}@{p.fragment_offset_bytes}{'+' if p.more_fragments else ''}"
+    text = f"{protocol_name(p.protocol)} ttl={p.ttl}"
+    if p.protocol == ICMP:
+        try:
+            msg = ICMPMessage.parse(p.payload, verify_checksum=False)
+        except LabkitError:
+            msg = None
+        if msg is not None and msg.is_error:
+            text = msg.code_name if msg.type == ICMPType.DESTINATION_UNREACHABLE else msg.type_name
+        elif msg is not None:
+            text = f"{msg.type_name} ttl={p.ttl}"
+    if p.is_fragment:
+        text += f" (frag {len(p.payload)}@0+)"
+    return text
+
+
 # --- ping and traceroute --------------------------------------------------------------------------
 
 
@@ -488,6 +534,10 @@ class PingResult:
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
+
+    def __repr__(self) -> str:
+        return (f"<PingResult {self.destination}: {self.transmitted} transmitted, {self.received} "
+                f"received, {self.errors} errors>")
 
 
 def ping(
@@ -613,6 +663,9 @@ class TraceResult:
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
+
+    def __repr__(self) -> str:
+        return f"<TraceResult {self.destination}: {len(self.hops)} hops, reached={self.reached}>"
 
 
 def traceroute(

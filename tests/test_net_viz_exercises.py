@@ -1,0 +1,114 @@
+"""Network-layer plots draw what they claim; exercise checkers accept right answers, hint on wrong ones."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.patches import Rectangle
+
+import labkit.net.exercises as ex
+from labkit.exercises import evaluate
+from labkit.net import addressing
+from labkit.net.ipv4 import IPv4Packet, fragment
+from labkit.viz import net as viz
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def _colours(ax):
+    return [p.get_facecolor() for p in ax.patches if isinstance(p, Rectangle)]
+
+
+@pytest.mark.parametrize("prefix", [0, 8, 19, 26, 32])
+def test_address_bits_colours_network_and_host_bits(prefix):
+    ax = viz.plot_address_bits("192.168.1.10", prefix)
+    colours = _colours(ax)
+    assert len(colours) == 4 * 32
+    net = plt.matplotlib.colors.to_rgba(viz.NET_COLOUR)
+    assert sum(c == net for c in colours) == 4 * prefix
+    texts = [t.get_text() for t in ax.texts]
+    assert str(addressing.broadcast_address("192.168.1.10", prefix)) in texts
+
+
+def test_classes_bar_widths_are_the_class_shares():
+    ax = viz.plot_address_classes()
+    widths = [p.get_width() for p in ax.patches][:5]
+    assert widths == [0.5, 0.25, 0.125, 0.0625, 0.03125]
+
+
+def test_subnets_and_fragments_and_lpm_draw():
+    subs = addressing.subnets_for_hosts("192.168.40.0/24", 50)
+    ax = viz.plot_subnets("192.168.40.0/24", subs)
+    assert len(ax.patches) == 1 + len(subs)
+    p = IPv4Packet(src="1.1.1.1", dst="2.2.2.2", payload=bytes(4000))
+    ax = viz.plot_fragments(p, fragment(p, 1500))
+    assert sorted(round(r.get_width()) for r in ax.patches) == [1040, 1480, 1480, 4000]
+    ax = viz.plot_lpm([("10.0.0.0/8", "A"), ("10.1.0.0/16", "B"), ("10.1.2.0/24", "C")], "10.1.3.7")
+    assert "longest match: wins" in [t.get_text() for t in ax.texts]
+
+
+# --- exercise checkers ----------------------------------------------------------------------------
+
+
+def class_of(addr):
+    first = int(IPv4Address(addr)) >> 24
+    for bits, name in ((1, "A"), (2, "B"), (3, "C"), (4, "D"), (5, "E")):
+        if first >> (8 - bits) == (1 << bits) - 2:
+            return name
+    return None
+
+
+def test_right_answers_pass():
+    assert evaluate("net.class_of", class_of)
+    assert evaluate("net.network_address",
+                    lambda a, m: IPv4Address(int(IPv4Address(a)) & int(IPv4Address(m))))
+    assert evaluate("net.hosts_per_prefix", lambda p: 2 ** (32 - p) - 2)
+    assert evaluate("net.subnet_plan", [f"192.168.40.{i}/26" for i in (0, 64, 128, 192)])
+    assert evaluate("net.same_subnet", lambda a, b, m: int(IPv4Address(a)) & int(IPv4Address(m)) ==
+                    int(IPv4Address(b)) & int(IPv4Address(m)))
+    assert evaluate("net.next_hop", lambda d, i, g: d if IPv4Address(d) in IPv4Network(i, strict=False)
+                    else g)
+
+    def lookup(routes, dst):
+        hits = [IPv4Network(n) for n, _ in routes if IPv4Address(dst) in IPv4Network(n)]
+        return str(max(hits, key=lambda n: n.prefixlen)) if hits else None
+
+    assert evaluate("net.longest_prefix_match", lookup)
+
+    def fragments(size, mtu):
+        room = (mtu - 20) // 8 * 8
+        out, start = [], 0
+        while True:
+            n = min(room, size - start)
+            out.append((start // 8, n, start + n < size))
+            start += n
+            if start >= size:
+                return out
+
+    assert evaluate("net.fragments", fragments)
+
+
+def test_wrong_answers_get_hints():
+    r = evaluate("net.class_of", lambda a: "A")
+    assert not r and "leading 1 bits" in r.message
+    r = evaluate("net.hosts_per_prefix", lambda p: 2 ** (32 - p))
+    assert not r and "network address and the broadcast" in r.message
+    r = evaluate("net.subnet_plan", [f"192.168.40.{i}/25" for i in (0, 128)])
+    assert not r and "try /26" in r.message
+    r = evaluate("net.subnet_plan", [f"192.168.40.{i * 32}/27" for i in range(8)])
+    assert not r and "only 30 hosts" in r.message
+    r = evaluate("net.next_hop", lambda d, i, g: d)
+    assert not r and "not on my subnet" in r.message
+    r = evaluate("net.longest_prefix_match", lambda routes, d: "0.0.0.0/0")
+    assert not r and "longest prefix wins" in r.message
+    r = evaluate("net.fragments", lambda s, m: [(0, s, False)])
+    assert not r and "8-byte units" in r.message
+    r = evaluate("net.same_subnet", 5)
+    assert not r and "pass your function" in r.message
+    assert len(ex.ADDRESSES) > 40
