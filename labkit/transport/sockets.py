@@ -252,8 +252,11 @@ class Transport:
         sock = self.udp_sockets.get(datagram.dst_port)
         if sock is None:
             self.dropped.append((now, f"UDP to port {datagram.dst_port}: port unreachable"))
-            if dst == self.address:  # never an ICMP error about a broadcast (RFC 1122)
-                message = ICMPMessage.unreachable(Unreachable.PORT, packet)
+            message = ICMPMessage.unreachable(Unreachable.PORT, packet)
+            report = getattr(self.ip, "report_error", None)
+            if report is not None:
+                report(message, packet)  # the IP layer applies RFC 1122's rules
+            elif dst == self.address:  # never an ICMP error about a broadcast
                 self.ip.send(src, ICMP, message.pack())
             return
         sender = (str(src), datagram.src_port)
