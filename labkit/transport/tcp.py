@@ -239,9 +239,15 @@ class TCPSegment:
             start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, len(raw))
             if internet_checksum(raw, start) != 0:
                 raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the segment")
-        options = _parse_options(raw[HEADER_LENGTH:header_length])
-        return cls(sport, dport, seq, ack, Flags(flags), window, raw[header_length:], options,
-                   urgent, checksum)
+        options = _parse_options(raw[HEADER_LENGTH:header_length]) if header_length > 20 else ()
+        # Every field came out of the unpack in range: skip __post_init__'s checks and the
+        # frozen dataclass's slow setattr (fill an unfrozen twin, then give it its class).
+        s = _Unchecked()
+        s.src_port, s.dst_port, s.seq, s.ack = sport, dport, seq, ack
+        s.flags, s.window, s.payload, s.options = Flags(flags), window, raw[header_length:], options
+        s.urgent, s.checksum = urgent, checksum
+        object.__setattr__(s, "__class__", cls)
+        return s  # type: ignore[return-value]
 
     def summary(self) -> str:
         parts = [f"TCP {self.src_port} > {self.dst_port} [{self.flags}] seq={self.seq}"]
@@ -255,3 +261,9 @@ class TCPSegment:
 
     def __repr__(self) -> str:
         return f"<{self.summary()}>"
+
+
+class _Unchecked:
+    """Same slots as :class:`TCPSegment`, not frozen: :meth:`TCPSegment.parse` fills one in."""
+
+    __slots__ = TCPSegment.__slots__

@@ -48,10 +48,9 @@ def pseudo_header_sum(src: IPv4Address, dst: IPv4Address, protocol: int, length:
     return (s >> 16) + (s & 0xFFFF) + (d >> 16) + (d & 0xFFFF) + protocol + length
 
 
-_FIELDS = ("src_port", "dst_port", "payload", "length", "checksum")
-
-
 def _address(value: object, name: str) -> IPv4Address:
+    if type(value) is IPv4Address:
+        return value
     try:
         return value if isinstance(value, IPv4Address) else IPv4Address(value)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -69,14 +68,20 @@ class UDPDatagram:
     checksum: int | None = None
 
     def __post_init__(self) -> None:
-        check_port(self.src_port, "src_port")
-        check_port(self.dst_port, "dst_port")
-        if not isinstance(self.payload, (bytes, bytearray, memoryview)):
-            raise LabkitValueError(f"payload: expected bytes, got {type(self.payload).__name__}")
-        object.__setattr__(self, "payload", bytes(self.payload))
-        if len(self.payload) > 0xFFFF - HEADER_LENGTH:
+        # Plain ints and bytes, the usual case, pass with two comparisons each.
+        for name in ("src_port", "dst_port"):
+            value = getattr(self, name)
+            if type(value) is not int or not 0 <= value <= 0xFFFF:
+                check_port(value, name)
+        payload = self.payload
+        if type(payload) is not bytes:
+            if not isinstance(payload, (bytes, bytearray, memoryview)):
+                raise LabkitValueError(f"payload: expected bytes, got {type(payload).__name__}")
+            payload = bytes(payload)
+            object.__setattr__(self, "payload", payload)
+        if len(payload) > 0xFFFF - HEADER_LENGTH:
             raise LabkitValueError(
-                f"payload: {len(self.payload)} bytes does not fit UDP's 16-bit length field "
+                f"payload: {len(payload)} bytes does not fit UDP's 16-bit length field "
                 f"(at most {0xFFFF - HEADER_LENGTH}; over IPv4 at most {MAX_IPV4_PAYLOAD})"
             )
 
@@ -114,11 +119,14 @@ class UDPDatagram:
             start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, length)
             if internet_checksum(raw, start) != 0:
                 raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the data")
-        # The fields came out of a 16-bit unpack, so they are valid: skip __post_init__'s checks.
-        datagram = object.__new__(cls)
-        for name, value in zip(_FIELDS, (sport, dport, raw[HEADER_LENGTH:], length, checksum)):
-            object.__setattr__(datagram, name, value)
-        return datagram
+        # The fields came out of a 16-bit unpack, so they are valid: skip __post_init__'s
+        # checks and the frozen dataclass's slow setattr (fill an unfrozen twin, then
+        # give it its real class, as labkit.net.ipv4 does).
+        d = _Unchecked()
+        d.src_port, d.dst_port, d.payload = sport, dport, raw[HEADER_LENGTH:]
+        d.length, d.checksum = length, checksum
+        object.__setattr__(d, "__class__", cls)
+        return d  # type: ignore[return-value]
 
     def summary(self) -> str:
         return f"UDP {self.src_port} > {self.dst_port} len={len(self.payload)}"
@@ -127,3 +135,9 @@ class UDPDatagram:
         extra = "" if len(self.payload) <= 16 else f" ...({len(self.payload)} bytes)"
         return (f"UDPDatagram(src_port={self.src_port}, dst_port={self.dst_port}, "
                 f"payload={self.payload[:16]!r}{extra})")
+
+
+class _Unchecked:
+    """Same slots as :class:`UDPDatagram`, not frozen: :meth:`UDPDatagram.parse` fills one in."""
+
+    __slots__ = UDPDatagram.__slots__
