@@ -366,3 +366,30 @@ def reply_frames(trace: Any, node: str = "C") -> list[bytes]:
 
 
 __all__ += ["wire_signal", "request_frame", "reply_frames"]
+
+
+def follow(trace: Any, frame: bytes) -> list[tuple[str, bytes]]:
+    """The same IP packet as ``frame`` on each link it crossed: ``("C→S1", frame), ...``.
+
+    Needs a capture of every interface (``net.capture()``). The packet is
+    recognised by its source, destination and identification, which routers
+    do not change.
+    """
+    def key(raw: bytes) -> tuple | None:
+        try:
+            eth = EthernetFrame.parse(raw, fcs=False)
+            if eth.ethertype != EtherType.IPV4:
+                return None
+            p = IPv4Packet.parse(eth.payload, verify_checksum=False)
+        except LabkitError:
+            return None
+        return (p.src, p.dst, p.identification, p.protocol)
+
+    want = key(frame)
+    if want is None:
+        raise LabkitValueError("frame: not an IPv4 packet in an Ethernet frame")
+    return [(f"{r.peer}→{r.node}", r.frame) for r in trace
+            if r.direction == "in" and key(r.frame) == want]
+
+
+__all__ += ["follow"]
