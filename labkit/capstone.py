@@ -278,6 +278,7 @@ def fetch(cap: Capstone, path: str = "/",
                                     ("Connection", "close")))
     sock.sendall(request.pack())
     times["sent"] = net.now
+    seen.append((net.now, 0, None))
     response = HttpReader(_Counting(sock, report)).read_response("GET")
     times["received"] = net.now
     sock.close()
