@@ -42,7 +42,15 @@ def _reason() -> str | None:
     return reason
 
 
-needs_netns = pytest.mark.skipif(_reason() is not None, reason=str(_reason()))
+needs_netns = pytest.mark.skipif(
+    _reason() is not None and not os.environ.get("LABKIT_REQUIRE_TAP"), reason=str(_reason()))
+
+
+@pytest.fixture(autouse=True)
+def _required_here():
+    """With LABKIT_REQUIRE_TAP=1 (CI, as root) a missing prerequisite fails instead of skipping."""
+    if os.environ.get("LABKIT_REQUIRE_TAP") and _reason() is not None:
+        pytest.fail(f"LABKIT_REQUIRE_TAP is set but {_reason()}")
 
 
 def run(*cmd: str, timeout: float = 20) -> subprocess.CompletedProcess:
