@@ -177,3 +177,25 @@ def test_http_event_server_answers_bad_requests_and_handler_bugs():
         assert reply[9:12] == status, reply
         sock.close()
     assert [s for _, _, s in server.log] == [500, 400, 413]
+
+
+def test_a_slow_sender_costs_one_parse_per_request_not_one_per_byte():
+    net = lan()
+    listener = socket(net["B"])
+    listener.bind(("", 80))
+    listener.listen()
+    server = HttpEventServer(listener, lambda request: Response(200, body=request.body[::-1]))
+    sock = socket(net["A"])
+    sock.connect(("192.168.2.20", 80))
+    body = b"0123456789" * 30
+    raw = (b"POST /echo HTTP/1.1\r\nHost: b\r\ncontent-length: %d\r\n\r\n" % len(body)) + body
+    for i in range(0, len(raw), 3):  # 3 bytes per segment, ~120 segments
+        sock.sendall(raw[i:i + 3])
+        net.run_for("3ms")
+    client = HttpClient(sock, host="b")
+    sock.sendall(raw)  # a second request on the same connection, all at once
+    first = client._reader.read_response("POST")
+    second = client._reader.read_response("POST")
+    assert first.body == second.body == body[::-1]
+    (conn,) = server.connections
+    assert conn.parses == 2

@@ -73,6 +73,7 @@ _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # controls other than tab 
 _BAD_TARGET = re.compile(r"[^\x21-\x7e]")  # a request target is visible ASCII (RFC 3986)
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _NO_BODY_STATUS = (204, 304)
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length[ \t]*:[ \t]*(\d+)[ \t]*\r?$")
 
 
 class HttpError(ParseError):
@@ -574,9 +575,11 @@ class _Arrived:
 class HttpEventConnection:
     """One connection of an :class:`HttpEventServer`: bytes in as they arrive, replies out.
 
-    Each time bytes arrive, the same :class:`HttpReader` as the blocking
-    server's parses what has arrived so far; a request that is not complete yet
-    waits for more bytes (bounded by the limits, as in the blocking server).
+    When a request may be complete (its header has ended and as many bytes as
+    its ``Content-Length`` have arrived), the same :class:`HttpReader` as the
+    blocking server's parses it. Bytes arriving one at a time cost a scan of
+    the new bytes only, not a new parse: a slow sender cannot make the server
+    do quadratic work. The limits are checked as in the blocking server.
     """
 
     def __init__(self, server: HttpEventServer, sock: object, peer: tuple[str, int]) -> None:
@@ -587,6 +590,10 @@ class HttpEventConnection:
         self._buffer = b""
         self._eof = False
         self._done = False
+        self._scanned = 0  # bytes searched for the end of the header so far
+        self._need: int | None = None  # bytes the current request needs, once its header ended
+        #: how many times a request was parsed (once per request, and once per bad one)
+        self.parses = 0
         sock.on_data(self.data_received)  # type: ignore[attr-defined]
         sock.on_close(self.connection_lost)  # type: ignore[attr-defined]
 
@@ -602,14 +609,32 @@ class HttpEventConnection:
             self._serve()
         self._finish()
 
+    def _complete(self) -> bool:
+        """Whether the buffered bytes may hold a whole request (or must be refused now)."""
+        if self._eof:
+            return True
+        if self._need is None:
+            end = _HEAD_END.search(self._buffer, max(0, self._scanned - 3))
+            self._scanned = len(self._buffer)
+            if end is None:
+                return len(self._buffer) > self.server.limits.max_header_bytes
+            found = _CONTENT_LENGTH.search(self._buffer, 0, end.start())
+            length = int(found.group(1)) if found and len(found.group(1)) < 16 else 0
+            self._need = end.end() + (length if length <= self.server.limits.max_body else 0)
+        return len(self._buffer) >= self._need
+
     def _serve(self) -> None:
         server = self.server
         while not self._done and (self._buffer or self._eof):
+            if not self._complete():
+                return
             source = _Arrived(self._buffer, self._eof)
             reader = HttpReader(source, server.limits)
+            self.parses += 1
             try:
                 request = reader.read_request()
-            except _NeedMore:
+            except _NeedMore:  # e.g. a header that is not what the quick scan took it for
+                self._need = len(self._buffer) + 1
                 return
             except HttpError as exc:
                 server.log.append((self.peer, "", exc.status))
@@ -620,6 +645,7 @@ class HttpEventConnection:
                 self._finish()
                 return
             self._buffer = bytes(reader._buffer) + source.data  # what follows this request
+            self._scanned, self._need = 0, None
             self.served += 1
             server.served += 1
             reply, keep = respond(request, server.handler, self.served < server.max_requests)
