@@ -587,7 +587,7 @@ class HttpEventConnection:
         self.sock = sock
         self.peer = peer
         self.served = 0
-        self._buffer = b""
+        self._buffer = bytearray()
         self._eof = False
         self._done = False
         self._scanned = 0  # bytes searched for the end of the header so far
@@ -628,7 +628,7 @@ class HttpEventConnection:
         while not self._done and (self._buffer or self._eof):
             if not self._complete():
                 return
-            source = _Arrived(self._buffer, self._eof)
+            source = _Arrived(bytes(self._buffer), self._eof)
             reader = HttpReader(source, server.limits)
             self.parses += 1
             try:
@@ -644,7 +644,7 @@ class HttpEventConnection:
             if request is None:  # the peer closed between requests
                 self._finish()
                 return
-            self._buffer = bytes(reader._buffer) + source.data  # what follows this request
+            self._buffer = reader._buffer + source.data  # what follows this request
             self._scanned, self._need = 0, None
             self.served += 1
             server.served += 1
