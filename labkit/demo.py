@@ -13,6 +13,7 @@ reply arrives, and the reply on the way back up.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TextIO
 
@@ -75,6 +76,11 @@ def run(pcap: str | None = None, hardware: tuple[str, str] | None = None, wire: 
 
     mode = "bridge" if wire or hardware else "sim"
     ports = hardware if hardware else (None, None)
+    if hardware and all(port == "sim" for port in hardware):
+        hardware = None  # "sim sim": the simulated pair, whatever the environment says
+    from_env = tuple(os.environ.get(k) or "sim" for k in ("LABKIT_TX_PORT", "LABKIT_RX_PORT"))
+    if ports == (None, None) and mode == "bridge" and from_env != ("sim", "sim"):
+        hardware = from_env  # open_pair takes real boards from the environment
     where = ("real boards " + " -> ".join(hardware) if hardware
              else "the simulated boards' byte bridge" if mode == "bridge" else "a simulated link")
     say("labkit demo: C (10.0.1.10) fetches http://10.0.2.80/ across two LANs and two routers")
@@ -129,8 +135,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``demo`` to the ``labkit`` command's subcommands."""
-    p = subparsers.add_parser("demo", help="one web request through every layer, in the terminal",
-                              description=__doc__.split("\n\n")[0])
+    p = subparsers.add_parser(
+        "demo", help="one web request through every layer, in the terminal",
+        description="C fetches a web page from W across two LANs and two routers;\n"
+                    "every layer's view of the request is printed, with a progress bar\n"
+                    "over the reply.",
+        epilog="\n".join(line.strip() for line in __doc__.split("\n\n")[1].splitlines()),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pcap", metavar="FILE", help="write the client's capture to FILE (pcap)")
     p.add_argument("--hardware", nargs=2, metavar=("TX", "RX"),
                    help="carry the routers' hop over two real boards on these serial ports")
