@@ -226,7 +226,12 @@ def _main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     net = Network(seed=1)
     host = net.add_host("L", ip=args.ip, gateway=args.gateway)
-    with TapBridge(net, host, name=args.name) as bridge:
+    try:
+        bridge = TapBridge(net, host, name=args.name)
+    except TapError as exc:
+        print(f"labkit.tap: {exc}", file=sys.stderr)
+        return 2
+    with bridge:
         install_transport(net)
         listener = socket(host)
         listener.bind(("0.0.0.0", args.port))
