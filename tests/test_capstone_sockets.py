@@ -199,3 +199,44 @@ def test_a_slow_sender_costs_one_parse_per_request_not_one_per_byte():
     assert first.body == second.body == body[::-1]
     (conn,) = server.connections
     assert conn.parses == 2
+
+
+def test_event_server_and_blocking_server_answer_byte_for_byte_alike():
+    """The same requests to serve_connection on a real socket pair and to HttpEventServer."""
+    import socket as real
+    import threading
+
+    from labkit.app.http import serve_connection
+
+    site = static_site({"/": "<p>same</p>", "/a": "A" * 3000})
+    raw = (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"HEAD /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+           b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+           b"GET /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+
+    a, b = real.socketpair()
+    with a, b:
+        a.settimeout(5)
+        b.settimeout(5)
+        worker = threading.Thread(target=lambda: (serve_connection(b, site), b.shutdown(
+            real.SHUT_WR)))
+        worker.start()
+        a.sendall(raw)
+        blocking = bytearray()
+        while chunk := a.recv(65536):
+            blocking += chunk
+        worker.join(5)
+
+    net = lan()
+    listener = socket(net["B"])
+    listener.bind(("", 80))
+    listener.listen()
+    HttpEventServer(listener, site)
+    sock = socket(net["A"])
+    sock.connect(("192.168.2.20", 80))
+    sock.sendall(raw)
+    simulated = bytearray()
+    while chunk := sock.recv(65536):
+        simulated += chunk
+    assert simulated == blocking
+    assert simulated.count(b"HTTP/1.1 ") == 4 and b"404 Not Found" in simulated
