@@ -4,6 +4,7 @@
     labkit student-copies [-o DIR]     write the notebooks without their solutions
     labkit ber [--code C]              measured and theoretical bit error rates
     labkit hw ports|doctor|selftest|send|recv   the hardware lab (see hardware/README.md)
+    labkit demo [--pcap FILE] [--hardware TX RX]  one web request through every layer
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     from labkit.hw.cli import add_subparser as add_hw
 
     add_hw(sub)
+
+    from labkit.demo import add_subparser as add_demo
+
+    add_demo(sub)
     return parser
 
 

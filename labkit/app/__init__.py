@@ -29,6 +29,7 @@ from labkit.app.framing import (
 from labkit.app.http import (
     HttpClient,
     HttpError,
+    HttpEventServer,
     HttpLimits,
     HttpTimeout,
     Request,
@@ -58,6 +59,7 @@ __all__ = [
     "FramingError",
     "HttpClient",
     "HttpError",
+    "HttpEventServer",
     "HttpLimits",
     "HttpTimeout",
     "IncompleteMessage",

@@ -31,7 +31,10 @@ a server answers with (400, 413, 431, 501, 505). Conflicting
 
 :func:`serve_connection` and :class:`HttpClient` run on any socket-like
 object with ``sendall`` and ``recv``: real sockets, and labkit's simulated
-TCP sockets with the same code.
+TCP sockets with the same code. Inside the simulation a server cannot block
+in a loop, so :class:`HttpEventServer` serves from callbacks
+(``on_connection``/``on_data``), with the same reader and the same
+:func:`respond`.
 """
 
 from __future__ import annotations
@@ -49,12 +52,15 @@ __all__ = [
     "DEFAULT_LIMITS",
     "HttpClient",
     "HttpError",
+    "HttpEventConnection",
+    "HttpEventServer",
     "HttpLimits",
     "HttpReader",
     "HttpTimeout",
     "Request",
     "Response",
     "VERSIONS",
+    "respond",
     "serve_connection",
     "static_site",
 ]
@@ -67,6 +73,7 @@ _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # controls other than tab 
 _BAD_TARGET = re.compile(r"[^\x21-\x7e]")  # a request target is visible ASCII (RFC 3986)
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _NO_BODY_STATUS = (204, 304)
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length[ \t]*:[ \t]*(\d+)[ \t]*\r?$")
 
 
 class HttpError(ParseError):
@@ -507,30 +514,195 @@ def serve_connection(sock: _Source, handler: Handler, limits: HttpLimits = DEFAU
             return served
         if request is None:
             return served
-        try:
-            response = handler(request)
-            if not isinstance(response, Response):
-                raise LabkitValueError(f"handler returned {type(response).__name__}, not Response")
-        except Exception:  # the handler's bug: the client gets a 500, the server keeps running
-            response = _error_response(500, "the handler failed")
         served += 1
-        keep = request.keep_alive and response.keep_alive and served < max_requests
-        extra: tuple[tuple[str, str], ...] = ()
-        if not _connection_tokens(response.headers):
-            if not keep:
-                extra = (("Connection", "close"),)
-            elif request.version == "HTTP/1.0":
-                extra = (("Connection", "keep-alive"),)
-        if extra:
-            response = Response(response.status, response.headers + extra, response.body,
-                                response.reason, response.version)
+        reply, keep = respond(request, handler, served < max_requests)
         try:
-            sock.sendall(response.pack(head_only=request.method == "HEAD"))  # type: ignore[attr-defined]
+            sock.sendall(reply)  # type: ignore[attr-defined]
         except OSError:
             return served
         if not keep:
             return served
     return served
+
+
+def respond(request: Request, handler: Handler, may_keep: bool = True) -> tuple[bytes, bool]:
+    """The bytes answering ``request`` and whether the connection stays open after them.
+
+    The server's one decision, shared by the blocking :func:`serve_connection`
+    and the event-driven :class:`HttpEventServer`: call the handler (a handler
+    that raises gives a plain 500), and add ``Connection: close`` or
+    ``keep-alive`` as the versions require.
+    """
+    try:
+        response = handler(request)
+        if not isinstance(response, Response):
+            raise LabkitValueError(f"handler returned {type(response).__name__}, not Response")
+    except Exception:  # the handler's bug: the client gets a 500, the server keeps running
+        response = _error_response(500, "the handler failed")
+    keep = request.keep_alive and response.keep_alive and may_keep
+    extra: tuple[tuple[str, str], ...] = ()
+    if not _connection_tokens(response.headers):
+        if not keep:
+            extra = (("Connection", "close"),)
+        elif request.version == "HTTP/1.0":
+            extra = (("Connection", "keep-alive"),)
+    if extra:
+        response = Response(response.status, response.headers + extra, response.body,
+                            response.reason, response.version)
+    return response.pack(head_only=request.method == "HEAD"), keep
+
+
+class _NeedMore(Exception):
+    """The bytes so far end in the middle of a message."""
+
+
+class _Arrived:
+    """A socket-like view of bytes that have arrived: recv raises _NeedMore when they run out."""
+
+    def __init__(self, data: bytes, eof: bool) -> None:
+        self.data = data
+        self.eof = eof
+
+    def recv(self, bufsize: int) -> bytes:
+        if self.data:
+            chunk, self.data = self.data[:bufsize], self.data[bufsize:]
+            return chunk
+        if self.eof:
+            return b""
+        raise _NeedMore
+
+
+class HttpEventConnection:
+    """One connection of an :class:`HttpEventServer`: bytes in as they arrive, replies out.
+
+    When a request may be complete (its header has ended and as many bytes as
+    its ``Content-Length`` have arrived), the same :class:`HttpReader` as the
+    blocking server's parses it. Bytes arriving one at a time cost a scan of
+    the new bytes only, not a new parse: a slow sender cannot make the server
+    do quadratic work. The limits are checked as in the blocking server.
+    """
+
+    def __init__(self, server: HttpEventServer, sock: object, peer: tuple[str, int]) -> None:
+        self.server = server
+        self.sock = sock
+        self.peer = peer
+        self.served = 0
+        self._buffer = bytearray()
+        self._eof = False
+        self._done = False
+        self._scanned = 0  # bytes searched for the end of the header so far
+        self._need: int | None = None  # bytes the current request needs, once its header ended
+        #: how many times a request was parsed (once per request, and once per bad one)
+        self.parses = 0
+        sock.on_data(self.data_received)  # type: ignore[attr-defined]
+        sock.on_close(self.connection_lost)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        if self._done:
+            return
+        self._buffer += data
+        self._serve()
+
+    def connection_lost(self) -> None:
+        self._eof = True
+        if not self._done:
+            self._serve()
+        self._finish()
+
+    def _complete(self) -> bool:
+        """Whether the buffered bytes may hold a whole request (or must be refused now)."""
+        if self._eof:
+            return True
+        if self._need is None:
+            end = _HEAD_END.search(self._buffer, max(0, self._scanned - 3))
+            self._scanned = len(self._buffer)
+            if end is None:
+                return len(self._buffer) > self.server.limits.max_header_bytes
+            found = _CONTENT_LENGTH.search(self._buffer, 0, end.start())
+            length = int(found.group(1)) if found and len(found.group(1)) < 16 else 0
+            self._need = end.end() + (length if length <= self.server.limits.max_body else 0)
+        return len(self._buffer) >= self._need
+
+    def _serve(self) -> None:
+        server = self.server
+        while not self._done and (self._buffer or self._eof):
+            if not self._complete():
+                return
+            source = _Arrived(bytes(self._buffer), self._eof)
+            reader = HttpReader(source, server.limits)
+            self.parses += 1
+            try:
+                request = reader.read_request()
+            except _NeedMore:  # e.g. a header that is not what the quick scan took it for
+                self._need = len(self._buffer) + 1
+                return
+            except HttpError as exc:
+                server.log.append((self.peer, "", exc.status))
+                self._send(_error_response(exc.status, str(exc)).pack())
+                self._finish()
+                return
+            if request is None:  # the peer closed between requests
+                self._finish()
+                return
+            self._buffer = reader._buffer + source.data  # what follows this request
+            self._scanned, self._need = 0, None
+            self.served += 1
+            server.served += 1
+            reply, keep = respond(request, server.handler, self.served < server.max_requests)
+            server.log.append((self.peer, f"{request.method} {request.target}",
+                               int(reply[9:12]) if reply[9:12].isdigit() else 0))
+            self._send(reply)
+            if not keep:
+                self._finish()
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)  # type: ignore[attr-defined]
+        except OSError:
+            self._done = True
+
+    def _finish(self) -> None:
+        if not self._done:
+            self._done = True
+        try:
+            self.sock.close()  # type: ignore[attr-defined]
+        except OSError:
+            pass
+
+
+class HttpEventServer:
+    """An HTTP server for event-driven sockets: labkit's simulated TCP sockets.
+
+    ``listener`` is a listening socket with ``on_connection(fn(sock, peer))``
+    whose connected sockets offer ``on_data(fn(data))``, ``on_close(fn())``,
+    ``sendall`` and ``close`` (:mod:`labkit.transport.sockets`). Requests are
+    parsed by the same :class:`HttpReader` and answered by the same
+    :func:`respond` as :func:`serve_connection` on a real socket.
+    :attr:`log` keeps ``(peer, "METHOD target", status)`` per reply.
+    """
+
+    def __init__(self, listener: object, handler: Handler, limits: HttpLimits = DEFAULT_LIMITS,
+                 max_requests: int = 100) -> None:
+        if not callable(getattr(listener, "on_connection", None)):
+            raise LabkitValueError(f"listener={listener!r}: expected a listening socket with "
+                                   "on_connection() (labkit.transport.sockets)")
+        if not callable(handler):
+            raise LabkitValueError(f"handler={handler!r}: expected a function Request -> Response")
+        self.listener = listener
+        self.handler = handler
+        self.limits = limits
+        self.max_requests = max_requests
+        self.served = 0
+        self.connections: list[HttpEventConnection] = []
+        self.log: list[tuple[tuple[str, int], str, int]] = []
+        listener.on_connection(self._accept)  # type: ignore[attr-defined]
+
+    def _accept(self, sock: object, peer: tuple[str, int]) -> None:
+        self.connections.append(HttpEventConnection(self, sock, peer))
+
+    def close(self) -> None:
+        """Stop accepting (connections already open finish on their own)."""
+        self.listener.close()  # type: ignore[attr-defined]
 
 
 def static_site(pages: Mapping[str, bytes | str], content_type: str = "text/html; charset=utf-8",

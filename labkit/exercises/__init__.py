@@ -68,6 +68,7 @@ _MODULES = {
     "tcp": "labkit.exercises.transport",
     "net": "labkit.net.exercises",
     "app": "labkit.app.exercises",
+    "capstone": "labkit.exercises.capstone",
 }
 
 

@@ -20,6 +20,20 @@ for the simulated network looks like the real-socket code of notebook 08::
     client.sendall(b"hello")
     conn.recv(1024)
 
+A server inside the simulation cannot sit in a blocking ``accept``/``recv``
+loop: the simulation runs one thing at a time, so the client would never get
+a turn. It registers callbacks instead, and the simulation calls them as
+segments arrive (the shape of asyncio's protocols, or of a selectors loop)::
+
+    def connected(sock, peer):
+        sock.on_data(lambda data: sock.sendall(data.upper()))   # bytes as they arrive
+        sock.on_close(lambda: sock.close())                     # the peer's FIN (or a reset)
+    server.on_connection(connected)
+
+In this event mode ``sendall`` never blocks: what does not fit in the send
+buffer waits in the socket and follows as acknowledgements make room, and
+``close`` sends its FIN after it.
+
 A call that would block runs the simulation until it can go on, or until its
 timeout (``settimeout``, in seconds of *virtual* time; by default 60 s) runs
 out: then it raises ``TimeoutError``. If nothing is left to happen in the
@@ -240,6 +254,12 @@ class Transport:
             return
         conn.segment_arrives(seg, now)
         self._flush(conn)
+        listener = self.listeners.get(seg.dst_port)
+        if listener is not None and listener._accept_queue and listener._on_connection is not None:
+            listener._hand_over()
+        owner = self._owners.get(conn)
+        if owner is not None and owner._events:
+            owner._dispatch()
 
     # ------------------------------------------------------------------ UDP plumbing
     def _udp_arrives(self, packet: IPv4Packet, now: int) -> None:
@@ -302,6 +322,14 @@ class Socket:
         self._accept_queue: deque[tuple[TCPConnection, tuple[str, int]]] = deque()
         self._datagrams: deque[tuple[bytes, tuple[str, int]]] = deque()
         self._on_datagram: Callable[[bytes, tuple[str, int]], Any] | None = None
+        self._on_connection: Callable[[Socket, tuple[str, int]], Any] | None = None
+        self._on_data: Callable[[bytes], Any] | None = None
+        self._on_close: Callable[[], Any] | None = None
+        self._events = False  # event mode: callbacks instead of blocking calls
+        self._closed_reported = False
+        self._dispatching = False
+        self._out = bytearray()  # event mode: bytes waiting for room in the send buffer
+        self._close_after_out = False
 
     # ------------------------------------------------------------------ common
     def settimeout(self, seconds: float | None) -> None:
@@ -354,6 +382,9 @@ class Socket:
         """Close; a TCP connection then finishes its FIN exchange on its own, as a kernel's does."""
         if self._closed:
             return
+        if self._out and self._conn is not None and self._conn.error is None:
+            self._close_after_out = True  # event mode: the FIN follows the waiting bytes
+            return
         self._closed = True
         t = self.transport
         if self._conn is not None:
@@ -398,18 +429,108 @@ class Socket:
         self._pending.discard(conn)
         conn.on_state_change = None
         self._accept_queue.append((conn, (str(peer[0]), peer[1])))
+        # on_connection runs once the segment is processed (Transport._tcp_arrives)
+
+    def _take(self) -> tuple[Socket, tuple[str, int]]:
+        conn, peer = self._accept_queue.popleft()
+        sock = Socket(self.transport, SOCK_STREAM)
+        sock._port, sock._conn, sock._peer, sock._timeout = self._port, conn, peer, self._timeout
+        self.transport._owners[conn] = sock
+        return sock, peer
+
+    def _hand_over(self) -> None:
+        while self._accept_queue and self._on_connection is not None and not self._closed:
+            sock, peer = self._take()
+            sock._events = True
+            self._on_connection(sock, peer)
+            sock._dispatch()  # bytes (or a FIN) that came with the handshake
+
+    def on_connection(self, handler: Callable[[Socket, tuple[str, int]], Any] | None) -> None:
+        """Call ``handler(sock, peer)`` for each new connection, instead of queueing it for accept.
+
+        ``sock`` is in event mode: give it :meth:`on_data` and :meth:`on_close`
+        handlers in ``handler``. Connections already waiting are handed over at once.
+        """
+        self._check_open()
+        if self.type != SOCK_STREAM or self._port not in self.transport.listeners:
+            raise SocketError(errno.EINVAL, "on_connection() needs a listening SOCK_STREAM socket")
+        if handler is not None and not callable(handler):
+            raise LabkitValueError(f"handler={handler!r}: expected a function (sock, peer)")
+        self._on_connection = handler
+        self._hand_over()
+
+    def on_data(self, handler: Callable[[bytes], Any] | None) -> None:
+        """Call ``handler(data)`` with the bytes of this connection as they arrive.
+
+        The socket switches to event mode (``sendall`` no longer blocks).
+        Bytes already received are handed over at once.
+        """
+        self._stream()
+        if handler is not None and not callable(handler):
+            raise LabkitValueError(f"handler={handler!r}: expected a function (data)")
+        self._on_data = handler
+        self._events = True
+        self._dispatch()
+
+    def on_close(self, handler: Callable[[], Any] | None) -> None:
+        """Call ``handler()`` once, when the peer has closed its side (FIN) or reset the connection.
+
+        After it, :meth:`recv` returns ``b""`` (or raises the reset); call
+        :meth:`close` to finish this side too.
+        """
+        self._stream()
+        if handler is not None and not callable(handler):
+            raise LabkitValueError(f"handler={handler!r}: expected a function ()")
+        self._on_close = handler
+        self._events = True
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Event mode: push waiting output, hand received bytes to on_data, report the end."""
+        conn = self._conn
+        if conn is None or self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            t = self.transport
+            self._push_out()
+            while self._on_data is not None and conn.readable and not self._closed:
+                data = conn.recv(conn.readable, t.clock.now())
+                t._flush(conn)
+                self._on_data(data)
+            ended = conn.error is not None or (conn.eof and not conn.readable)
+            if ended and not self._closed_reported and (
+                    self._on_close is not None or self._on_data is not None):
+                self._closed_reported = True
+                if self._on_close is not None:
+                    self._on_close()
+        finally:
+            self._dispatching = False
+
+    def _push_out(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        t = self.transport
+        if conn.error is not None:
+            self._out.clear()
+        while self._out and conn.send_space > 0:
+            n = conn.send(bytes(self._out), t.clock.now())
+            del self._out[:n]
+            t._flush(conn)
+        if not self._out and self._close_after_out:
+            self._close_after_out = False
+            self.close()
 
     def accept(self) -> tuple[Socket, tuple[str, int]]:
         """Wait for a connection; return a new socket for it and the peer's address."""
         self._check_open()
         if self._port not in self.transport.listeners:
             raise SocketError(errno.EINVAL, "accept() before listen()")
+        if self._on_connection is not None:
+            raise SocketError(errno.EINVAL, "accept() on a listener with an on_connection handler")
         self.transport.wait(lambda: bool(self._accept_queue), self._timeout, "accept")
-        conn, peer = self._accept_queue.popleft()
-        sock = Socket(self.transport, SOCK_STREAM)
-        sock._port, sock._conn, sock._peer, sock._timeout = self._port, conn, peer, self._timeout
-        self.transport._owners[conn] = sock
-        return sock, peer
+        return self._take()
 
     def connect(self, address: tuple[str, int]) -> None:
         """Open a TCP connection (three-way handshake) or, for UDP, fix the default peer."""
@@ -453,6 +574,15 @@ class Socket:
     def sendall(self, data: bytes) -> None:
         """Queue all of ``data`` (as the kernel does: it returns before the peer has read it)."""
         view = bytes(data)
+        if self._events:  # never block inside a callback: keep what does not fit
+            conn = self._stream()
+            if conn.error is not None:
+                raise conn.error
+            if self._close_after_out:
+                raise SocketError(errno.EPIPE, "sendall() after close()")
+            self._out += view
+            self._push_out()
+            return
         while view:
             view = view[self.send(view):]
 

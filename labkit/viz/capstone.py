@@ -1,0 +1,160 @@
+"""Plots for the capstone (notebook 09): encapsulation, what routers change, the transfer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, Rectangle
+
+__all__ = ["plot_encapsulation", "plot_hop_changes", "plot_progress", "LAYER_COLOURS"]
+
+#: One colour per layer, used for its header in every plot.
+LAYER_COLOURS = {
+    "HTTP": "#8fd18f",
+    "TCP": "#7fb2e5",
+    "IPv4": "#f2b36b",
+    "Ethernet": "#d99ad9",
+    "wire": "#cccccc",
+}
+
+
+def _row(ax: Axes, y: float, layers: Sequence, depth: int, *, removed: bool) -> None:
+    """Draw the unit at layer ``depth``: its headers left of the data, trailers right of it."""
+    data = layers[0].payload
+    left = 0.0
+    for k in range(1, depth + 1):
+        layer = layers[k]
+        width = len(layer.header)
+        left -= width
+        newest = k == depth
+        ax.add_patch(Rectangle(
+            (left, y), width, 0.7, facecolor=LAYER_COLOURS[layer.name],
+            edgecolor="black", lw=1.6 if newest else 0.6,
+            hatch="//" if newest and removed else None, alpha=1.0 if newest else 0.55))
+        if newest:
+            ax.text(left + width / 2, y + 0.35, f"{layer.name}\n{width} B", ha="center",
+                    va="center", fontsize=7)
+    ax.add_patch(Rectangle((0, y), len(data), 0.7, facecolor=LAYER_COLOURS["HTTP"],
+                           edgecolor="black", lw=1.6 if depth == 0 else 0.6))
+    ax.text(len(data) / 2, y + 0.35, f"HTTP data {len(data)} B", ha="center", va="center",
+            fontsize=7)
+    right = float(len(data))
+    for k in range(1, depth + 1):
+        trailer = layers[k].trailer
+        if trailer:
+            ax.add_patch(Rectangle((right, y), len(trailer), 0.7,
+                                   facecolor=LAYER_COLOURS[layers[k].name], edgecolor="black",
+                                   lw=1.6 if k == depth else 0.6))
+            ax.text(right + len(trailer) / 2, y + 0.85, "FCS", ha="center", fontsize=6)
+            right += len(trailer)
+
+
+def plot_encapsulation(layers: Sequence, *, fig: Figure | None = None) -> Figure:
+    """The request going down the client's stack and up the server's, one row per layer.
+
+    ``layers`` is :func:`labkit.capstone.layers` of one frame (HTTP first).
+    Left: the sender, each layer adding its header (bold edge) in front of
+    what the layer above gave it (the Ethernet layer adds the FCS behind too).
+    Right: the receiver, each layer taking its header off (hatched) and
+    passing the rest up. Widths are bytes.
+    """
+    if fig is None:
+        fig = plt.figure(figsize=(12, 4.2))
+    axes = fig.subplots(1, 2, sharey=True)
+    n = len(layers)
+    total_header = sum(len(layer.header) for layer in layers[1:])
+    total_trailer = sum(len(layer.trailer) for layer in layers[1:])
+    width = len(layers[0].payload)
+    for side, ax in enumerate(axes):
+        removed = side == 1
+        for depth in range(n):
+            y = (n - 1 - depth) * 1.0
+            _row(ax, y, layers, depth, removed=removed and depth > 0)
+            ax.text(-total_header - 4, y + 0.35, layers[depth].name, ha="right", va="center",
+                    fontsize=9, color="#333333")
+        for depth in range(n - 1):
+            y_top, y_bottom = (n - 1 - depth) * 1.0, (n - 2 - depth) * 1.0 + 0.7
+            start, end = ((width / 2, y_top), (width / 2, y_bottom)) if not removed else \
+                ((width / 2, y_bottom), (width / 2, y_top))
+            ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10,
+                                         color="#555555", lw=0.8))
+        ax.set_xlim(-total_header - 40, width + total_trailer + 6)
+        ax.set_ylim(-0.3, n)
+        ax.set_yticks([])
+        ax.set_xlabel("bytes (0 = first byte of the HTTP data)")
+        ax.set_title("client C: down the stack, each layer adds its header" if not removed
+                     else "server W: up the stack, each layer removes its header (hatched)",
+                     fontsize=10)
+        for spine in ("left", "right", "top"):
+            ax.spines[spine].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_hop_changes(frames: Sequence[tuple[str, bytes]], *, ax: Axes | None = None) -> Axes:
+    """Which bytes of the same packet changed from one link to the next.
+
+    ``frames``: ``(link name, frame bytes)`` for the same IP packet as it
+    crossed each link in turn. One row per link; a byte that differs from the
+    previous link's frame is dark (the first row has nothing to compare with).
+    Header regions are labelled along the top.
+    """
+    if not frames:
+        raise ValueError("frames: give at least one (link, frame) pair")
+    length = min(len(f) for _, f in frames)
+    rows = [np.frombuffer(f[:length], dtype=np.uint8) for _, f in frames]
+    changed = np.array([rows[0] != rows[0]] + [rows[i] != rows[i - 1]
+                                               for i in range(1, len(rows))], dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(11, 0.5 * len(frames) + 1.6))
+    shown = min(length, 64)
+    ax.imshow(changed[:, :shown], aspect="auto", cmap="Greys", vmin=0, vmax=1.4,
+              extent=(0, shown, len(frames), 0), interpolation="nearest")
+    regions = [(0, 6, "Eth dst"), (6, 12, "Eth src"), (12, 14, "type"), (14, 22, "IPv4"),
+               (22, 23, "TTL"), (23, 24, "proto"), (24, 26, "IP sum"), (26, 34, "IP addresses"),
+               (34, 54, "TCP header"), (54, shown, "HTTP data")]
+    for a, b, label in regions:
+        if a >= shown:
+            continue
+        colour = LAYER_COLOURS["Ethernet"] if a < 14 else LAYER_COLOURS["IPv4"] if a < 34 \
+            else LAYER_COLOURS["TCP"] if a < 54 else LAYER_COLOURS["HTTP"]
+        ax.add_patch(Rectangle((a, -0.9), min(b, shown) - a, 0.8, facecolor=colour,
+                               edgecolor="black", lw=0.5, clip_on=False))
+        ax.text((a + min(b, shown)) / 2, -0.5, label, ha="center", va="center", fontsize=6,
+                rotation=90 if b - a < 3 else 0)
+        ax.axvline(a, color="#999999", lw=0.4)
+    ax.set_ylim(len(frames), -1.0)
+    ax.set_yticks(np.arange(len(frames)) + 0.5, [name for name, _ in frames], fontsize=8)
+    for row in range(len(frames)):
+        n = int(changed[row].sum())
+        ax.text(shown + 0.5, row + 0.5, "" if row == 0 else f"{n} bytes changed", va="center",
+                fontsize=7)
+    ax.set_xlim(0, shown)
+    ax.set_xlabel("byte offset in the frame (dark: changed since the previous link)")
+    ax.set_title("the same request on each link: routers rewrite the Ethernet header, "
+                 "TTL and IP checksum", fontsize=10)
+    return ax
+
+
+def plot_progress(progress: Sequence[tuple[int, int, int | None]], *, ax: Axes | None = None,
+                  label: str | None = None) -> Axes:
+    """Bytes of the reply received against virtual time (from :class:`~labkit.capstone.Exchange`)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3))
+    t = np.array([p[0] for p in progress], dtype=float) / 1e6
+    received = np.array([p[1] for p in progress])
+    ax.step(t, received, where="post", marker="o", ms=4, label=label)
+    expected = next((p[2] for p in progress if p[2]), None)
+    if expected:
+        ax.axhline(expected, color="#999999", ls="--", lw=0.8)
+        ax.text(t[0] if t.size else 0, expected, "  whole reply", va="bottom", fontsize=8)
+    ax.set_xlabel("virtual time (ms)")
+    ax.set_ylabel("reply bytes received")
+    ax.set_ylim(0, (expected or (received.max() if received.size else 1)) * 1.15)
+    if label:
+        ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,161 @@
+"""The capstone network: the request through every layer, the routers, the byte-bridge hop."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from labkit import capstone  # noqa: E402
+from labkit.errors import LabkitError  # noqa: E402
+from labkit.exercises import evaluate  # noqa: E402
+from labkit.link import framing  # noqa: E402
+from labkit.link.ethernet import fcs  # noqa: E402
+from labkit.net.ipv4 import IPv4Packet  # noqa: E402
+from labkit.transport.tcp import TCPSegment  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run_sim():
+    cap = capstone.build(wire="sim")
+    everything = cap.net.capture()
+    exchange = capstone.fetch(cap)
+    yield cap, everything, exchange
+    cap.close()
+
+
+def test_the_page_arrives_whole_and_the_layers_add_up_to_the_frame(run_sim):
+    cap, _, exchange = run_sim
+    assert exchange.response.status == 200
+    assert exchange.response.text == capstone.DEFAULT_PAGE
+    frame = capstone.request_frame(cap.capture.trace)
+    http, tcp, ip, eth, wire = capstone.layers(frame)
+    assert http.payload == exchange.request.pack()
+    assert eth.header + ip.header + tcp.header + http.payload == frame
+    assert (len(tcp.header), len(ip.header), len(eth.header), len(eth.trailer)) == (20, 20, 14, 4)
+    assert eth.trailer == fcs(frame)
+    assert wire.payload == frame + fcs(frame) and wire.header == b"\x55" * 7 + b"\xd5"
+    assert [layer.length for layer in (http, tcp, ip, eth, wire)] == [
+        len(http.payload), len(http.payload) + 20, len(http.payload) + 40,
+        len(http.payload) + 58, len(http.payload) + 66]
+    bits, volts = capstone.wire_signal(frame)
+    assert bits.size == 8 * wire.length and volts.size >= 8 * bits.size
+    # the reply's segments, reassembled, are exactly the HTTP reply
+    body = b"".join(capstone.layers(f)[0].payload for f in capstone.reply_frames(cap.capture.trace))
+    assert body == exchange.response.pack()
+    # progress: from 0 to the whole reply, never backwards
+    received = [p[1] for p in exchange.progress]
+    assert received[0] == 0 and received[-1] == len(body) and received == sorted(received)
+
+
+def test_routers_rewrite_only_the_link_header_ttl_and_checksum(run_sim):
+    cap, everything, _ = run_sim
+    frame = capstone.request_frame(cap.capture.trace)
+    hops = capstone.follow(everything.trace, frame)
+    assert [name for name, _ in hops] == ["C→S1", "S1→R1", "R1→R2", "R2→S2", "S2→W"]
+    packets = [IPv4Packet.parse(f[14:]) for _, f in hops]  # checksums verified here
+    assert [p.ttl for p in packets] == [64, 64, 63, 62, 62]
+    assert len({p.payload for p in packets}) == 1  # TCP and HTTP untouched, end to end
+    TCPSegment.parse(packets[-1].payload, packets[-1].src, packets[-1].dst)  # checksum still right
+    assert len({f[:12] for _, f in hops}) == 3  # one pair of MACs per LAN and one between routers
+    with pytest.raises(LabkitError):
+        capstone.layers(everything.trace[0].frame)  # the first frame is ARP, not TCP
+
+
+def test_the_bridge_hop_carries_the_same_exchange_and_the_same_seed_repeats_it():
+    def run():
+        with capstone.build(wire="bridge", seed=5) as cap:
+            ex = capstone.fetch(cap)
+            return ex, [r.summary for r in cap.capture.trace], [h.frames for h in cap.hops], \
+                [h.lost for h in cap.hops]
+
+    first, second = run(), run()
+    ex, summaries, frames, lost = first
+    assert ex.response.text == capstone.DEFAULT_PAGE
+    assert frames[0] > 5 and frames[1] > 5 and lost == [0, 0]
+    assert ex.times["received"] > 1_000_000_000  # 4 kB at 19.2 kbit/s: seconds, not ms
+    assert second[1] == summaries and second[2] == frames
+
+
+class _Board:
+    """A stand-in for a board in bridge mode: what one sends the other receives, maybe damaged."""
+
+    def __init__(self) -> None:
+        self.peer: _Board | None = None
+        self.rx = bytearray()
+        self.damage: int | None = None
+
+    def bridge_send(self, data: bytes) -> None:
+        data = bytearray(data)
+        if self.damage is not None:
+            data[self.damage] ^= 0x10
+        self.peer.rx += data
+
+    def bridge_recv(self, size=None, *, timeout=None) -> bytes:
+        out = bytes(self.rx)
+        self.rx.clear()
+        return out
+
+
+def test_bridge_hop_delivers_good_frames_and_drops_damaged_ones():
+    a, b = _Board(), _Board()
+    a.peer, b.peer = b, a
+    hop = capstone.BridgeHop(a, b, bit_rate=10_000)
+    frame = bytes(range(1, 61)) + b"\x00" * 4
+    rng = np.random.default_rng(0)
+    [(delay, got)] = hop.apply(frame, rng)
+    assert got == frame
+    wire = framing.frame(frame + fcs(frame))
+    assert hop.last_wire == wire and delay == (len(wire) - len(frame)) * 10 * 100_000
+    a.damage = 20  # a flipped bit: COBS still decodes, the FCS does not match
+    assert hop.apply(frame, rng) == []
+    a.damage = 0  # the code byte damaged: the frame falls apart
+    assert hop.apply(frame, rng) == []
+    a.damage = None
+    assert hop.apply(frame, rng)[0][1] == frame  # the decoder resynchronised
+    assert (hop.frames, hop.lost) == (4, 2)
+
+
+def test_plots_draw_each_layer_and_each_hop(run_sim):
+    from labkit.viz.capstone import plot_encapsulation, plot_hop_changes, plot_progress
+
+    cap, everything, exchange = run_sim
+    frame = capstone.request_frame(cap.capture.trace)
+    fig = plot_encapsulation(capstone.layers(frame))
+    left, right = fig.axes
+    # one block per header in each row (0+1+2+3+4), the data in every row, and the FCS twice
+    assert len(left.patches) - 4 == (0 + 1 + 2 + 3 + 4) + 5 + 2
+    assert any(p.get_hatch() == "//" for p in right.patches)
+    assert not any(p.get_hatch() for p in left.patches)
+    ax = plot_hop_changes(capstone.follow(everything.trace, frame))
+    labels = [t.get_text() for t in ax.texts if t.get_text().endswith("changed")]
+    assert labels == ["0 bytes changed", "4 bytes changed", "4 bytes changed", "0 bytes changed"]
+    ax = plot_progress(exchange.progress)
+    assert ax.get_lines()[0].get_ydata()[-1] == len(exchange.response.pack())
+    plt.close("all")
+
+
+def test_capstone_exercise_checks_accept_right_answers_only():
+    def peel(frame):
+        ip = frame[14:14 + int.from_bytes(frame[16:18], "big")]
+        tcp = ip[(ip[0] & 15) * 4:]
+        return tcp[(tcp[12] >> 4) * 4:]
+
+    assert evaluate("capstone.wire_bytes", lambda n: 8 + max(60, 54 + n) + 4)
+    assert not evaluate("capstone.wire_bytes", lambda n: 8 + 54 + n + 4)
+    assert evaluate("capstone.router_changes", {"eth.dst", "eth.src", "ip.ttl", "ip.checksum"})
+    wrong = evaluate("capstone.router_changes", {"eth.dst", "eth.src", "ip.ttl", "ip.dst"})
+    assert not wrong and "ip.dst" in wrong.message
+    assert not evaluate("capstone.router_changes", {"mac"})
+    assert evaluate("capstone.peel", peel)
+    assert not evaluate("capstone.peel", lambda f: f[54:])  # padding is not data
+    assert not evaluate("capstone.peel", lambda f: 1 / 0)
+
+
+def test_build_refuses_an_unknown_wire():
+    with pytest.raises(LabkitError, match="wire="):
+        capstone.build(wire="carrier-pigeon")
