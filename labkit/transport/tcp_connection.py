@@ -275,10 +275,13 @@ class TCPConnection:
         data = bytes(self._rx_buf[:max_bytes])
         del self._rx_buf[:max_bytes]
         if data and self.state in _RECEIVES_DATA:
-            before = self._rcv_right
+            small = min(self.config.recv_buffer // 2, self.smss)
+            was = self.rcv_wnd
             self._advertise()
-            if self._rcv_right > before:
-                self._emit(Flags.ACK, self.snd_nxt)  # window update
+            # A window update only when the window was too small for a full segment (the
+            # sender may be waiting on it); otherwise the next ACK carries the new window.
+            if was < small <= self.rcv_wnd:
+                self._emit(Flags.ACK, self.snd_nxt)
         return data
 
     @property
