@@ -1,0 +1,74 @@
+"""pyserial URL handler for ``labkit-twin://NAME/INDEX``: a port onto an emulated board.
+
+``serial.serial_for_url("labkit-twin://lab/0")`` starts the twin ``lab``
+(:class:`labkit.hw.twin.Twin`: the real firmware on two simavr boards) if it
+is not running yet, and opens board 0's pseudo-terminal; ``.../1`` is the
+other board. Closing both ports stops the twin. Query parameters set the
+wire on the first open (``rc_us``, ``noise_mv``, ``delay_us``, ``ppm0``,
+``ppm1``, ``seed``); ``reset=0`` opens without resetting the board (then
+there is no banner, and :class:`~labkit.hw.Board` asks with HELLO).
+
+pyserial finds this module as ``protocol_labkit-twin`` (the URL scheme);
+``labkit/hw/protocol_labkit-twin.py`` re-exports :class:`Serial` from here.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import serial
+from serial.serialutil import SerialException
+
+from labkit.errors import LabkitError
+from labkit.hw import twin as _twin
+
+
+class Serial(serial.Serial):
+    """The pty of one of a twin's boards, opened like any serial port."""
+
+    _labkit_twin: tuple[str, int] | None = None
+
+    def open(self) -> None:
+        if self.is_open:
+            raise SerialException("Port is already open.")
+        url = self._port
+        if url is None:
+            raise SerialException("Port must be configured before it can be used.")
+        try:
+            name, index, wire, reset = _twin.parse_url(url)
+        except LabkitError as exc:
+            raise SerialException(str(exc)) from None
+        try:
+            tw = _twin.acquire(name, index, wire)
+        except _twin.TwinError as exc:
+            code = errno.EBUSY if "already open" in str(exc) else errno.ENODEV
+            raise SerialException(code, f"could not open port {url}: {exc}") from None
+        self._labkit_twin = (name, index)
+        try:
+            # PosixSerial opens self.portstr: the pty, then the name is the URL again.
+            self.portstr = self._port = tw.ports[index]
+            try:
+                super().open()
+            finally:
+                self.portstr = self._port = self.name = url
+            if reset:
+                tw.reset(index)  # as DTR does to an Uno when its port opens
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        super().close()
+        held, self._labkit_twin = self._labkit_twin, None
+        if held is not None:
+            _twin.release(*held)
+
+    def from_url(self, url: str) -> str:
+        return url
+
+    @property
+    def labkit_twin(self) -> _twin.Twin:
+        """The running twin this port belongs to."""
+        if self._labkit_twin is None:
+            raise serial.PortNotOpenError()
+        return _twin.running_twins()[self._labkit_twin[0]]
