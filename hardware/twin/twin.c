@@ -18,7 +18,9 @@
  *             host opens the port): the firmware restarts and sends its banner
  *   time      answer "time SECONDS" on stdout: the simulated time so far
  * and stops when stdin closes, so a twin never outlives the program that
- * started it.
+ * started it. --clock-file PATH keeps the simulated time (a double, seconds) in
+ * the first 8 bytes of PATH, mapped into memory, for the host to read at will:
+ * host timeouts then count simulated time, whatever the speed of the computer.
  *
  * Both cores run in lock-step on a common clock (each core's 16 MHz made
  * ppm fast or slow). Board i's D7 (PD7) drives wire i; the other board reads
@@ -35,6 +37,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pty.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -328,7 +331,8 @@ static void pump(board_t *b)
 static void usage(void)
 {
     fprintf(stderr, "usage: twin FIRMWARE.elf [--rc-us 22] [--noise-mv 15] [--seed 1] "
-                    "[--ppm0 300] [--ppm1 -200] [--delay-us 0] [--control]\n");
+                    "[--ppm0 300] [--ppm1 -200] [--delay-us 0] [--control] "
+                    "[--clock-file PATH]\n");
 }
 
 /* One option's value: a finite number within [lo, hi], or exit naming it. */
@@ -383,6 +387,7 @@ int main(int argc, char **argv)
     }
     double ppm[2] = {300, -200};
     int use_control = 0;
+    volatile double *clock_out = NULL;
     for (int i = 2; i < argc; i++) {
         const char *opt = argv[i];
         if (!strcmp(opt, "--control")) {
@@ -407,6 +412,19 @@ int main(int argc, char **argv)
             ppm[1] = number(opt, val, -49999, 49999);
         else if (!strcmp(opt, "--delay-us"))
             delay_s = number(opt, val, 0, 1e6) * 1e-6;
+        else if (!strcmp(opt, "--clock-file")) {
+            int fd = open(val, O_RDWR | O_CREAT, 0600);
+            void *p = MAP_FAILED;
+            if (fd >= 0 && ftruncate(fd, sizeof(double)) == 0)
+                p = mmap(NULL, sizeof(double), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (p == MAP_FAILED) {
+                fprintf(stderr, "twin: --clock-file %s: %s\n", val, strerror(errno));
+                return 2;
+            }
+            close(fd);
+            clock_out = p;
+            *clock_out = 0;
+        }
         else {
             fprintf(stderr, "twin: unknown option %s\n", opt);
             usage();
@@ -450,6 +468,8 @@ int main(int argc, char **argv)
         wire_update(&wires[0], &boards[1], t);
         wire_update(&wires[1], &boards[0], t);
         if ((++steps & 1023) == 0) {
+            if (clock_out)
+                *clock_out = now_of(&boards[0]);
             pump(&boards[0]);
             pump(&boards[1]);
             if (use_control && (steps & 16383) == 0 && !control(line, &line_len))

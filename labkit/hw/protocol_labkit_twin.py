@@ -27,6 +27,7 @@ class Serial(serial.Serial):
     """The pty of one of a twin's boards, opened like any serial port."""
 
     _labkit_twin: tuple[str, int] | None = None
+    _labkit_twin_obj: _twin.Twin | None = None
 
     def open(self) -> None:
         if self.is_open:
@@ -41,9 +42,11 @@ class Serial(serial.Serial):
         try:
             tw = _twin.acquire(name, index, wire)
         except _twin.TwinError as exc:
-            code = errno.EBUSY if "already open" in str(exc) else errno.ENODEV
-            raise SerialException(code, f"could not open port {url}: {exc}") from None
+            if "already open" in str(exc):
+                raise SerialException(errno.EBUSY, f"could not open port {url}: {exc}") from None
+            raise SerialException(f"{exc}") from None
         self._labkit_twin = (name, index)
+        self._labkit_twin_obj = tw
         try:
             # PosixSerial opens self.portstr: the pty, then the name is the URL again.
             self.portstr = self._port = tw.ports[index]
@@ -60,15 +63,25 @@ class Serial(serial.Serial):
     def close(self) -> None:
         super().close()
         held, self._labkit_twin = self._labkit_twin, None
+        self._labkit_twin_obj = None
         if held is not None:
             _twin.release(*held)
 
     def from_url(self, url: str) -> str:
         return url
 
+    def labkit_clock(self) -> float:
+        """The twin's simulated time: a Board's timeouts count it instead of wall time.
+
+        The emulated boards run faster or slower than real time, depending on the
+        computer; the firmware's own timeouts (100 ms frame timeout, trigger
+        timeouts) are in simulated time, and so the host's are too.
+        """
+        return self.labkit_twin.sim_time()
+
     @property
     def labkit_twin(self) -> _twin.Twin:
         """The running twin this port belongs to."""
-        if self._labkit_twin is None:
+        if self._labkit_twin_obj is None:
             raise serial.PortNotOpenError()
-        return _twin.running_twins()[self._labkit_twin[0]]
+        return self._labkit_twin_obj

@@ -59,15 +59,18 @@ class WireModel:
     ppm0: float = 300.0  #: board 0's clock error, parts per million (+ is fast)
     ppm1: float = -200.0  #: board 1's clock error
     seed: int = 0  #: seed of the noise generator
+    delay_us: float = 0.0  #: propagation delay from the sender's pin to the receiver
 
     def __post_init__(self) -> None:
-        for name in ("rc_us", "noise_mv", "v_high", "v_low", "threshold", "ppm0", "ppm1"):
+        for name in ("rc_us", "noise_mv", "v_high", "v_low", "threshold", "ppm0", "ppm1",
+                     "delay_us"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise LabkitValueError(f"{name}={v!r}: expected a finite number")
-        if self.rc_us < 0 or self.noise_mv < 0:
+        if self.rc_us < 0 or self.noise_mv < 0 or self.delay_us < 0:
             raise LabkitValueError(
-                f"rc_us={self.rc_us!r}, noise_mv={self.noise_mv!r}: must be >= 0"
+                f"rc_us={self.rc_us!r}, noise_mv={self.noise_mv!r}, delay_us={self.delay_us!r}: "
+                "must be >= 0"
             )
         if not self.v_low < self.threshold < self.v_high:
             raise LabkitValueError(
@@ -85,14 +88,20 @@ class WireModel:
 
 
 class Wire:
-    """The ideal logic level one board drives onto a wire, as a list of changes in time."""
+    """The ideal logic level one board drives onto a wire, as a list of changes in time.
 
-    def __init__(self) -> None:
+    A change the sender makes at ``t`` reaches the receiver's end at ``t + delay``
+    (the propagation delay); the times stored are those at the receiver's end.
+    """
+
+    def __init__(self, delay: float = 0.0) -> None:
         self.times: list[float] = [-math.inf]
         self.levels: list[int] = [0]
+        self.delay = delay
 
     def drive(self, t: float, level: int) -> None:
-        """From time ``t`` on the wire is at ``level`` (later plans are cancelled)."""
+        """From time ``t`` on the sender drives ``level`` (later plans are cancelled)."""
+        t += self.delay
         i = bisect.bisect_right(self.times, t)
         del self.times[i:], self.levels[i:]
         if self.levels[-1] != level:
@@ -101,6 +110,21 @@ class Wire:
 
     def level_at(self, t: float) -> int:
         return self.levels[bisect.bisect_right(self.times, t) - 1]
+
+    def volts_at(self, t: float, model: WireModel) -> float:
+        """The voltage at the receiver at ``t``: each change, smoothed by the RC filter."""
+        i = bisect.bisect_right(self.times, t) - 1
+        tau = model.rc_us * 1e-6
+        if tau <= 0:
+            x = float(self.levels[i])
+        else:
+            j = bisect.bisect_right(self.times, t - 12 * tau) - 1  # settled before this one
+            x = float(self.levels[j])
+            for m in range(j + 1, i + 1):
+                x += (self.levels[m] - self.levels[m - 1]) * (
+                    1 - math.exp(-(t - self.times[m]) / tau)
+                )
+        return model.v_low + x * (model.v_high - model.v_low)
 
     def levels_at(self, times: np.ndarray) -> np.ndarray:
         idx = np.searchsorted(np.asarray(self.times), times, side="right") - 1
@@ -139,6 +163,7 @@ class _Bridge:
     rx_pending: list[tuple[float, int]] = field(default_factory=list)  # received, not yet sent
     received: int = 0
     framing: int = 0
+    noisy: dict[int, int] = field(default_factory=dict)  # tick -> what a noisy input read
 
 
 class SimBoard:
@@ -459,38 +484,82 @@ class SimBoard:
         self.busy_until = self._emit(t, P.Frame(P.BRIDGE_ACK, seq, ack.pack()))
 
     def _bridge_receive(self, b: _Bridge, until: float, flush_all: bool) -> None:
-        """Run the firmware's 4x-oversampling receiver over the wire up to ``until``."""
+        """Run the firmware's 4x-oversampling receiver over the wire up to ``until``.
+
+        Without noise the input is the sender's level, late by the RC filter's
+        crossing delay. With noise it is the RC voltage plus fresh noise at every
+        tick against the threshold, as on the twin; ticks where the voltage is
+        more than 8 sigma from the threshold read without drawing noise, and
+        stretches of settled line are skipped to the next edge.
+        """
         model = self.pair.model
         wire = self.in_wire
-        delay = model.crossing_delay(True) / 2 + model.crossing_delay(False) / 2
         tick = b.tick
+        sigma = model.noise_mv / 1000
+        margin = 8 * sigma
+        delay = model.crossing_delay(True) / 2 + model.crossing_delay(False) / 2
 
-        def read(k: int) -> int:  # the digital input at bridge tick k
-            return wire.level_at(b.start + k * tick - delay)
+        def late(k: int) -> bool:
+            return b.start + k * tick > until
+
+        if sigma == 0:
+
+            def read(k: int) -> int:  # the digital input at bridge tick k
+                return wire.level_at(b.start + k * tick - delay)
+
+            def first(k: int, want: int) -> int | None:
+                """The first tick from k that may read ``want`` (None: no edge ahead)."""
+                if read(k) == want:
+                    return k
+                edge = wire.next_edge(b.start + k * tick - delay, rising=bool(want))
+                if edge is None:
+                    return None
+                return max(k, math.ceil((edge[0] + delay - b.start) / tick))
+
+        else:
+            cache = b.noisy
+            for old in [k for k in cache if k <= b.rx_tick]:
+                del cache[old]
+
+            def read(k: int) -> int:
+                got = cache.get(k)
+                if got is None:
+                    v = wire.volts_at(b.start + k * tick, model)
+                    if abs(v - model.threshold) < margin:
+                        v += float(self.pair.rng.normal(0.0, sigma))
+                    got = cache[k] = int(v > model.threshold)
+                return got
+
+            def first(k: int, want: int) -> int | None:
+                while True:
+                    t = b.start + k * tick
+                    v = wire.volts_at(t, model)
+                    far = v > model.threshold + margin if want == 0 else (
+                        v < model.threshold - margin)
+                    if far and wire.level_at(t) != want:
+                        # settled on the other side until the next edge towards `want`
+                        edge = wire.next_edge(t, rising=bool(want))
+                        if edge is None:
+                            return None
+                        k = max(k, math.ceil((edge[0] - b.start) / tick))
+                        continue
+                    if late(k) or read(k) == want:
+                        return k
+                    k += 1
 
         while True:
             if b.rx_wait_high:
-                k_next = b.rx_tick + 1
-                if not read(k_next):
-                    edge = wire.next_edge(b.start + k_next * tick - delay, rising=True)
-                    if edge is None:
-                        break
-                    k_next = max(k_next, math.ceil((edge[0] + delay - b.start) / tick))
-                if b.start + k_next * tick > until:
+                k_next = first(b.rx_tick + 1, 1)
+                if k_next is None or late(k_next):
                     break
                 b.rx_tick = k_next
                 b.rx_wait_high = False
             # Idle: the receiver looks at the line at every tick and starts on a low one.
-            k_next = b.rx_tick + 1
-            if read(k_next) == 0:
-                k0 = k_next
-            else:
-                edge = wire.next_edge(b.start + k_next * tick - delay, rising=False)
-                if edge is None:
-                    break
-                k0 = max(k_next, math.ceil((edge[0] + delay - b.start) / tick))
+            k0 = first(b.rx_tick + 1, 0)
+            if k0 is None:
+                break
             k_stop = k0 + 2 + 4 * 9
-            if b.start + k_stop * tick > until:
+            if late(k_stop):
                 break
             if read(k0) != 0:  # the edge came and went between ticks
                 b.rx_tick = k0
@@ -571,7 +640,8 @@ class SimPair:
         self.model = model or WireModel()
         self.now = 0.0
         self.rng = np.random.default_rng(self.model.seed)
-        self.wires = (Wire(), Wire())
+        delay = self.model.delay_us * 1e-6
+        self.wires = (Wire(delay), Wire(delay))
         self.boards = (SimBoard(self, 0), SimBoard(self, 1))
 
     def render(
