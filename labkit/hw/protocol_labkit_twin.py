@@ -15,6 +15,8 @@ pyserial finds this module as ``protocol_labkit-twin`` (the URL scheme);
 from __future__ import annotations
 
 import errno
+import os
+import select
 
 import serial
 from serial.serialutil import SerialException
@@ -66,6 +68,30 @@ class Serial(serial.Serial):
         self._labkit_twin_obj = None
         if held is not None:
             _twin.release(*held)
+
+    def read(self, size: int = 1) -> bytes:
+        """Up to ``size`` bytes, waiting at most ``timeout`` seconds of *simulated* time.
+
+        The emulated boards run faster or slower than the wall clock, so a wall-clock
+        timeout would wait too long or too short; this waits on the twin's clock (in
+        short polls of the pty), as a read on ``labkit-sim://`` waits on virtual time.
+        """
+        tw = self._labkit_twin_obj
+        if tw is None or self._timeout is None or not self.is_open:
+            return super().read(size)
+        deadline = tw.sim_time() + self._timeout
+        out = bytearray()
+        while len(out) < size:
+            left = deadline - tw.sim_time()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([self.fd], [], [], 0.0005 if left < 0.05 else 0.005)
+            if ready:
+                try:
+                    out += os.read(self.fd, size - len(out))
+                except BlockingIOError:
+                    pass
+        return bytes(out)
 
     def from_url(self, url: str) -> str:
         return url

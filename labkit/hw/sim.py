@@ -111,21 +111,6 @@ class Wire:
     def level_at(self, t: float) -> int:
         return self.levels[bisect.bisect_right(self.times, t) - 1]
 
-    def volts_at(self, t: float, model: WireModel) -> float:
-        """The voltage at the receiver at ``t``: each change, smoothed by the RC filter."""
-        i = bisect.bisect_right(self.times, t) - 1
-        tau = model.rc_us * 1e-6
-        if tau <= 0:
-            x = float(self.levels[i])
-        else:
-            j = bisect.bisect_right(self.times, t - 12 * tau) - 1  # settled before this one
-            x = float(self.levels[j])
-            for m in range(j + 1, i + 1):
-                x += (self.levels[m] - self.levels[m - 1]) * (
-                    1 - math.exp(-(t - self.times[m]) / tau)
-                )
-        return model.v_low + x * (model.v_high - model.v_low)
-
     def levels_at(self, times: np.ndarray) -> np.ndarray:
         idx = np.searchsorted(np.asarray(self.times), times, side="right") - 1
         return np.asarray(self.levels, dtype=np.uint8)[idx]
@@ -163,7 +148,8 @@ class _Bridge:
     rx_pending: list[tuple[float, int]] = field(default_factory=list)  # received, not yet sent
     received: int = 0
     framing: int = 0
-    noisy: dict[int, int] = field(default_factory=dict)  # tick -> what a noisy input read
+    noisy: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))  # noisy reads...
+    noisy_base: int = 0  # ...from this tick on
 
 
 class SimBoard:
@@ -487,16 +473,14 @@ class SimBoard:
         """Run the firmware's 4x-oversampling receiver over the wire up to ``until``.
 
         Without noise the input is the sender's level, late by the RC filter's
-        crossing delay. With noise it is the RC voltage plus fresh noise at every
-        tick against the threshold, as on the twin; ticks where the voltage is
-        more than 8 sigma from the threshold read without drawing noise, and
-        stretches of settled line are skipped to the next edge.
+        crossing delay, and the receiver jumps from edge to edge. With noise it
+        is the RC voltage plus fresh noise at every tick against the threshold,
+        as on the twin, read in blocks of ticks with NumPy.
         """
         model = self.pair.model
         wire = self.in_wire
         tick = b.tick
         sigma = model.noise_mv / 1000
-        margin = 8 * sigma
         delay = model.crossing_delay(True) / 2 + model.crossing_delay(False) / 2
 
         def late(k: int) -> bool:
@@ -517,35 +501,33 @@ class SimBoard:
                 return max(k, math.ceil((edge[0] + delay - b.start) / tick))
 
         else:
-            cache = b.noisy
-            for old in [k for k in cache if k <= b.rx_tick]:
-                del cache[old]
+            k_until = math.floor((until - b.start) / tick)
+            if b.rx_tick - b.noisy_base > 16_384:  # forget ticks the receiver has passed
+                cut = b.rx_tick - 8192 - b.noisy_base
+                b.noisy = b.noisy[cut:]
+                b.noisy_base += cut
+
+            def extend(k: int) -> None:
+                """Read the noisy input up to tick k (a block at a time)."""
+                while b.noisy_base + b.noisy.size <= k:
+                    k_from = b.noisy_base + b.noisy.size
+                    k_to = min(k + 1, k_from + 1024)
+                    b.noisy = np.concatenate([b.noisy, self._noisy_reads(b, k_from, k_to)])
 
             def read(k: int) -> int:
-                got = cache.get(k)
-                if got is None:
-                    v = wire.volts_at(b.start + k * tick, model)
-                    if abs(v - model.threshold) < margin:
-                        v += float(self.pair.rng.normal(0.0, sigma))
-                    got = cache[k] = int(v > model.threshold)
-                return got
+                extend(k)
+                return int(b.noisy[k - b.noisy_base])
 
             def first(k: int, want: int) -> int | None:
-                while True:
-                    t = b.start + k * tick
-                    v = wire.volts_at(t, model)
-                    far = v > model.threshold + margin if want == 0 else (
-                        v < model.threshold - margin)
-                    if far and wire.level_at(t) != want:
-                        # settled on the other side until the next edge towards `want`
-                        edge = wire.next_edge(t, rising=bool(want))
-                        if edge is None:
-                            return None
-                        k = max(k, math.ceil((edge[0] - b.start) / tick))
-                        continue
-                    if late(k) or read(k) == want:
-                        return k
-                    k += 1
+                while k <= k_until:
+                    hi = min(k_until, k + 1023)
+                    extend(hi)
+                    seg = b.noisy[k - b.noisy_base : hi + 1 - b.noisy_base]
+                    hits = np.flatnonzero(seg == want)
+                    if hits.size:
+                        return k + int(hits[0])
+                    k = hi + 1
+                return k  # past `until`: the caller stops here
 
         while True:
             if b.rx_wait_high:
@@ -577,6 +559,26 @@ class SimBoard:
                 b.rx_wait_high = True
             b.rx_tick = k_stop
         self._bridge_flush(b, until, flush_all)
+
+    def _noisy_reads(self, b: _Bridge, k_from: int, k_to: int) -> np.ndarray:
+        """The digital input at bridge ticks k_from..k_to-1: RC voltage + noise > threshold."""
+        model, wire = self.pair.model, self.in_wire
+        t = b.start + np.arange(k_from, k_to) * b.tick
+        tau = model.rc_us * 1e-6
+        if tau <= 0:
+            x = wire.levels_at(t).astype(float)
+        else:
+            # The RC filter's answer to each change since the line last settled (12 tau).
+            i0 = bisect.bisect_right(wire.times, t[0] - 12 * tau) - 1
+            i1 = bisect.bisect_right(wire.times, t[-1])
+            te = np.array(wire.times[i0 + 1 : i1])
+            steps = np.diff(np.array(wire.levels[i0:i1], dtype=float))
+            dt = t[:, None] - te[None, :]
+            rise = np.where(dt > 0, -np.expm1(-np.maximum(dt, 0) / tau), 0.0)
+            x = wire.levels[i0] + rise @ steps
+        v = model.v_low + x * (model.v_high - model.v_low)
+        v = v + self.pair.rng.normal(0.0, model.noise_mv / 1000, v.size)
+        return (v > model.threshold).astype(np.uint8)
 
     def _bridge_flush(self, b: _Bridge, until: float, flush_all: bool) -> None:
         """Send received bytes as the main loop does: 32 at a time, or 2 ms after the last.

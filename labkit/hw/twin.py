@@ -29,9 +29,9 @@ from __future__ import annotations
 import atexit
 import math
 import mmap
-import struct
 import queue
 import shutil
+import struct
 import subprocess
 import tempfile
 import threading
