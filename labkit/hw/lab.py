@@ -184,7 +184,7 @@ def bit_error_test(
     gen = _validate.rng(rng)
     data = gen.integers(0, 2, payload_bits, dtype=np.uint8)
     frame = np.concatenate([PREAMBLE, data])
-    spb = max(2, min(max_samples_per_bit, round(sample_rate / bit_rate)))
+    spb = max(2, min(max_samples_per_bit, sample_rate // int(bit_rate)))  # never past sample_rate
     cap = transfer(tx, rx, frame, bit_rate, code, samples_per_bit=spb, mode=mode)
     try:
         got = decode(cap)[:payload_bits]

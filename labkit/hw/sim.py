@@ -391,18 +391,18 @@ class SimBoard:
         else:
             limit = P.trigger_wait_ticks(cmd.timeout_ms, cmd.rate)
             first = None
-            prev_t = cap.start
             want = {1: None, 2: True, 3: False}[cmd.trigger]
-            while True:
-                edge = wire.next_edge(prev_t, want)
-                if edge is None:
-                    break
-                te, up = edge
-                k = max(1, math.ceil((te + model.crossing_delay(up) - cap.start) / tick))
-                if k > limit:
-                    break
-                first = k
-                break
+            # Noise that can push the resting line across the threshold (8 sigma past
+            # it) also fires the trigger, as on the twin: then read every tick.
+            rest = min(model.threshold - model.v_low, model.v_high - model.threshold)
+            if model.noise_mv / 1000 * 8 > rest:
+                first = self._noisy_trigger(cap, tick, limit, want)
+            else:
+                edge = wire.next_edge(cap.start, want)
+                if edge is not None:
+                    te, up = edge
+                    k = max(1, math.ceil((te + model.crossing_delay(up) - cap.start) / tick))
+                    first = k if k <= limit else None
             if first is None:
                 end = cap.start + limit * tick
                 self.busy_until = self._error(end, cap.seq, P.E_TRIGGER_TIMEOUT, P.SAMPLE)
@@ -560,10 +560,36 @@ class SimBoard:
             b.rx_tick = k_stop
         self._bridge_flush(b, until, flush_all)
 
+    def _noisy_trigger(
+        self, cap: _Capture, tick: float, limit: int, want: bool | None
+    ) -> int | None:
+        """The firmware's trigger loop on a noisy input: the first tick that differs from
+        the tick before in the wanted direction (None if none within ``limit``)."""
+        prev = int(self._noisy_levels(np.array([cap.start]))[0])
+        k = 1
+        while k <= limit:
+            k_to = min(limit + 1, k + 4096)
+            reads = self._noisy_levels(cap.start + np.arange(k, k_to) * tick).astype(int)
+            before = np.concatenate([[prev], reads[:-1]])
+            if want is None:
+                hits = np.flatnonzero(reads != before)
+            elif want:
+                hits = np.flatnonzero(reads > before)
+            else:
+                hits = np.flatnonzero(reads < before)
+            if hits.size:
+                return k + int(hits[0])
+            prev = int(reads[-1])
+            k = k_to
+        return None
+
     def _noisy_reads(self, b: _Bridge, k_from: int, k_to: int) -> np.ndarray:
-        """The digital input at bridge ticks k_from..k_to-1: RC voltage + noise > threshold."""
+        """The digital input at bridge ticks k_from..k_to-1."""
+        return self._noisy_levels(b.start + np.arange(k_from, k_to) * b.tick)
+
+    def _noisy_levels(self, t: np.ndarray) -> np.ndarray:
+        """The digital input at times ``t``: RC voltage + fresh noise > threshold."""
         model, wire = self.pair.model, self.in_wire
-        t = b.start + np.arange(k_from, k_to) * b.tick
         tau = model.rc_us * 1e-6
         if tau <= 0:
             x = wire.levels_at(t).astype(float)
