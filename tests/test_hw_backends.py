@@ -430,3 +430,14 @@ def test_cli_selftest_takes_the_wire(backend, capsys):
     with pytest.raises(SystemExit):
         cli.main([*argv, "--wire", "noise"])
     assert "KEY=NUMBER" in capsys.readouterr().err
+
+
+def test_cli_send_through_the_bridge(backend, capsys):
+    from labkit.hw import cli
+
+    kind = backend.backend
+    assert cli.main(["hw", "send", "--tx", kind, "--rate", "19200", "bits on a wire"]) == 0
+    out = capsys.readouterr().out
+    assert "sent 14 bytes at 19231 bit/s" in out and "received 14 bytes: bits on a wire" in out
+    assert cli.main(["hw", "recv", "--rx", kind, "--seconds", "0.2"]) == 1  # nobody sends
+    assert "nothing arrived in 0.2 s" in capsys.readouterr().out

@@ -85,7 +85,8 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
 
     p = sub.add_parser("send", help="send text through the byte bridge")
     p.add_argument("text", help="what to send (UTF-8)")
-    p.add_argument("--tx", required=True, metavar="PORT", help="sending board, or 'sim'")
+    p.add_argument("--tx", required=True, metavar="PORT",
+                   help="sending board, or 'sim', or 'twin'")
     p.add_argument("--rx", metavar="PORT", help="also receive on this board in this process")
     p.add_argument("--rate", type=int, default=9600, help="bridge bit rate (300..19200)")
     p.set_defaults(func=cmd_send)
@@ -175,7 +176,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     data = args.text.encode("utf-8")
-    rx_port = args.rx or ("sim" if args.tx == "sim" else None)
+    rx_port = args.rx or (args.tx if args.tx in ("sim", "twin") else None)
     try:
         if rx_port:
             tx, rx = _open_pair(args.tx, rx_port)
@@ -213,7 +214,8 @@ def cmd_recv(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     try:
-        rx = Board.open(args.rx if args.rx != "sim" else "labkit-sim://cli/1")
+        named = {"sim": "labkit-sim://cli/1", "twin": "labkit-twin://cli/1"}
+        rx = Board.open(named.get(args.rx, args.rx))
     except LabkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
