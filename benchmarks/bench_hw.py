@@ -7,18 +7,16 @@
    bytes, which knows where every frame starts (the lower bound).
 2. The simulated pair: virtual seconds simulated per wall second, running the
    full selftest (27 transfers).
-3. The twin (the firmware on two simavr cores), if it can be built: the same
-   selftest, wall time, against the Python simulation.
+3. The twin (the firmware on two simavr cores, ``labkit-twin://``), if it can
+   be built: the same selftest, wall time, against the Python simulation.
+   (Goodput and the PHY's top rates on the twin: bench_twin.py.)
 """
 
 from __future__ import annotations
 
 import binascii
-import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import labkit.hw  # noqa: E402,F401
-from labkit.hw import Board  # noqa: E402
 from labkit.hw import protocol as P  # noqa: E402
 from labkit.hw.lab import open_pair  # noqa: E402
 from labkit.hw.selftest import run_selftest  # noqa: E402
+from labkit.hw.twin import missing_tools  # noqa: E402
 
 
 def best(fn, repeat=5):
@@ -88,29 +86,19 @@ def bench_sim() -> float:
 
 
 def bench_twin(sim_wall: float) -> None:
-    if not Path("/usr/include/simavr/sim_avr.h").exists() or not shutil.which("avr-gcc"):
-        print("twin:  skipped (needs simavr libsimavr-dev and gcc-avr)")
+    if missing_tools():
+        print(f"twin:  skipped (needs {', '.join(missing_tools())})")
         return
-    with tempfile.TemporaryDirectory() as build:
-        subprocess.run(["make", "-s", "-C", str(ROOT / "hardware"), f"BUILD={build}", "twin"],
-                       check=True, capture_output=True)
-        proc = subprocess.Popen([f"{build}/twin", f"{build}/labkit_hw.elf"],
-                                stdout=subprocess.PIPE, text=True)
-        try:
-            names = []
-            while len(names) < 2:
-                line = proc.stdout.readline()
-                if line.startswith("board"):
-                    names.append(line.split()[1])
-            tx = Board.open(names[0], reset_wait=0.2, timeout=3)
-            rx = Board.open(names[1], reset_wait=0.2, timeout=3)
-            wall, report = selftest(tx, rx)
-            tx.close()
-            rx.close()
-        finally:
-            proc.terminate()
-            proc.wait()
-    print(f"twin:  selftest {wall:.2f} s wall, {'PASS' if report.passed else 'FAIL'}; "
+    tx, rx = open_pair("twin", "twin", pair="bench")
+    try:
+        v0 = tx.clock()
+        wall, report = selftest(tx, rx)
+        simulated = tx.clock() - v0
+    finally:
+        tx.close()
+        rx.close()
+    print(f"twin:  selftest {wall:.2f} s wall for {simulated:.2f} s of simulated time "
+          f"({simulated / wall:.1f}x real time), {'PASS' if report.passed else 'FAIL'}; "
           f"twin/sim wall-time ratio {wall / sim_wall:.1f}")
 
 

@@ -188,17 +188,6 @@ def test_cli_selftest_reports_a_missing_port(capsys):
     assert "no such port" in capsys.readouterr().err
 
 
-def test_cli_send_through_the_bridge(capsys):
-    assert cli.main(["hw", "send", "--tx", "sim", "--rate", "19200", "bits on a wire"]) == 0
-    out = capsys.readouterr().out
-    assert "received 14 bytes: bits on a wire" in out
-
-
-def test_cli_recv_alone_hears_nothing(capsys):
-    assert cli.main(["hw", "recv", "--rx", "sim", "--seconds", "0.5"]) == 1
-    assert "nothing arrived" in capsys.readouterr().out
-
-
 def test_cli_ports_and_doctor(monkeypatch, capsys):
     monkeypatch.setattr(discovery, "_comports", lambda: [_info("/dev/ttyS0")])
     assert cli.main(["hw", "ports"]) == 1

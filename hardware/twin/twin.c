@@ -3,10 +3,24 @@
  * by the lab's two wires, each reachable by the host through a pseudo-terminal.
  *
  *   twin build/labkit_hw.elf [--rc-us 22] [--noise-mv 15] [--seed 1]
- *                            [--ppm0 300] [--ppm1 -200]
+ *                            [--ppm0 300] [--ppm1 -200] [--delay-us 0] [--control]
  *
  * prints "board0 /dev/pts/N" and "board1 /dev/pts/M" on stdout, then runs until
  * SIGTERM or SIGINT. The host opens those ptys like real boards (pyserial).
+ *
+ * The wire: --rc-us is the RC time constant, --noise-mv the Gaussian noise (volts
+ * RMS, in mV) that both the ADC and the digital input D8 see (a fresh value every
+ * 0.5 us), --delay-us a propagation delay from the sender's pin to the wire,
+ * --ppm0/--ppm1 each board's clock error in parts per million, --seed the noise.
+ *
+ * With --control the twin also reads commands, one a line, on stdin:
+ *   reset N   pulse board N's reset line (what DTR does on a real Uno when the
+ *             host opens the port): the firmware restarts and sends its banner
+ *   time      answer "time SECONDS" on stdout: the simulated time so far
+ * and stops when stdin closes, so a twin never outlives the program that
+ * started it. --clock-file PATH keeps the simulated time (a double, seconds) in
+ * the first 8 bytes of PATH, mapped into memory, for the host to read at will:
+ * host timeouts then count simulated time, whatever the speed of the computer.
  *
  * Both cores run in lock-step on a common clock (each core's 16 MHz made
  * ppm fast or slow). Board i's D7 (PD7) drives wire i; the other board reads
@@ -23,6 +37,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pty.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +59,8 @@
 #define THRESHOLD 2.5
 #define ADC_HOLD_S 1.5e-6
 #define OUTBUF 65536
+#define NOISE_STEP_S 0.5e-6    /* the noise on D8 changes this often */
+#define DELAY_SLOTS 64         /* pin changes in flight on a wire with a propagation delay */
 
 static volatile sig_atomic_t stop;
 
@@ -52,6 +69,7 @@ typedef struct board {
     avr_t *avr;
     double ppm;
     int pty;                   /* master side */
+    int slave;                 /* the host's side, kept open (see setup_board) */
     char pty_name[64];
     int xoff;                  /* the UART's input FIFO is full */
     uint8_t out[OUTBUF];       /* bytes from the UART waiting for the pty */
@@ -59,6 +77,7 @@ typedef struct board {
     avr_irq_t *uart_in;
     avr_irq_t *pin_in;         /* PB0, the digital input */
     avr_irq_t *adc_in;         /* ADC channel 0 */
+    avr_cycle_count_t cycle0;  /* cycles run before the last reset (simavr restarts the count) */
 } board_t;
 
 /* A wire: the sender's D7 through R to the receiver, C to ground. */
@@ -67,14 +86,21 @@ typedef struct wire {
     double cross_at;           /* when the receiver's D8 changes next, or INFINITY */
     int cross_level;
     int digital;               /* the level D8 reads now */
+    double next_noise;         /* when D8 is next read against fresh noise */
+    double pend_t[DELAY_SLOTS]; /* pin changes still travelling along the wire */
+    int pend_level[DELAY_SLOTS];
+    unsigned pend_head, pend_tail;
 } wire_t;
 
 static board_t boards[2];
 static wire_t wires[2];        /* wire i: driven by board i, read by board 1 - i */
-static double tau = 22e-6, noise_v = 0.015;
+static double tau = 22e-6, noise_v = 0.015, delay_s = 0;
 static uint64_t rng_state = 1;
 
-static double now_of(board_t *b) { return (double)b->avr->cycle / (F_CPU * (1 + b->ppm * 1e-6)); }
+static double now_of(board_t *b)
+{
+    return (double)(b->cycle0 + b->avr->cycle) / (F_CPU * (1 + b->ppm * 1e-6));
+}
 
 static double uniform(void)
 {
@@ -121,7 +147,50 @@ static void pin_changed(struct avr_irq_t *irq, uint32_t value, void *param)
 {
     (void)irq;
     board_t *b = param;
-    wire_drive(&wires[b->index], now_of(b), value ? 1 : 0);
+    wire_t *w = &wires[b->index];
+    if (delay_s <= 0) {
+        wire_drive(w, now_of(b), value ? 1 : 0);
+        return;
+    }
+    /* The change reaches the wire delay_s later; if more than DELAY_SLOTS changes are
+     * in flight (edges closer than delay / 64), the oldest one lands early. */
+    if (w->pend_head - w->pend_tail == DELAY_SLOTS) {
+        unsigned i = w->pend_tail++ % DELAY_SLOTS;
+        wire_drive(w, w->pend_t[i], w->pend_level[i]);
+    }
+    unsigned i = w->pend_head++ % DELAY_SLOTS;
+    w->pend_t[i] = now_of(b) + delay_s;
+    w->pend_level[i] = value ? 1 : 0;
+}
+
+/* The receiver's digital input at time t: the RC voltage crossing 2.5 V, and with
+ * noise, that voltage plus a fresh noise value every NOISE_STEP_S (a voltage far
+ * from the threshold needs no noise drawn: 8 sigma never cross). */
+static void wire_update(wire_t *w, board_t *reader, double t)
+{
+    while (w->pend_tail != w->pend_head && w->pend_t[w->pend_tail % DELAY_SLOTS] <= t) {
+        unsigned i = w->pend_tail++ % DELAY_SLOTS;
+        wire_drive(w, w->pend_t[i], w->pend_level[i]);
+    }
+    int level = w->digital;
+    if (noise_v > 0) {
+        if (t >= w->next_noise) {
+            w->next_noise = t + NOISE_STEP_S;
+            double v = wire_volts(w, t);
+            if (fabs(v - THRESHOLD) < 8 * noise_v)
+                level = v + noise_v * gauss() > THRESHOLD;
+            else
+                level = v > THRESHOLD;
+            w->cross_at = INFINITY;
+        }
+    } else if (w->cross_at <= t) {
+        level = w->cross_level;
+        w->cross_at = INFINITY;
+    }
+    if (level != w->digital) {
+        w->digital = level;
+        avr_raise_irq(reader->pin_in, (uint32_t)level);
+    }
 }
 
 static void adc_started(struct avr_irq_t *irq, uint32_t value, void *param)
@@ -169,6 +238,34 @@ static void on_signal(int sig)
     stop = 1;
 }
 
+/* simavr's UART sleeps while the firmware polls it (0.4 % of real speed) and prints
+ * lines on the console: neither, please. */
+static void uart_fast(board_t *b)
+{
+    uint32_t flags = 0;
+    avr_ioctl(b->avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
+    flags &= ~(AVR_UART_FLAG_POLL_SLEEP | AVR_UART_FLAG_STDIO);
+    avr_ioctl(b->avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
+}
+
+/* The reset line was pulsed: the firmware starts again (and sends its banner).
+ * Bytes in flight to or from the host are lost, as on a real board. */
+static void reset_board(board_t *b)
+{
+    avr_cycle_count_t before = b->cycle0 + b->avr->cycle;
+    avr_reset(b->avr);
+    b->cycle0 = before - b->avr->cycle; /* keep this board's clock running on */
+    uart_fast(b);
+    b->out_len = 0;
+    b->xoff = 0;
+    uint8_t junk[256];
+    while (read(b->pty, junk, sizeof junk) > 0) {
+    }
+    /* and what the host has not read yet: the host asks for the reset right after
+     * opening the port, so the next byte it reads is the new banner's first */
+    tcflush(b->slave, TCIOFLUSH);
+}
+
 static void setup_board(board_t *b, int index, elf_firmware_t *fw)
 {
     b->index = index;
@@ -184,10 +281,7 @@ static void setup_board(board_t *b, int index, elf_firmware_t *fw)
     avr_load_firmware(b->avr, fw);
     b->avr->sleep = no_sleep; /* one core sleeping must not stall the other */
 
-    uint32_t flags = 0;
-    avr_ioctl(b->avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
-    flags &= ~(AVR_UART_FLAG_POLL_SLEEP | AVR_UART_FLAG_STDIO);
-    avr_ioctl(b->avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
+    uart_fast(b);
     b->uart_in = avr_io_getirq(b->avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
     avr_irq_register_notify(avr_io_getirq(b->avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT),
                             uart_out, b);
@@ -210,6 +304,7 @@ static void setup_board(board_t *b, int index, elf_firmware_t *fw)
     tcgetattr(slave, &tio);
     cfmakeraw(&tio);
     tcsetattr(slave, TCSANOW, &tio);
+    b->slave = slave;
     /* keep the slave open so that the master never sees a hang-up between host opens */
     fcntl(b->pty, F_SETFL, fcntl(b->pty, F_GETFL) | O_NONBLOCK);
 }
@@ -233,28 +328,106 @@ static void pump(board_t *b)
     }
 }
 
+static void usage(void)
+{
+    fprintf(stderr, "usage: twin FIRMWARE.elf [--rc-us 22] [--noise-mv 15] [--seed 1] "
+                    "[--ppm0 300] [--ppm1 -200] [--delay-us 0] [--control] "
+                    "[--clock-file PATH]\n");
+}
+
+/* One option's value: a finite number within [lo, hi], or exit naming it. */
+static double number(const char *opt, const char *text, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "twin: %s %s: expected a number from %g to %g\n", opt, text, lo, hi);
+        exit(2);
+    }
+    return v;
+}
+
+/* Commands from the host program on stdin (with --control). Returns 0 at end of input. */
+static int control(char *line, size_t *len)
+{
+    ssize_t n = read(0, line + *len, 127 - *len);
+    if (n == 0)
+        return 0;
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR;
+    *len += (size_t)n;
+    char *nl;
+    while ((nl = memchr(line, '\n', *len)) != NULL) {
+        *nl = 0;
+        int which;
+        if (sscanf(line, "reset %d", &which) == 1 && (which == 0 || which == 1)) {
+            reset_board(&boards[which]);
+            printf("reset %d\n", which);
+        } else if (!strcmp(line, "time")) {
+            printf("time %.9f\n", now_of(&boards[0]));
+        } else {
+            printf("error unknown command: %s\n", line);
+        }
+        fflush(stdout);
+        size_t used = (size_t)(nl - line) + 1;
+        memmove(line, nl + 1, *len - used);
+        *len -= used;
+    }
+    if (*len == 127)
+        *len = 0; /* a line that long is no command: drop it */
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: twin FIRMWARE.elf [--rc-us 22] [--noise-mv 15] [--seed 1] "
-                        "[--ppm0 300] [--ppm1 -200]\n");
+    if (argc < 2 || argv[1][0] == '-') {
+        usage();
         return 2;
     }
     double ppm[2] = {300, -200};
-    for (int i = 2; i + 1 < argc; i += 2) {
-        double v = atof(argv[i + 1]);
-        if (!strcmp(argv[i], "--rc-us"))
-            tau = v * 1e-6;
-        else if (!strcmp(argv[i], "--noise-mv"))
-            noise_v = v / 1000;
-        else if (!strcmp(argv[i], "--seed"))
-            rng_state = (uint64_t)v * 2654435761ULL + 1;
-        else if (!strcmp(argv[i], "--ppm0"))
-            ppm[0] = v;
-        else if (!strcmp(argv[i], "--ppm1"))
-            ppm[1] = v;
+    int use_control = 0;
+    volatile double *clock_out = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *opt = argv[i];
+        if (!strcmp(opt, "--control")) {
+            use_control = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "twin: %s needs a value\n", opt);
+            usage();
+            return 2;
+        }
+        const char *val = argv[++i];
+        if (!strcmp(opt, "--rc-us"))
+            tau = number(opt, val, 0, 1e6) * 1e-6;
+        else if (!strcmp(opt, "--noise-mv"))
+            noise_v = number(opt, val, 0, 1e5) / 1000;
+        else if (!strcmp(opt, "--seed"))
+            rng_state = (uint64_t)number(opt, val, 0, 4294967295.0) * 2654435761ULL + 1;
+        else if (!strcmp(opt, "--ppm0"))
+            ppm[0] = number(opt, val, -49999, 49999);
+        else if (!strcmp(opt, "--ppm1"))
+            ppm[1] = number(opt, val, -49999, 49999);
+        else if (!strcmp(opt, "--delay-us"))
+            delay_s = number(opt, val, 0, 1e6) * 1e-6;
+        else if (!strcmp(opt, "--clock-file")) {
+            int fd = open(val, O_RDWR | O_CREAT, 0600);
+            void *p = MAP_FAILED;
+            if (fd >= 0 && ftruncate(fd, sizeof(double)) == 0)
+                p = mmap(NULL, sizeof(double), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (p == MAP_FAILED) {
+                fprintf(stderr, "twin: --clock-file %s: %s\n", val, strerror(errno));
+                return 2;
+            }
+            close(fd);
+            clock_out = p;
+            *clock_out = 0;
+        }
         else {
-            fprintf(stderr, "twin: unknown option %s\n", argv[i]);
+            fprintf(stderr, "twin: unknown option %s\n", opt);
+            usage();
             return 2;
         }
     }
@@ -267,11 +440,18 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++) {
         boards[i].ppm = ppm[i];
         setup_board(&boards[i], i, &fw);
-        wires[i] = (wire_t){0, V_LOW, V_LOW, INFINITY, 0, 0};
+        wires[i] = (wire_t){.v0 = V_LOW, .target = V_LOW, .cross_at = INFINITY};
     }
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    char line[128];
+    size_t line_len = 0;
+    if (use_control)
+        fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
     printf("board0 %s\nboard1 %s\n", boards[0].pty_name, boards[1].pty_name);
     fflush(stdout);
 
@@ -285,17 +465,15 @@ int main(int argc, char **argv)
             return 1;
         }
         double t = now_of(b);
-        for (int w = 0; w < 2; w++) {
-            wire_t *wi = &wires[w];
-            if (wi->cross_at <= t) {
-                wi->digital = wi->cross_level;
-                wi->cross_at = INFINITY;
-                avr_raise_irq(boards[1 - w].pin_in, (uint32_t)wi->digital);
-            }
-        }
+        wire_update(&wires[0], &boards[1], t);
+        wire_update(&wires[1], &boards[0], t);
         if ((++steps & 1023) == 0) {
+            if (clock_out)
+                *clock_out = now_of(&boards[0]);
             pump(&boards[0]);
             pump(&boards[1]);
+            if (use_control && (steps & 16383) == 0 && !control(line, &line_len))
+                break; /* the program that started us has gone */
         }
     }
     return 0;

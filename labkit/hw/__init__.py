@@ -5,11 +5,14 @@
 - :mod:`labkit.hw.protocol`: that protocol's frames and payloads, as bytes;
 - :mod:`labkit.hw.sim`: two simulated boards and their wire, reached as the
   serial ports ``labkit-sim://PAIR/0`` and ``labkit-sim://PAIR/1``;
+- :mod:`labkit.hw.twin`: the real firmware on two emulated boards (simavr),
+  reached as ``labkit-twin://NAME/0`` and ``labkit-twin://NAME/1``;
 - :mod:`labkit.hw.lab`: the experiments (send and capture, decode, bit error
   rate against bit rate), on real or simulated boards;
 - :mod:`labkit.hw.discovery`: finding boards, and the doctor.
 
-Importing this package registers the ``labkit-sim://`` URL scheme with pyserial.
+Importing this package registers the ``labkit-sim://`` and ``labkit-twin://``
+URL schemes with pyserial.
 """
 
 import serial

@@ -38,12 +38,27 @@ def _codes(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _wire(text: str) -> dict:
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = int(value) if key.strip() == "seed" else float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: the wire as KEY=NUMBER pairs, e.g. noise_mv=200,delay_us=5"
+            ) from None
+    return out
+
+
 def add_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``hw`` and its subcommands on ``subparsers`` (from ``add_subparsers()``)."""
     hw = subparsers.add_parser(
         "hw", help="boards on a serial port: the hardware lab",
-        description="Two Arduino boards (Uno/Nano) joined by a wire, or their simulation "
-        "(port name 'sim').",
+        description="Two Arduino boards (Uno/Nano) joined by a wire, their simulation "
+        "(port name 'sim'), or the firmware on two emulated boards (port name 'twin').",
     )
     sub = hw.add_subparsers(dest="hw_command", metavar="COMMAND")
     sub.required = True
@@ -57,16 +72,21 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("selftest", help="send known bits at several rates, count bit errors")
-    p.add_argument("--tx", required=True, metavar="PORT", help="transmitting board, or 'sim'")
-    p.add_argument("--rx", required=True, metavar="PORT", help="receiving board, or 'sim'")
+    p.add_argument("--tx", required=True, metavar="PORT",
+                   help="transmitting board, or 'sim', or 'twin'")
+    p.add_argument("--rx", required=True, metavar="PORT",
+                   help="receiving board, or 'sim', or 'twin'")
     p.add_argument("--rates", type=_rates, default=None, help="bit rates, e.g. 1000,5000,20000")
     p.add_argument("--codes", type=_codes, default=None, help="line codes, e.g. nrz-l,manchester")
     p.add_argument("--seed", type=int, default=0, help="seed of the random test bits")
+    p.add_argument("--wire", type=_wire, default=None, metavar="KEY=V,...",
+                   help="sim/twin wire: rc_us, noise_mv, delay_us, ppm0, ppm1, seed")
     p.set_defaults(func=cmd_selftest)
 
     p = sub.add_parser("send", help="send text through the byte bridge")
     p.add_argument("text", help="what to send (UTF-8)")
-    p.add_argument("--tx", required=True, metavar="PORT", help="sending board, or 'sim'")
+    p.add_argument("--tx", required=True, metavar="PORT",
+                   help="sending board, or 'sim', or 'twin'")
     p.add_argument("--rx", metavar="PORT", help="also receive on this board in this process")
     p.add_argument("--rate", type=int, default=9600, help="bridge bit rate (300..19200)")
     p.set_defaults(func=cmd_send)
@@ -107,10 +127,10 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 1 if any(f.level == "error" for f in findings) else 0
 
 
-def _open_pair(tx: str, rx: str | None):
+def _open_pair(tx: str, rx: str | None, wire: dict | None = None):
     from labkit.hw.lab import open_pair
 
-    return open_pair(tx, rx, pair="cli")
+    return open_pair(tx, rx, pair="cli", wire=wire)
 
 
 def cmd_selftest(
@@ -130,7 +150,7 @@ def cmd_selftest(
             print(line, file=err)
 
     try:
-        tx, rx = _open_pair(args.tx, args.rx)
+        tx, rx = _open_pair(args.tx, args.rx, getattr(args, "wire", None))
     except LabkitError as exc:
         print(f"error: {exc}", file=err)
         return 2
@@ -156,7 +176,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     data = args.text.encode("utf-8")
-    rx_port = args.rx or ("sim" if args.tx == "sim" else None)
+    rx_port = args.rx or (args.tx if args.tx in ("sim", "twin") else None)
     try:
         if rx_port:
             tx, rx = _open_pair(args.tx, rx_port)
@@ -194,7 +214,8 @@ def cmd_recv(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     try:
-        rx = Board.open(args.rx if args.rx != "sim" else "labkit-sim://cli/1")
+        named = {"sim": "labkit-sim://cli/1", "twin": "labkit-twin://cli/1"}
+        rx = Board.open(named.get(args.rx, args.rx))
     except LabkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -57,11 +57,14 @@ def open_pair(
 
     Ports come from the arguments, else from the environment variables
     ``LABKIT_TX_PORT`` and ``LABKIT_RX_PORT``, else the simulated pair
-    ``pair`` is used (``"sim"`` as a port name also means simulated). ``wire``
-    sets the simulated wire (:class:`labkit.hw.sim.WireModel`) and is ignored
-    for real boards, whose wire is whatever you plugged in.
+    ``pair`` is used (``"sim"`` as a port name also means simulated, and
+    ``"twin"`` the firmware on two emulated boards, :mod:`labkit.hw.twin`).
+    ``wire`` sets the simulated wire (:class:`labkit.hw.sim.WireModel`, or
+    :class:`labkit.hw.twin.TwinWire`) and is ignored for real boards, whose
+    wire is whatever you plugged in.
     """
-    import labkit.hw  # noqa: F401  (registers labkit-sim://)
+    import labkit.hw  # noqa: F401  (registers labkit-sim:// and labkit-twin://)
+    from labkit.hw.twin import twin_url
 
     tx = tx or os.environ.get("LABKIT_TX_PORT") or "sim"
     rx = rx or os.environ.get("LABKIT_RX_PORT") or "sim"
@@ -69,6 +72,10 @@ def open_pair(
         tx = sim_url(pair, 0, **(wire or {}))
     if rx == "sim":
         rx = sim_url(pair, 1, **(wire or {}))
+    if tx == "twin":
+        tx = twin_url(pair, 0, **(wire or {}))
+    if rx == "twin":
+        rx = twin_url(pair, 1, **(wire or {}))
     if tx == rx:
         raise LabkitValueError(f"tx={tx!r} and rx={rx!r}: the two boards need two ports")
     first = Board.open(tx, **board_kwargs)
@@ -177,7 +184,7 @@ def bit_error_test(
     gen = _validate.rng(rng)
     data = gen.integers(0, 2, payload_bits, dtype=np.uint8)
     frame = np.concatenate([PREAMBLE, data])
-    spb = max(2, min(max_samples_per_bit, round(sample_rate / bit_rate)))
+    spb = max(2, min(max_samples_per_bit, sample_rate // int(bit_rate)))  # never past sample_rate
     cap = transfer(tx, rx, frame, bit_rate, code, samples_per_bit=spb, mode=mode)
     try:
         got = decode(cap)[:payload_bits]

@@ -9,7 +9,7 @@ whole pair, on the first open) and the board:
 ``rc_us``, ``noise_mv``,        the wire, see :class:`labkit.hw.sim.WireModel`
 ``ppm0``, ``ppm1``, ``seed``,
 ``v_high``, ``v_low``,
-``threshold``
+``threshold``, ``delay_us``
 ``firmware=labkit|none|text``  what the board runs: labkit firmware, nothing
                                (a blank or crashed board), or another sketch
                                that prints text
@@ -35,7 +35,7 @@ from labkit.hw import sim
 
 _PAIR_KEYS = {
     "rc_us": float, "noise_mv": float, "ppm0": float, "ppm1": float, "seed": int,
-    "v_high": float, "v_low": float, "threshold": float,
+    "v_high": float, "v_low": float, "threshold": float, "delay_us": float,
 }
 _BOARD_KEYS = ("firmware", "proto", "reset", "boot_s")
 

@@ -59,15 +59,18 @@ class WireModel:
     ppm0: float = 300.0  #: board 0's clock error, parts per million (+ is fast)
     ppm1: float = -200.0  #: board 1's clock error
     seed: int = 0  #: seed of the noise generator
+    delay_us: float = 0.0  #: propagation delay from the sender's pin to the receiver
 
     def __post_init__(self) -> None:
-        for name in ("rc_us", "noise_mv", "v_high", "v_low", "threshold", "ppm0", "ppm1"):
+        for name in ("rc_us", "noise_mv", "v_high", "v_low", "threshold", "ppm0", "ppm1",
+                     "delay_us"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise LabkitValueError(f"{name}={v!r}: expected a finite number")
-        if self.rc_us < 0 or self.noise_mv < 0:
+        if self.rc_us < 0 or self.noise_mv < 0 or self.delay_us < 0:
             raise LabkitValueError(
-                f"rc_us={self.rc_us!r}, noise_mv={self.noise_mv!r}: must be >= 0"
+                f"rc_us={self.rc_us!r}, noise_mv={self.noise_mv!r}, delay_us={self.delay_us!r}: "
+                "must be >= 0"
             )
         if not self.v_low < self.threshold < self.v_high:
             raise LabkitValueError(
@@ -85,14 +88,20 @@ class WireModel:
 
 
 class Wire:
-    """The ideal logic level one board drives onto a wire, as a list of changes in time."""
+    """The ideal logic level one board drives onto a wire, as a list of changes in time.
 
-    def __init__(self) -> None:
+    A change the sender makes at ``t`` reaches the receiver's end at ``t + delay``
+    (the propagation delay); the times stored are those at the receiver's end.
+    """
+
+    def __init__(self, delay: float = 0.0) -> None:
         self.times: list[float] = [-math.inf]
         self.levels: list[int] = [0]
+        self.delay = delay
 
     def drive(self, t: float, level: int) -> None:
-        """From time ``t`` on the wire is at ``level`` (later plans are cancelled)."""
+        """From time ``t`` on the sender drives ``level`` (later plans are cancelled)."""
+        t += self.delay
         i = bisect.bisect_right(self.times, t)
         del self.times[i:], self.levels[i:]
         if self.levels[-1] != level:
@@ -139,6 +148,8 @@ class _Bridge:
     rx_pending: list[tuple[float, int]] = field(default_factory=list)  # received, not yet sent
     received: int = 0
     framing: int = 0
+    noisy: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))  # noisy reads...
+    noisy_base: int = 0  # ...from this tick on
 
 
 class SimBoard:
@@ -380,18 +391,18 @@ class SimBoard:
         else:
             limit = P.trigger_wait_ticks(cmd.timeout_ms, cmd.rate)
             first = None
-            prev_t = cap.start
             want = {1: None, 2: True, 3: False}[cmd.trigger]
-            while True:
-                edge = wire.next_edge(prev_t, want)
-                if edge is None:
-                    break
-                te, up = edge
-                k = max(1, math.ceil((te + model.crossing_delay(up) - cap.start) / tick))
-                if k > limit:
-                    break
-                first = k
-                break
+            # Noise that can push the resting line across the threshold (8 sigma past
+            # it) also fires the trigger, as on the twin: then read every tick.
+            rest = min(model.threshold - model.v_low, model.v_high - model.threshold)
+            if model.noise_mv / 1000 * 8 > rest:
+                first = self._noisy_trigger(cap, tick, limit, want)
+            else:
+                edge = wire.next_edge(cap.start, want)
+                if edge is not None:
+                    te, up = edge
+                    k = max(1, math.ceil((te + model.crossing_delay(up) - cap.start) / tick))
+                    first = k if k <= limit else None
             if first is None:
                 end = cap.start + limit * tick
                 self.busy_until = self._error(end, cap.seq, P.E_TRIGGER_TIMEOUT, P.SAMPLE)
@@ -459,38 +470,78 @@ class SimBoard:
         self.busy_until = self._emit(t, P.Frame(P.BRIDGE_ACK, seq, ack.pack()))
 
     def _bridge_receive(self, b: _Bridge, until: float, flush_all: bool) -> None:
-        """Run the firmware's 4x-oversampling receiver over the wire up to ``until``."""
+        """Run the firmware's 4x-oversampling receiver over the wire up to ``until``.
+
+        Without noise the input is the sender's level, late by the RC filter's
+        crossing delay, and the receiver jumps from edge to edge. With noise it
+        is the RC voltage plus fresh noise at every tick against the threshold,
+        as on the twin, read in blocks of ticks with NumPy.
+        """
         model = self.pair.model
         wire = self.in_wire
-        delay = model.crossing_delay(True) / 2 + model.crossing_delay(False) / 2
         tick = b.tick
+        sigma = model.noise_mv / 1000
+        delay = model.crossing_delay(True) / 2 + model.crossing_delay(False) / 2
 
-        def read(k: int) -> int:  # the digital input at bridge tick k
-            return wire.level_at(b.start + k * tick - delay)
+        def late(k: int) -> bool:
+            return b.start + k * tick > until
+
+        if sigma == 0:
+
+            def read(k: int) -> int:  # the digital input at bridge tick k
+                return wire.level_at(b.start + k * tick - delay)
+
+            def first(k: int, want: int) -> int | None:
+                """The first tick from k that may read ``want`` (None: no edge ahead)."""
+                if read(k) == want:
+                    return k
+                edge = wire.next_edge(b.start + k * tick - delay, rising=bool(want))
+                if edge is None:
+                    return None
+                return max(k, math.ceil((edge[0] + delay - b.start) / tick))
+
+        else:
+            k_until = math.floor((until - b.start) / tick)
+            if b.rx_tick - b.noisy_base > 16_384:  # forget ticks the receiver has passed
+                cut = b.rx_tick - 8192 - b.noisy_base
+                b.noisy = b.noisy[cut:]
+                b.noisy_base += cut
+
+            def extend(k: int) -> None:
+                """Read the noisy input up to tick k (a block at a time)."""
+                while b.noisy_base + b.noisy.size <= k:
+                    k_from = b.noisy_base + b.noisy.size
+                    k_to = min(k + 1, k_from + 1024)
+                    b.noisy = np.concatenate([b.noisy, self._noisy_reads(b, k_from, k_to)])
+
+            def read(k: int) -> int:
+                extend(k)
+                return int(b.noisy[k - b.noisy_base])
+
+            def first(k: int, want: int) -> int | None:
+                while k <= k_until:
+                    hi = min(k_until, k + 1023)
+                    extend(hi)
+                    seg = b.noisy[k - b.noisy_base : hi + 1 - b.noisy_base]
+                    hits = np.flatnonzero(seg == want)
+                    if hits.size:
+                        return k + int(hits[0])
+                    k = hi + 1
+                return k  # past `until`: the caller stops here
 
         while True:
             if b.rx_wait_high:
-                k_next = b.rx_tick + 1
-                if not read(k_next):
-                    edge = wire.next_edge(b.start + k_next * tick - delay, rising=True)
-                    if edge is None:
-                        break
-                    k_next = max(k_next, math.ceil((edge[0] + delay - b.start) / tick))
-                if b.start + k_next * tick > until:
+                k_next = first(b.rx_tick + 1, 1)
+                if k_next is None or late(k_next):
                     break
                 b.rx_tick = k_next
                 b.rx_wait_high = False
             # Idle: the receiver looks at the line at every tick and starts on a low one.
-            k_next = b.rx_tick + 1
-            if read(k_next) == 0:
-                k0 = k_next
-            else:
-                edge = wire.next_edge(b.start + k_next * tick - delay, rising=False)
-                if edge is None:
-                    break
-                k0 = max(k_next, math.ceil((edge[0] + delay - b.start) / tick))
+            k0 = first(b.rx_tick + 1, 0)
+            if k0 is None:
+                break
             k_stop = k0 + 2 + 4 * 9
-            if b.start + k_stop * tick > until:
+            if late(k_stop):
                 break
             if read(k0) != 0:  # the edge came and went between ticks
                 b.rx_tick = k0
@@ -508,6 +559,52 @@ class SimBoard:
                 b.rx_wait_high = True
             b.rx_tick = k_stop
         self._bridge_flush(b, until, flush_all)
+
+    def _noisy_trigger(
+        self, cap: _Capture, tick: float, limit: int, want: bool | None
+    ) -> int | None:
+        """The firmware's trigger loop on a noisy input: the first tick that differs from
+        the tick before in the wanted direction (None if none within ``limit``)."""
+        prev = int(self._noisy_levels(np.array([cap.start]))[0])
+        k = 1
+        while k <= limit:
+            k_to = min(limit + 1, k + 4096)
+            reads = self._noisy_levels(cap.start + np.arange(k, k_to) * tick).astype(int)
+            before = np.concatenate([[prev], reads[:-1]])
+            if want is None:
+                hits = np.flatnonzero(reads != before)
+            elif want:
+                hits = np.flatnonzero(reads > before)
+            else:
+                hits = np.flatnonzero(reads < before)
+            if hits.size:
+                return k + int(hits[0])
+            prev = int(reads[-1])
+            k = k_to
+        return None
+
+    def _noisy_reads(self, b: _Bridge, k_from: int, k_to: int) -> np.ndarray:
+        """The digital input at bridge ticks k_from..k_to-1."""
+        return self._noisy_levels(b.start + np.arange(k_from, k_to) * b.tick)
+
+    def _noisy_levels(self, t: np.ndarray) -> np.ndarray:
+        """The digital input at times ``t``: RC voltage + fresh noise > threshold."""
+        model, wire = self.pair.model, self.in_wire
+        tau = model.rc_us * 1e-6
+        if tau <= 0:
+            x = wire.levels_at(t).astype(float)
+        else:
+            # The RC filter's answer to each change since the line last settled (12 tau).
+            i0 = bisect.bisect_right(wire.times, t[0] - 12 * tau) - 1
+            i1 = bisect.bisect_right(wire.times, t[-1])
+            te = np.array(wire.times[i0 + 1 : i1])
+            steps = np.diff(np.array(wire.levels[i0:i1], dtype=float))
+            dt = t[:, None] - te[None, :]
+            rise = np.where(dt > 0, -np.expm1(-np.maximum(dt, 0) / tau), 0.0)
+            x = wire.levels[i0] + rise @ steps
+        v = model.v_low + x * (model.v_high - model.v_low)
+        v = v + self.pair.rng.normal(0.0, model.noise_mv / 1000, v.size)
+        return (v > model.threshold).astype(np.uint8)
 
     def _bridge_flush(self, b: _Bridge, until: float, flush_all: bool) -> None:
         """Send received bytes as the main loop does: 32 at a time, or 2 ms after the last.
@@ -571,7 +668,8 @@ class SimPair:
         self.model = model or WireModel()
         self.now = 0.0
         self.rng = np.random.default_rng(self.model.seed)
-        self.wires = (Wire(), Wire())
+        delay = self.model.delay_us * 1e-6
+        self.wires = (Wire(delay), Wire(delay))
         self.boards = (SimBoard(self, 0), SimBoard(self, 1))
 
     def render(

@@ -46,7 +46,9 @@
 #define FW_MINOR 0
 #define FW_PATCH 0
 
-#define HOST_BAUD 500000UL
+#ifndef HOST_BAUD
+#define HOST_BAUD 500000UL /* PROTOCOL.md; `make HOST_BAUD=115200` builds a slower variant */
+#endif
 
 #define SYNC 0xA5
 #define MAX_CMD_PAYLOAD 264   /* TRANSMIT: 8 bytes of parameters + 256 bytes of bits */

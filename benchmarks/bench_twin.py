@@ -1,0 +1,157 @@
+"""The real firmware on the twin (two simavr boards): byte-bridge goodput and the PHY's top rate.
+
+    python benchmarks/bench_twin.py [--quick]
+
+All times are the boards' simulated time (``Twin.sim_time()``, what
+``Board.clock()`` reads on a ``labkit-twin://`` port), so the figures do not
+depend on how fast or busy this computer is; the host's own work between
+commands counts, at the speed the host ran during the measurement.
+
+1. Byte bridge, host to host: 4 KiB pushed into board A (BRIDGE_DATA, 64 bytes
+   a time), carried over the wire as 8N1 frames, read from board B
+   (BRIDGE_RECV). Goodput = payload bytes / simulated seconds from the first
+   BRIDGE_DATA to the last byte in B's host, as a fraction of the wire's
+   8N1 line rate (bit_rate / 10 bytes/s, the 8/10 of the baud rate that 8N1
+   leaves for data). Measured with the firmware's USB link at 500 000 baud (as
+   PROTOCOL.md specifies) and at 115 200 baud (``make HOST_BAUD=115200``, really
+   117 647 baud with U2X), at the bridge's top wire rate, 19 200 bit/s, and at
+   9600.
+2. The host link alone at 115 200 and 500 000 baud: PING with 64 bytes, echoed;
+   payload bytes each way per second, as a fraction of baud / 10.
+3. The PHY mode (TRANSMIT + SAMPLE): the highest bit rate at which 10 kB
+   (81 920 random bits, in frames of up to 2032 bits) arrive with zero bit
+   errors, per line code, on the twin and on the Python simulated pair, both
+   with the standard wire (tau = 22 us, 15 mV noise, clocks +300/-200 ppm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+import labkit.hw  # noqa: E402,F401
+from labkit.hw import Board  # noqa: E402
+from labkit.hw.lab import bit_error_test, open_pair  # noqa: E402
+from labkit.hw.twin import Twin, missing_tools  # noqa: E402
+
+BRIDGE_BYTES = 4096
+PHY_RATES = (20_000, 25_000, 28_571, 33_333, 40_000, 44_444, 50_000)
+PHY_BITS = 10_000 * 8
+
+
+def boards_on(twin: Twin) -> tuple[Board, Board]:
+    """Boards on a Twin's ptys, with the twin's simulated clock."""
+    a, b = (Board.open(p, reset_wait=0.5, clock=twin.sim_time) for p in twin.ports)
+    return a, b
+
+
+def bench_bridge(host_baud: int, bit_rate: int, nbytes: int) -> tuple[float, float, float]:
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes()
+    with Twin(host_baud=host_baud) as twin:
+        a, b = boards_on(twin)
+        try:
+            real = a.bridge_start(bit_rate)
+            b.bridge_start(bit_rate)
+            t0 = twin.sim_time()
+            a.bridge_send(data, timeout=nbytes * 20 / bit_rate + 5)
+            got = b.bridge_recv(nbytes, timeout=nbytes * 20 / bit_rate + 5)
+            t1 = twin.sim_time()
+            a.bridge_stop()
+            b.bridge_stop()
+        finally:
+            a.close()
+            b.close()
+    if got != data:
+        raise SystemExit(f"bridge at {bit_rate} bit/s: {len(got)} of {nbytes} bytes, damaged")
+    goodput = nbytes / (t1 - t0)
+    return real, goodput, goodput / (real / 10)
+
+
+def bench_ping(host_baud: int, count: int = 100) -> tuple[float, float]:
+    payload = bytes(range(64))
+    with Twin(host_baud=host_baud) as twin:
+        a, b = boards_on(twin)
+        try:
+            t0 = twin.sim_time()
+            for _ in range(count):
+                a.ping(payload)
+            t1 = twin.sim_time()
+        finally:
+            a.close()
+            b.close()
+    real_baud = 16e6 / (8 * (16e6 // (8 * host_baud)))  # U2X: F_CPU / (8 (UBRR0 + 1))
+    goodput = count * len(payload) / (t1 - t0)
+    return goodput, goodput / (real_baud / 10)
+
+
+def clean_bits(tx: Board, rx: Board, rate: int, code: str, rng) -> int:
+    """Bits sent at ``rate`` before the first bit error (PHY_BITS when none)."""
+    spb = max(2, min(10, 200_000 // rate))  # as bit_error_test chooses
+    per_frame = min(2032, 8192 // spb - 18)
+    sent = 0
+    while sent < PHY_BITS:
+        n = min(per_frame, PHY_BITS - sent)
+        r = bit_error_test(tx, rx, rate, code, rng, payload_bits=n)
+        if r.errors:
+            return sent
+        sent += n
+    return sent
+
+
+def bench_phy(kind: str) -> dict[str, tuple[int | None, int | None]]:
+    """Per line code: (highest clean rate, the first rate with errors)."""
+    out = {}
+    for code in ("nrz-l", "nrz-i", "manchester"):
+        tx, rx = open_pair(kind, kind, pair=f"bench-{kind}-{code}")
+        rng = np.random.default_rng(3)
+        best, failed = None, None
+        try:
+            for rate in PHY_RATES:
+                if clean_bits(tx, rx, rate, code, rng) < PHY_BITS:
+                    failed = rate
+                    break
+                best = rate
+        finally:
+            tx.close()
+            rx.close()
+        out[code] = (best, failed)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="1 KiB through the bridge")
+    args = parser.parse_args()
+    missing = missing_tools()
+    if missing:
+        raise SystemExit(f"bench_twin needs {', '.join(missing)}")
+    nbytes = 1024 if args.quick else BRIDGE_BYTES
+    wall = time.perf_counter()
+    print(f"1. byte bridge, {nbytes} bytes host to host (simulated time)")
+    print(f"   {'host link':>12} {'wire bit/s':>10} {'goodput B/s':>12} {'of bit_rate/10':>15}")
+    for host_baud in (115_200, 500_000):
+        for bit_rate in (19_200, 9600):
+            real, goodput, frac = bench_bridge(host_baud, bit_rate, nbytes)
+            print(f"   {host_baud:>12} {real:>10.0f} {goodput:>12.1f} {frac:>15.1%}")
+    print("2. host link alone: PING 64 bytes, echoed (simulated time)")
+    for host_baud in (115_200, 500_000):
+        goodput, frac = bench_ping(host_baud)
+        print(f"   {host_baud:>7} baud: {goodput:>8.0f} payload B/s each way, {frac:.1%} of baud/10")
+    print("3. PHY: highest bit rate with 0 errors in 10 kB, per line code")
+    for kind in ("twin", "sim"):
+        res = bench_phy(kind)
+        cells = ", ".join(f"{c} {b} (errors at {f})" for c, (b, f) in res.items())
+        print(f"   {kind}: {cells}")
+    print(f"(wall time {time.perf_counter() - wall:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
