@@ -195,3 +195,27 @@ def test_bad_arguments():
         Bridge(object())
     with pytest.raises(LabkitValueError, match="on_event"):
         Bridge(s1, on_event=3)
+
+
+def test_history_becomes_drawable_steps():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from labkit.viz.link import plot_switch_steps, steps_from_history
+
+    net, (a, b, c), bridge = lan(record=True)
+    net.at(0.0, a.send, frame(BROADCAST, a))
+    net.at(1.0, b.send, frame(a, b))
+    net.run(until=2.0)
+    names = {MACAddress(h.mac): h.name for h in (a, b, c)}
+    steps = steps_from_history(bridge.history, names)
+    assert [(s.src_name, s.dst_name, s.in_port) for s in steps] == [
+        ("H0", "everyone", "p1"), ("H1", "H0", "p2")]
+    assert steps[1].decision.out_ports == ("p1",) and len(steps[1].table) == 2
+    fig = plot_switch_steps(steps, {"p1": "H0", "p2": "H1", "p3": "H2"}, names, columns=2)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[0].startswith("t=0.006 ms: H0 -> everyone") and "flood" in titles[0]
+    assert titles[1].startswith("t=1.000006 s: H1 -> H0")
+    plt.close(fig)
