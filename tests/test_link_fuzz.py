@@ -150,8 +150,8 @@ def _bits_input(seed: int) -> tuple[object, object, bytes | None]:
     intact = True
     for _ in range(int(rng.integers(0, 4))):
         op = int(rng.integers(0, 5))
-        pos = int(rng.integers(0, bits.size))
-        if op == 0:
+        pos = int(rng.integers(0, max(1, bits.size)))
+        if op == 0 and bits.size:
             bits[pos] ^= 1
         elif op == 1:
             bits, carrier = bits[:pos], carrier[:pos]

@@ -111,29 +111,36 @@ def test_frame_found_after_noise_on_an_idle_line():
 # stage (SFD, end of carrier, bytes, FCS: frame_from_bits), which test_link_fuzz.py fuzzes
 # at the full FUZZ_EXAMPLES with random and mutated bit streams; and benchmarks/fuzz_link.py
 # is the bounded run of 10,000 waveforms.
+_WAVEFORM_KINDS = ("noise", "levels", "cut", "overwrite", "spikes")
+
+
+def _waveform_input(seed: int, kind: str, size: int) -> np.ndarray:
+    """Random voltages, two-level junk, or a real frame's waveform cut, overwritten or spiked."""
+    rng = np.random.default_rng(seed)
+    if kind == "noise":
+        return rng.normal(0, float(rng.uniform(0.01, 5)), size)
+    if kind == "levels":  # random two-level junk: looks like a signal, means nothing
+        return np.repeat(rng.integers(0, 2, size // 4 + 1) * 5.0, 4)[:size]
+    x = transmit(EthernetFrame(MACAddress.random(rng), 1, 0x0800, rng.bytes(size % 80)))
+    if kind == "cut":
+        x = x[int(rng.integers(0, x.size)) :][: int(rng.integers(0, x.size + 1))]
+    elif kind == "overwrite":
+        a = int(rng.integers(0, x.size))
+        x[a : a + size] = rng.normal(2.5, 3, x[a : a + size].size)
+    else:
+        x[rng.integers(0, x.size, 1 + size // 100)] = rng.choice([-1e6, 1e6, 0.0])
+    return x
+
+
 @settings(max_examples=FUZZ_EXAMPLES // 4, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**32 - 1),
-    kind=st.sampled_from(["noise", "levels", "cut", "overwrite", "spikes"]),
+    kind=st.sampled_from(_WAVEFORM_KINDS),
     size=st.integers(0, 1500),
 )
 def test_fuzz_receiver_raises_only_labkit_errors(seed, kind, size):
-    rng = np.random.default_rng(seed)
-    if kind == "noise":
-        x = rng.normal(0, float(rng.uniform(0.01, 5)), size)
-    elif kind == "levels":  # random two-level junk: looks like a signal, means nothing
-        x = np.repeat(rng.integers(0, 2, size // 4 + 1) * 5.0, 4)[:size]
-    else:
-        x = transmit(EthernetFrame(MACAddress.random(rng), 1, 0x0800, rng.bytes(size % 80)))
-        if kind == "cut":
-            x = x[int(rng.integers(0, x.size)) :][: int(rng.integers(0, x.size + 1))]
-        elif kind == "overwrite":
-            a = int(rng.integers(0, x.size))
-            x[a : a + size] = rng.normal(2.5, 3, x[a : a + size].size)
-        else:
-            x[rng.integers(0, x.size, 1 + size // 100)] = rng.choice([-1e6, 1e6, 0.0])
     try:
-        frame = receive_frame(x)
+        frame = receive_frame(_waveform_input(seed, kind, size))
     except LabkitError:
         return
     assert isinstance(frame, EthernetFrame)  # only an FCS-checked frame gets out
