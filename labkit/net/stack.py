@@ -11,7 +11,8 @@ layer stays below the engine as DESIGN.md asks.
 
     net = Network(seed=1)
     ... add hosts and routers, connect them ...
-    stacks = install_ip(net)                        # every host and router gets a stack
+    stacks = install_ip(net)                        # every host and router gets a stack,
+                                                    # every switch a learning switch
     stacks["R1"].routes.add_static("10.0.3.0/24", "10.0.2.2")
     ping(net["A"], "10.0.3.20")                     # prints what ping prints
     traceroute(net["A"], "10.0.3.20")               # prints what traceroute -n -I prints
