@@ -10,7 +10,7 @@ from hypothesis_profiles import FUZZ_EXAMPLES
 
 from labkit.errors import LabkitError, LabkitValueError, ParseError
 from labkit.link import EthernetFrame, MACAddress, listen, receive_frame, transmit
-from labkit.link.wire import SYNC, frame_bits
+from labkit.link.wire import SYNC, frame_bits, frame_from_bits
 from labkit.phy import add_noise, clock_skew, low_pass
 
 FRAME = EthernetFrame("02:00:00:00:00:02", "02:00:00:00:00:01", 0x0800, bytes(range(100)))
@@ -104,31 +104,43 @@ def test_frame_found_after_noise_on_an_idle_line():
     assert receive_frame(x, payload_length=100) == FRAME
 
 
-# A quarter of the byte parsers' count: each run demodulates a whole waveform (about 2 ms),
-# so 2,500 runs in CI cost what 10,000 frame parses do.
+# The waveform stage runs a quarter of FUZZ_EXAMPLES (2,500 in CI), with this reason: each run
+# demodulates a whole waveform through a clock-tracking loop that steps bit by bit in Python
+# (about 4 ms a run, measured by benchmarks/fuzz_link.py), so 10,000 would cost some 45 s of
+# CI time on their own. Everything the waveform stage hands on goes through the bit-level
+# stage (SFD, end of carrier, bytes, FCS: frame_from_bits), which test_link_fuzz.py fuzzes
+# at the full FUZZ_EXAMPLES with random and mutated bit streams; and benchmarks/fuzz_link.py
+# is the bounded run of 10,000 waveforms.
+_WAVEFORM_KINDS = ("noise", "levels", "cut", "overwrite", "spikes")
+
+
+def _waveform_input(seed: int, kind: str, size: int) -> np.ndarray:
+    """Random voltages, two-level junk, or a real frame's waveform cut, overwritten or spiked."""
+    rng = np.random.default_rng(seed)
+    if kind == "noise":
+        return rng.normal(0, float(rng.uniform(0.01, 5)), size)
+    if kind == "levels":  # random two-level junk: looks like a signal, means nothing
+        return np.repeat(rng.integers(0, 2, size // 4 + 1) * 5.0, 4)[:size]
+    x = transmit(EthernetFrame(MACAddress.random(rng), 1, 0x0800, rng.bytes(size % 80)))
+    if kind == "cut":
+        x = x[int(rng.integers(0, x.size)) :][: int(rng.integers(0, x.size + 1))]
+    elif kind == "overwrite":
+        a = int(rng.integers(0, x.size))
+        x[a : a + size] = rng.normal(2.5, 3, x[a : a + size].size)
+    else:
+        x[rng.integers(0, x.size, 1 + size // 100)] = rng.choice([-1e6, 1e6, 0.0])
+    return x
+
+
 @settings(max_examples=FUZZ_EXAMPLES // 4, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**32 - 1),
-    kind=st.sampled_from(["noise", "levels", "cut", "overwrite", "spikes"]),
+    kind=st.sampled_from(_WAVEFORM_KINDS),
     size=st.integers(0, 1500),
 )
 def test_fuzz_receiver_raises_only_labkit_errors(seed, kind, size):
-    rng = np.random.default_rng(seed)
-    if kind == "noise":
-        x = rng.normal(0, float(rng.uniform(0.01, 5)), size)
-    elif kind == "levels":  # random two-level junk: looks like a signal, means nothing
-        x = np.repeat(rng.integers(0, 2, size // 4 + 1) * 5.0, 4)[:size]
-    else:
-        x = transmit(EthernetFrame(MACAddress.random(rng), 1, 0x0800, rng.bytes(size % 80)))
-        if kind == "cut":
-            x = x[int(rng.integers(0, x.size)) :][: int(rng.integers(0, x.size + 1))]
-        elif kind == "overwrite":
-            a = int(rng.integers(0, x.size))
-            x[a : a + size] = rng.normal(2.5, 3, x[a : a + size].size)
-        else:
-            x[rng.integers(0, x.size, 1 + size // 100)] = rng.choice([-1e6, 1e6, 0.0])
     try:
-        frame = receive_frame(x)
+        frame = receive_frame(_waveform_input(seed, kind, size))
     except LabkitError:
         return
     assert isinstance(frame, EthernetFrame)  # only an FCS-checked frame gets out
@@ -153,3 +165,26 @@ def test_swapped_wires_are_detected_and_corrected():
     assert reception.inverted
     assert receive_frame(x, payload_length=100) == FRAME
     assert not listen(transmit(FRAME)).inverted
+
+
+def test_frame_from_bits_is_the_receivers_second_half():
+    bits = frame_bits(FRAME)
+    assert frame_from_bits(bits, payload_length=100) == FRAME
+    assert frame_from_bits(1 - bits, payload_length=100) == FRAME  # swapped wires
+    junk = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 1], np.uint8)
+    noisy = np.concatenate([junk[:4], bits, junk])
+    carrier = np.concatenate([np.ones(4 + bits.size, bool), np.zeros(junk.size, bool)])
+    assert frame_from_bits(noisy, carrier, payload_length=100) == FRAME  # carrier ends it
+    with pytest.raises(ParseError, match="fcs"):
+        frame_from_bits(noisy)  # without the carrier, the junk's first 8 bits become a byte
+    flipped = bits.copy()
+    flipped[200] ^= 1
+    with pytest.raises(ParseError, match="fcs"):
+        frame_from_bits(flipped)
+    with pytest.raises(ParseError, match="sfd"):
+        frame_from_bits(bits[:60])
+    with pytest.raises(LabkitValueError, match="carrier"):
+        frame_from_bits(bits, np.ones(bits.size - 1, bool))
+    # the receiver on a waveform gives the same as this on the bits it decided
+    reception = listen(transmit(FRAME))
+    assert reception.data == FRAME.pack()

@@ -64,6 +64,7 @@ def exercise(name: str) -> Callable:
 
 #: Where each layer's checkers live, by the prefix of the exercise name; imported on first use.
 _MODULES = {
+    "link": "labkit.link.exercises",
     "udp": "labkit.exercises.transport",
     "tcp": "labkit.exercises.transport",
     "net": "labkit.net.exercises",

@@ -5,10 +5,13 @@
 - :mod:`~labkit.link.crc`: CRC-32 bit by bit, for teaching (equal to ``zlib.crc32``);
 - :mod:`~labkit.link.framing`: COBS byte stuffing to find frames in a byte stream;
 - :mod:`~labkit.link.wire`: frames as Manchester-coded voltages, with preamble and SFD;
-- :mod:`~labkit.link.switch`: :class:`LearningSwitch`, the MAC-learning logic of a switch.
+- :mod:`~labkit.link.switch`: :class:`LearningSwitch`, the MAC-learning logic of a switch;
+- :mod:`~labkit.link.bridge`: :class:`Bridge`, that logic running in a simulated switch node
+  (:func:`install_switching`).
 """
 
 from labkit.link import crc, framing
+from labkit.link.bridge import Bridge, BridgeEvent, install_switching
 from labkit.link.ethernet import (
     FCS_LENGTH,
     HEADER_LENGTH,
@@ -29,6 +32,8 @@ from labkit.link.wire import WireReception, listen, receive_frame, transmit
 
 __all__ = [
     "BROADCAST",
+    "Bridge",
+    "BridgeEvent",
     "DEFAULT_AGEING_TIME_NS",
     "Decision",
     "EtherType",
@@ -50,6 +55,7 @@ __all__ = [
     "crc",
     "fcs",
     "framing",
+    "install_switching",
     "listen",
     "receive_frame",
     "transmit",

@@ -194,6 +194,12 @@ class LearningSwitch:
             del self._table[entry.mac]
         return gone
 
+    def add_port(self, port: Port) -> None:
+        """Give the switch one more port (a cable plugged into a new socket)."""
+        if port in self.ports:
+            raise LabkitValueError(f"port={port!r}: this switch already has a port of that name")
+        self.ports = self.ports + (port,)
+
     def _check_port(self, port: Port) -> None:
         if port not in self.ports:
             raise LabkitValueError(f"port={port!r}: this switch's ports are {list(self.ports)}")

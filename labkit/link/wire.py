@@ -42,6 +42,7 @@ from labkit.link.ethernet import EthernetFrame
 from labkit.phy import (
     Clock,
     Levels,
+    _validate,
     bits_from_bytes,
     encode,
     estimate_levels,
@@ -56,6 +57,7 @@ __all__ = [
     "transmit",
     "listen",
     "receive_frame",
+    "frame_from_bits",
     "WireReception",
 ]
 
@@ -199,7 +201,7 @@ def _track(
     total = np.concatenate([[0.0], np.cumsum(x)])  # window means in O(1)
     xs = x.tolist()
     cum = total.tolist()
-    nominal = period
+    p_min, p_max = period * 0.98, period * 1.02
     q1, q3 = period / 8, 3 * period / 8
     bits: list[int] = []
     centers: list[float] = []
@@ -207,10 +209,16 @@ def _track(
     quiet = 0
     c = first_center
     while c + q3 + 1 < n and c - q3 >= 0:
-        a, b = int(round(c - q3)), int(round(c - q1))
-        d, e = int(round(c + q1)), int(round(c + q3))
-        early = (cum[max(b, a + 1)] - cum[a]) / max(1, b - a)
-        late = (cum[max(e, d + 1)] - cum[d]) / max(1, e - d)
+        # (round() of a float is already an int; the comparisons below are max()/min()
+        # written out: this loop runs once per bit, and the fuzz tests run it millions of times)
+        a, b = round(c - q3), round(c - q1)
+        d, e = round(c + q1), round(c + q3)
+        if b <= a:
+            b = a + 1
+        if e <= d:
+            e = d + 1
+        early = (cum[b] - cum[a]) / (b - a)
+        late = (cum[e] - cum[d]) / (e - d)
         diff = late - early
         bits.append(1 if diff > 0 else 0)
         centers.append(c)
@@ -224,8 +232,16 @@ def _track(
             at_center = xs[i] * (1 - frac) + xs[i + 1] * frac
             # Positive when the transition has not happened yet: the true centre is later.
             error = (threshold - at_center) / diff * (period / 2)
-            error = max(-period / 4, min(period / 4, error))
-            period = min(nominal * 1.02, max(nominal * 0.98, period + RATE_GAIN * error))
+            limit = period / 4
+            if error > limit:
+                error = limit
+            elif error < -limit:
+                error = -limit
+            period += RATE_GAIN * error
+            if period > p_max:
+                period = p_max
+            elif period < p_min:
+                period = p_min
             step = period + PHASE_GAIN * error
         else:
             quiet += 1
@@ -235,31 +251,17 @@ def _track(
     return (np.array(bits, dtype=np.uint8), np.array(centers), np.array(carrier, dtype=bool))
 
 
-def listen(samples: object, samples_per_bit: int = 8) -> WireReception:
-    """Find one frame in a sample stream: preamble, bit clock, SFD, end of carrier.
+def _find_frame(
+    bits: np.ndarray, carrier: np.ndarray
+) -> tuple[np.ndarray, int, int, bool, bytes]:
+    """The receiver's bit-level stage: SFD, polarity, end of carrier, bytes.
 
-    The receiver estimates the two voltage levels (:func:`labkit.phy.estimate_levels`),
-    finds the preamble and SFD by correlation (:func:`labkit.phy.find_preamble`),
-    locks its bit clock on the preamble and follows it bit by bit (:func:`_track`),
-    so a receiver clock a little fast or slow, or a burst of noise, does not
-    make it lose count. Raises :class:`ParseError` (layer ``"ethernet"``, or
-    ``"phy"`` for a signal without two levels) if no frame is found.
+    ``bits`` (uint8 0/1) and ``carrier`` (bool, same length) are what the
+    clock tracking produced. Returns the bits (inverted if the wires were
+    swapped), the index of the first bit after the SFD, the index just after
+    the last bit with a carrier, whether the bits were inverted, and the
+    whole bytes in between (each byte least significant bit first).
     """
-    spb = _check_spb(samples_per_bit)
-    x = _smooth(_check_samples(samples), spb)
-    if x.size < 8 * len(SYNC) * spb:
-        raise ParseError(_LAYER, "preamble", int(x.size),
-                         f"{x.size} samples is too short for the {8 * len(SYNC)}-bit preamble")
-    sync = bits_from_bytes(SYNC, lsb_first=True)
-    index, score = find_preamble(x, sync, _CODE, spb)
-    levels = estimate_levels(x)
-    if score < MIN_PREAMBLE_SCORE:
-        raise ParseError(_LAYER, "preamble", round(score, 3),
-                         "no preamble on the line (correlation below "
-                         f"{MIN_PREAMBLE_SCORE})")
-    bits, centers, carrier = _track(
-        x, index + spb / 2, float(spb), levels.threshold, levels.high - levels.low
-    )
     # The SFD: the first place where 10101011 follows at least 8 bits of preamble.
     # (The preamble has no "11", so the first 11 after alternating bits is the SFD's end.)
     # If the wires are swapped every Manchester bit reads inverted: the preamble looks the
@@ -287,9 +289,65 @@ def listen(samples: object, samples_per_bit: int = 8) -> WireReception:
     end = start + int(quiet[0]) if quiet.size else bits.size
     whole = (end - start) // 8 * 8
     data = np.packbits(bits[start : start + whole], bitorder="little").tobytes()
+    return bits, start, end, inverted, data
+
+
+def listen(samples: object, samples_per_bit: int = 8) -> WireReception:
+    """Find one frame in a sample stream: preamble, bit clock, SFD, end of carrier.
+
+    The receiver estimates the two voltage levels (:func:`labkit.phy.estimate_levels`),
+    finds the preamble and SFD by correlation (:func:`labkit.phy.find_preamble`),
+    locks its bit clock on the preamble and follows it bit by bit (:func:`_track`),
+    so a receiver clock a little fast or slow, or a burst of noise, does not
+    make it lose count. Raises :class:`ParseError` (layer ``"ethernet"``, or
+    ``"phy"`` for a signal without two levels) if no frame is found.
+    """
+    spb = _check_spb(samples_per_bit)
+    x = _smooth(_check_samples(samples), spb)
+    if x.size < 8 * len(SYNC) * spb:
+        raise ParseError(_LAYER, "preamble", int(x.size),
+                         f"{x.size} samples is too short for the {8 * len(SYNC)}-bit preamble")
+    sync = bits_from_bytes(SYNC, lsb_first=True)
+    index, score = find_preamble(x, sync, _CODE, spb)
+    levels = estimate_levels(x)
+    if score < MIN_PREAMBLE_SCORE:
+        raise ParseError(_LAYER, "preamble", round(score, 3),
+                         "no preamble on the line (correlation below "
+                         f"{MIN_PREAMBLE_SCORE})")
+    bits, centers, carrier = _track(
+        x, index + spb / 2, float(spb), levels.threshold, levels.high - levels.low
+    )
+    bits, start, end, inverted, data = _find_frame(bits, carrier)
     slope, intercept = np.polyfit(np.arange(centers.size), centers, 1)
     clock = Clock(period=float(slope), first_center=float(intercept), count=int(centers.size))
     return WireReception(data, bits, centers, start, end, levels, clock, float(score), inverted)
+
+
+def frame_from_bits(
+    bits: object, carrier: object = None, *, payload_length: int | None = None
+) -> EthernetFrame:
+    """The receiver's second half: from decoded bits (preamble on) to an FCS-checked frame.
+
+    ``bits`` are 0s and 1s as the receiver decided them, one per bit time,
+    starting anywhere before the SFD; ``carrier`` (booleans, one per bit;
+    default: carrier throughout) says where the line had transitions, so the
+    frame ends where it stops. This is what :func:`receive_frame` does after
+    tracking the clock; apart from it, it can be tried on bits from anywhere
+    (``frame_bits(frame)``, a logic analyser). Raises :class:`ParseError` if
+    there is no SFD or the frame is damaged.
+    """
+    b = _validate.bits(bits)
+    if carrier is None:
+        c = np.ones(b.size, dtype=bool)
+    else:
+        c = np.asarray(carrier)
+        if c.dtype != np.bool_ or c.shape != b.shape:
+            raise LabkitValueError(
+                f"carrier: expected {b.size} booleans (one per bit), got "
+                f"{c.dtype} of shape {c.shape}"
+            )
+    data = _find_frame(b, c)[4]
+    return EthernetFrame.parse(data, fcs=True, payload_length=payload_length)
 
 
 def receive_frame(

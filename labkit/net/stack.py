@@ -11,7 +11,8 @@ layer stays below the engine as DESIGN.md asks.
 
     net = Network(seed=1)
     ... add hosts and routers, connect them ...
-    stacks = install_ip(net)                        # every host and router gets a stack
+    stacks = install_ip(net)                        # every host and router gets a stack,
+                                                    # every switch a learning switch
     stacks["R1"].routes.add_static("10.0.3.0/24", "10.0.2.2")
     ping(net["A"], "10.0.3.20")                     # prints what ping prints
     traceroute(net["A"], "10.0.3.20")               # prints what traceroute -n -I prints
@@ -45,6 +46,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
 from labkit.errors import LabkitError, LabkitValueError
+from labkit.link.bridge import install_switching
 from labkit.link.ethernet import EthernetFrame, EtherType
 from labkit.link.mac import BROADCAST, MACAddress
 from labkit.net.addressing import LIMITED_BROADCAST, as_address
@@ -396,6 +398,8 @@ class IPStack:
 def install_ip(net: Any, **options: Any) -> dict[str, IPStack]:
     """Give every host and router of ``net`` an :class:`IPStack`, and make captures readable.
 
+    Switches still flooding like hubs become learning switches
+    (:func:`labkit.link.install_switching`): IP runs over switched Ethernet.
     Returns the stacks by node name (also reachable as ``net["R1"].stack``).
     Sets ``net.summariser`` to :func:`summarise`, so traces read
     ``ARP, Request who-has ...`` and ``IP a > b: ICMP echo request ...``.
@@ -404,6 +408,7 @@ def install_ip(net: Any, **options: Any) -> dict[str, IPStack]:
     for node in net:
         if getattr(node, "kind", "") in ("host", "router"):
             stacks[node.name] = IPStack(node, **options)
+    install_switching(net)
     net.summariser = summarise
     return stacks
 

@@ -12,12 +12,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from labkit.display import PALETTE
+from labkit.link.bridge import BridgeEvent
 from labkit.link.ethernet import EthernetFrame
 from labkit.link.switch import Decision, LearningSwitch, MACTableEntry
 from labkit.link.wire import SYNC, WireReception
 
 __all__ = [
-    "plot_frame_layout", "plot_frame_on_wire", "SwitchStep", "record_step", "plot_switch_steps"
+    "plot_frame_layout", "plot_frame_on_wire", "SwitchStep", "record_step", "steps_from_history",
+    "plot_switch_steps",
 ]
 
 
@@ -131,6 +133,37 @@ def record_step(
     )
 
 
+def _name(mac: object, names: Mapping[object, str]) -> str:
+    if mac is None:
+        return "?"
+    if getattr(mac, "is_broadcast", False):
+        return names.get(mac, "everyone")
+    return names.get(mac, str(mac))
+
+
+def steps_from_history(
+    history: Sequence[BridgeEvent], names: Mapping[object, str]
+) -> list[SwitchStep]:
+    """The steps of a simulated switch's run (``Bridge(record=True).history``), for drawing.
+
+    ``names`` maps MAC addresses to host names, as for :func:`record_step`.
+    """
+    return [
+        SwitchStep(e.time_ns / 1e9, e.in_port, _name(e.decision.src, names),
+                   _name(e.decision.dst, names), e.decision, e.table)
+        for e in history
+    ]
+
+
+def _format_seconds(t: float) -> str:
+    """Whole seconds as ``3 s``; otherwise to the microsecond (frames take µs to arrive)."""
+    if t == int(t):
+        return f"{t:g} s"
+    if t < 1:
+        return f"{t * 1e3:.3f} ms"
+    return f"{t:.6f} s"
+
+
 _ACTION_COLOUR = {"forward": "#2ca02c", "flood": "#ff7f0e", "filter": "#7f7f7f", "drop": "#d62728"}
 
 
@@ -171,7 +204,7 @@ def plot_switch_steps(
             ax.text(x, y, f"{hosts[p]}\nport {p}", ha="center", va="center", fontsize=8,
                     bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": c})
         ax.set_title(
-            f"t={step.time_s:g} s: {step.src_name} -> {step.dst_name}\n"
+            f"t={_format_seconds(step.time_s)}: {step.src_name} -> {step.dst_name}\n"
             f"{step.decision.action}" + (f" to port {step.decision.out_ports[0]}"
                                          if step.decision.action == "forward" else ""),
             fontsize=9, color=colour,
