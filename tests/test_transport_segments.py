@@ -180,3 +180,13 @@ def test_udp_parser_raises_only_labkit_errors(data, check):
         UDPDatagram.parse(data, SRC if check else None, DST if check else None)
     except LabkitError:
         pass
+
+
+def test_jupyter_display_names_the_fields():
+    seg = TCPSegment(1, 2, 3, 4, Flags.SYN, 100, b"hi", tcp_options(mss=1460))
+    html = seg._repr_html_()
+    for word in ("sequence number", "window", "options", "mss=1460"):
+        assert word in html
+    assert ("flags", "SYN", "control bits") in seg.fields()
+    html = UDPDatagram(5, 53, b"q")._repr_html_()
+    assert "destination port" in html and "53" in html

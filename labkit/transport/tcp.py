@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import IntFlag
 from ipaddress import IPv4Address
 
+from labkit.display import header_html
 from labkit.errors import LabkitValueError, ParseError
 from labkit.net.checksum import internet_checksum
 from labkit.transport.ports import check_port
@@ -261,6 +262,33 @@ class TCPSegment:
 
     def __repr__(self) -> str:
         return f"<{self.summary()}>"
+
+    def fields(self) -> list[tuple[str, str, str]]:
+        """(field, value, meaning) rows for the Jupyter display."""
+        raw = self.pack()
+        options = ", ".join(f"kind {k}" + (f" ({d.hex()})" if d else "") for k, d in self.options)
+        return [
+            ("source port", str(self.src_port), "the sender's port"),
+            ("destination port", str(self.dst_port), "the receiving program's port"),
+            ("sequence number", str(self.seq), "number of the first data byte (or of SYN)"),
+            ("acknowledgment", str(self.ack), "next byte expected (valid with ACK)"),
+            ("data offset", str(raw[12] >> 4), "header length in 32-bit words"),
+            ("flags", str(self.flags), "control bits"),
+            ("window", str(self.window), "bytes the sender can still receive"),
+            ("checksum", f"{int.from_bytes(raw[16:18], 'big'):#06x}",
+             "over pseudo-header, header and data"),
+            ("urgent pointer", str(self.urgent), "valid with URG"),
+            ("options", options or "none", f"mss={self.mss}" if self.mss else ""),
+            ("data", f"{len(self.payload)} bytes", ""),
+        ]
+
+    def _repr_html_(self) -> str:
+        header = HEADER_LENGTH + len(_pack_options(self.options))
+        spans = [(0, 2, "source port"), (2, 4, "destination port"), (4, 8, "sequence number"),
+                 (8, 12, "acknowledgment"), (12, 14, "offset and flags"), (14, 16, "window"),
+                 (16, 18, "checksum"), (18, 20, "urgent pointer"), (20, header, "options"),
+                 (header, header + len(self.payload), "data")]
+        return header_html(self.summary(), self.fields(), self.pack(), spans)
 
 
 class _Unchecked:

@@ -22,6 +22,7 @@ import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from labkit.display import header_html
 from labkit.errors import LabkitValueError, ParseError
 from labkit.net.checksum import internet_checksum
 from labkit.transport.ports import check_port
@@ -130,6 +131,23 @@ class UDPDatagram:
 
     def summary(self) -> str:
         return f"UDP {self.src_port} > {self.dst_port} len={len(self.payload)}"
+
+    def fields(self) -> list[tuple[str, str, str]]:
+        """(field, value, meaning) rows for the Jupyter display."""
+        raw = self.pack()
+        length, checksum = _HEADER.unpack_from(raw)[2:]
+        return [
+            ("source port", str(self.src_port), "the sender's port"),
+            ("destination port", str(self.dst_port), "the receiving program's port"),
+            ("length", str(length), "header (8) + data, in bytes"),
+            ("checksum", f"{checksum:#06x}", "0 = not computed; pack(src, dst) computes it"),
+            ("data", f"{len(self.payload)} bytes", ""),
+        ]
+
+    def _repr_html_(self) -> str:
+        spans = [(0, 2, "source port"), (2, 4, "destination port"), (4, 6, "length"),
+                 (6, 8, "checksum"), (8, HEADER_LENGTH + len(self.payload), "data")]
+        return header_html(self.summary(), self.fields(), self.pack(), spans)
 
     def __repr__(self) -> str:
         extra = "" if len(self.payload) <= 16 else f" ...({len(self.payload)} bytes)"
