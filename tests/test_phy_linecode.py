@@ -40,7 +40,7 @@ def test_known_waveforms():
     assert phy.encode([0, 1], "manchester", 2).tolist() == [5, 0, 0, 5]
     assert phy.encode([1, 0, 1], "nrz-l", 2, v_high=1, v_low=-1).tolist() == [1, 1, -1, -1, 1, 1]
     # NRZ-I starts low and flips at each 1.
-    assert phy.encode([1, 1, 0, 1], "nrz-i", 1 + 1).tolist() == [5, 5, 0, 0, 0, 0, 5, 5]
+    assert phy.encode([1, 1, 0, 1], "nrz-i", 2).tolist() == [5, 5, 0, 0, 0, 0, 5, 5]
     # Odd samples per bit: the first half of a Manchester bit gets the smaller share.
     assert phy.encode([1], "manchester", 3).tolist() == [0, 5, 5]
 

@@ -60,8 +60,11 @@ from ipaddress import IPv4Address
 from typing import Any, Protocol
 
 from labkit.errors import LabkitError, LabkitValueError, ParseError
+from labkit.link.ethernet import EthernetFrame, EtherType
 from labkit.net.icmp import ICMPMessage, Unreachable
 from labkit.net.ipv4 import ICMP, IPv4Packet
+from labkit.net.stack import IPStack, install_ip
+from labkit.net.stack import summarise as summarise_ip
 from labkit.transport import tcp as tcp_wire
 from labkit.transport import udp as udp_wire
 from labkit.transport.ports import PortAllocator, check_port
@@ -85,6 +88,12 @@ __all__ = [
     "Socket",
     "SocketError",
     "AddressInUse",
+    "SocketTimeout",
+    "ConnectionClosed",
+    "NodeClock",
+    "install_transport",
+    "socket",
+    "summarise",
 ]
 
 AF_INET = 2
@@ -669,9 +678,6 @@ class NodeClock:
 
 def summarise(frame: bytes) -> str:
     """One line about a frame, in tcpdump's style, naming TCP and UDP ports and flags."""
-    from labkit.link.ethernet import EthernetFrame, EtherType
-    from labkit.net.stack import summarise as summarise_ip
-
     try:
         eth = EthernetFrame.parse(frame, fcs=False)
         if eth.ethertype != EtherType.IPV4:
@@ -703,8 +709,6 @@ def install_transport(net: Any, *, tcp_config: TCPConfig | None = None) -> dict[
     Returns the transports by host name; each is also ``host.stack.transport``,
     and :func:`socket` makes sockets on a host.
     """
-    from labkit.net.stack import IPStack, install_ip
-
     if not all(isinstance(getattr(n, "stack", None), IPStack) for n in net
                if getattr(n, "kind", "") in ("host", "router")):
         install_ip(net)
@@ -728,7 +732,3 @@ def socket(host: Any, type: int = SOCK_STREAM) -> Socket:  # noqa: A002
             f"{getattr(host, 'name', host)!r} has no transport layer: call "
             "install_transport(net) after building the network")
     return transport.socket(AF_INET, type)
-
-
-__all__ += ["SocketTimeout", "ConnectionClosed", "NodeClock", "install_transport", "socket",
-            "summarise"]
