@@ -102,6 +102,7 @@ MIN_ETHERTYPE = 0x0600
 _HEADER = struct.Struct("!6s6sH")  # destination, source, EtherType (or TPID)
 _TAG = struct.Struct("!HH")  # TCI, then the inner EtherType
 _PAD = bytes(MIN_PAYLOAD)
+_TPID = int(EtherType.VLAN)
 _LAYER = "ethernet"
 
 
@@ -167,7 +168,7 @@ def _coerce_mac(name: str, value: object) -> MACAddress:
         raise LabkitValueError(f"{name}: {exc}") from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class EthernetFrame:
     """An Ethernet II frame: who it is for, who sent it, what it carries.
 
@@ -186,6 +187,29 @@ class EthernetFrame:
     payload: bytes = b""
     vlan: VLANTag | None = field(default=None)
 
+    def __init__(
+        self,
+        dst: MACAddress | str | int | bytes,
+        src: MACAddress | str | int | bytes,
+        ethertype: int,
+        payload: bytes = b"",
+        vlan: VLANTag | None = None,
+    ) -> None:
+        # What dataclass would generate, but faster: a frozen dataclass sets each field
+        # through object.__setattr__. The object briefly wears _Unchecked (same slots,
+        # not frozen), takes its fields by plain assignment and its real class back,
+        # then validates as usual (labkit.net.ipv4 and labkit.transport.udp do the same).
+        cls = type(self)
+        object.__setattr__(self, "__class__", _Unchecked)
+        u: _Unchecked = self  # type: ignore[assignment]
+        u.dst = dst
+        u.src = src
+        u.ethertype = ethertype
+        u.payload = payload
+        u.vlan = vlan
+        u.__class__ = cls
+        self.__post_init__()
+
     def __post_init__(self) -> None:
         # Fields already of the right type are left alone (the common, fast case); others
         # are converted or refused with the field's name.
@@ -198,16 +222,8 @@ class EthernetFrame:
             if isinstance(et, bool) or not isinstance(et, int):
                 raise LabkitValueError(f"ethertype={et!r}: expected an int such as 0x0800")
             object.__setattr__(self, "ethertype", int(et))  # an IntEnum such as EtherType.ARP
-        if not MIN_ETHERTYPE <= et <= 0xFFFF:
-            raise LabkitValueError(
-                f"ethertype={et:#06x}: EtherTypes run from {MIN_ETHERTYPE:#06x} to 0xffff "
-                "(values up to 1500 are IEEE 802.3 length fields, not Ethernet II)"
-            )
-        if et == EtherType.VLAN:
-            raise LabkitValueError(
-                "ethertype=0x8100: that is the 802.1Q tag's TPID; give the tag as "
-                "vlan=VLANTag(...) and the inner EtherType as ethertype"
-            )
+        if not MIN_ETHERTYPE <= et <= 0xFFFF or et == _TPID:
+            self._refuse_ethertype(et)
         payload = self.payload
         if type(payload) is not bytes:
             if not isinstance(payload, (bytes, bytearray, memoryview)):
@@ -221,6 +237,19 @@ class EthernetFrame:
             )
         if self.vlan is not None and not isinstance(self.vlan, VLANTag):
             raise LabkitValueError(f"vlan={self.vlan!r}: expected a VLANTag or None")
+
+    @staticmethod
+    def _refuse_ethertype(et: int) -> None:
+        if not MIN_ETHERTYPE <= et <= 0xFFFF:
+            raise LabkitValueError(
+                f"ethertype={et:#06x}: EtherTypes run from {MIN_ETHERTYPE:#06x} to 0xffff "
+                "(values up to 1500 are IEEE 802.3 length fields, not Ethernet II)"
+            )
+        if et == EtherType.VLAN:
+            raise LabkitValueError(
+                "ethertype=0x8100: that is the 802.1Q tag's TPID; give the tag as "
+                "vlan=VLANTag(...) and the inner EtherType as ethertype"
+            )
 
     # -- sizes -----------------------------------------------------------------------------
     @property
@@ -246,10 +275,13 @@ class EthernetFrame:
     def pack(self, *, fcs: bool = True) -> bytes:
         """The frame's bytes: header, payload, zero padding and (by default) the FCS."""
         vlan = self.vlan
+        # destination, source and EtherType are 48 + 48 + 16 bits: one integer, one to_bytes
+        # (_mac is MACAddress's integer slot; int() would cost a method call each)
+        macs = self.dst._mac << 64 | self.src._mac << 16
         if vlan is None:
-            head = _HEADER.pack(self.dst.packed, self.src.packed, self.ethertype)
+            head = (macs | self.ethertype).to_bytes(HEADER_LENGTH, "big")
         else:
-            head = _HEADER.pack(self.dst.packed, self.src.packed, EtherType.VLAN) + _TAG.pack(
+            head = (macs | _TPID).to_bytes(HEADER_LENGTH, "big") + _TAG.pack(
                 vlan.tci, self.ethertype
             )
         pad = MIN_FRAME_LENGTH - FCS_LENGTH - len(head) - len(self.payload)
@@ -276,9 +308,12 @@ class EthernetFrame:
         ``payload_length``: the real payload length, when the upper layer
         knows it; the padding after it is removed.
         """
-        if not isinstance(data, (bytes, bytearray, memoryview)):
+        if type(data) is bytes:
+            raw = data
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            raw = bytes(data)
+        else:
             raise LabkitValueError(f"data: expected bytes, got {type(data).__name__}")
-        raw = bytes(data)
         n = len(raw)
         trailer = FCS_LENGTH if fcs else 0
         if n < HEADER_LENGTH + trailer:
@@ -305,7 +340,7 @@ class EthernetFrame:
         dst, src, ethertype = _HEADER.unpack_from(raw)
         offset = HEADER_LENGTH
         vlan = None
-        if ethertype == EtherType.VLAN:
+        if ethertype == _TPID:
             if end < HEADER_LENGTH + VLAN_TAG_LENGTH:
                 raise ParseError(
                     _LAYER, "vlan", end,
@@ -343,10 +378,15 @@ class EthernetFrame:
                     f"the frame carries only {size} payload bytes",
                 )
             end = offset + payload_length
-        frame = object.__new__(cls)
-        _init(frame, MACAddress._from_int(int.from_bytes(dst, "big")),
-              MACAddress._from_int(int.from_bytes(src, "big")), ethertype, raw[offset:end], vlan)
-        return frame
+        # every field is checked: fill an unfrozen twin, then give it its real class
+        frame = _Unchecked()
+        frame.dst = _mac_from_packed(dst)
+        frame.src = _mac_from_packed(src)
+        frame.ethertype = ethertype
+        frame.payload = raw[offset:end]
+        frame.vlan = vlan
+        frame.__class__ = cls
+        return frame  # type: ignore[return-value]
 
     def trimmed(self, length: int) -> EthernetFrame:
         """A copy whose payload is cut to ``length`` bytes (dropping the padding)."""
@@ -419,19 +459,13 @@ class EthernetFrame:
         )
 
 
-_init_fields = [EthernetFrame.__dict__[name].__set__ for name in
-                ("dst", "src", "ethertype", "payload", "vlan")]  # the slots
+class _Unchecked:
+    """Same slots as :class:`EthernetFrame`, not frozen: ``__init__`` and ``parse`` fill one in."""
+
+    __slots__ = EthernetFrame.__slots__
 
 
-def _init(frame: EthernetFrame, dst: MACAddress, src: MACAddress, ethertype: int,
-          payload: bytes, vlan: VLANTag | None) -> None:
-    """Fill a parsed frame's slots directly: parse has already checked every field."""
-    set_dst, set_src, set_type, set_payload, set_vlan = _init_fields
-    set_dst(frame, dst)
-    set_src(frame, src)
-    set_type(frame, ethertype)
-    set_payload(frame, payload)
-    set_vlan(frame, vlan)
+_mac_from_packed = MACAddress._from_packed
 
 
 def _mac_meaning(mac: MACAddress) -> str:

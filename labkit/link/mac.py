@@ -100,6 +100,22 @@ class MACAddress:
         return obj
 
     @classmethod
+    def _from_packed(cls, raw: bytes) -> MACAddress:
+        """The address for 6 known-good header bytes (parsers use this).
+
+        Addresses are immutable, so every frame from the same station can share
+        one object: they are interned, which turns the conversion into a dict
+        lookup. The table is emptied when it reaches :data:`_INTERN_LIMIT`
+        entries, so a flood of random addresses cannot grow it without bound.
+        """
+        mac = _interned.get(raw)
+        if mac is None:
+            if len(_interned) >= _INTERN_LIMIT:
+                _interned.clear()
+            mac = _interned[raw] = cls._from_int(int.from_bytes(raw, "big"))
+        return mac
+
+    @classmethod
     def random(cls, rng: Any, *, local: bool = True, multicast: bool = False) -> MACAddress:
         """A random address from a ``numpy.random.Generator``.
 
@@ -226,6 +242,8 @@ class MACAddress:
         return str(self)[:8]
 
 
+_interned: dict[bytes, MACAddress] = {}
+_INTERN_LIMIT = 4096
 _set_mac = MACAddress._mac.__set__  # type: ignore[attr-defined]  # the slot, bypassing __setattr__
 
 

@@ -223,8 +223,8 @@ class LearningSwitch:
                         raise ParseError("ethernet", "length", len(frame),
                                          "shorter than the 14-byte header")
                     raw = bytes(frame[:12])
-                    dst = MACAddress._from_int(int.from_bytes(raw[:6], "big"))
-                    src = MACAddress._from_int(int.from_bytes(raw[6:12], "big"))
+                    dst = MACAddress._from_packed(raw[:6])
+                    src = MACAddress._from_packed(raw[6:12])
             except ParseError as err:
                 return self._count(Decision((), "drop", f"unreadable frame ({err})"))
         else:

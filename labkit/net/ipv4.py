@@ -50,7 +50,7 @@ from ipaddress import IPv4Address
 
 from labkit.display import header_html
 from labkit.errors import LabkitError, LabkitValueError, ParseError
-from labkit.net.addressing import as_address
+from labkit.net.addressing import address_from_int, as_address
 from labkit.net.checksum import ones_complement_sum
 
 __all__ = [
@@ -410,8 +410,8 @@ class IPv4Packet:
         p.ttl = ttl
         p.protocol = proto
         p.checksum = csum
-        p.src = IPv4Address(src)
-        p.dst = IPv4Address(dst)
+        p.src = address_from_int(src)
+        p.dst = address_from_int(dst)
         p.options = header[HEADER_LENGTH:]
         p.payload = data[hlen:total]
         p.__class__ = IPv4Packet

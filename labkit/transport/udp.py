@@ -24,7 +24,6 @@ from ipaddress import IPv4Address
 
 from labkit.display import header_html
 from labkit.errors import LabkitValueError, ParseError
-from labkit.net.checksum import internet_checksum
 from labkit.transport.ports import check_port
 
 __all__ = ["UDPDatagram", "HEADER_LENGTH", "MAX_IPV4_PAYLOAD", "PROTOCOL", "pseudo_header_sum"]
@@ -39,14 +38,25 @@ _HEADER = struct.Struct("!HHHH")
 _LAYER = "udp"
 
 
-def pseudo_header_sum(src: IPv4Address, dst: IPv4Address, protocol: int, length: int) -> int:
-    """Ones' complement sum of the IPv4 pseudo-header (RFC 768 / RFC 9293 3.1).
+def pseudo_header_sum(src: IPv4Address | str, dst: IPv4Address | str, protocol: int, length: int) -> int:
+    """A sum congruent to the IPv4 pseudo-header's ones' complement sum (RFC 768 / RFC 9293 3.1).
 
-    Its 16-bit words are the two halves of each address, the protocol and the
-    length; their plain sum, folded later, is the same ones' complement sum.
+    The pseudo-header's 16-bit words are the two halves of each address, the
+    protocol and the length. A 32-bit address is its high half times 2**16
+    plus its low half, and 2**16 = 1 modulo 0xFFFF, so the address itself is
+    congruent to the sum of its halves: the plain sum below, folded modulo
+    0xFFFF by :func:`~labkit.net.checksum.internet_checksum`, is the same
+    ones' complement sum.
     """
-    s, d = int(src), int(dst)
-    return (s >> 16) + (s & 0xFFFF) + (d >> 16) + (d & 0xFFFF) + protocol + length
+    s = int(src) if type(src) is IPv4Address else int(_address(src, "src"))
+    d = int(dst) if type(dst) is IPv4Address else int(_address(dst, "dst"))
+    return s + d + protocol + length
+
+
+def _as_bytes(data: object) -> bytes:
+    if not isinstance(data, (bytearray, memoryview)):
+        raise LabkitValueError(f"data: expected bytes, got {type(data).__name__}")
+    return bytes(data)
 
 
 def _address(value: object, name: str) -> IPv4Address:
@@ -58,7 +68,7 @@ def _address(value: object, name: str) -> IPv4Address:
         raise LabkitValueError(f"{name}={value!r}: not an IPv4 address ({exc})") from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class UDPDatagram:
     """A UDP datagram. ``length`` and ``checksum`` are computed by :meth:`pack` unless given."""
 
@@ -68,13 +78,36 @@ class UDPDatagram:
     length: int | None = None
     checksum: int | None = None
 
+    def __init__(
+        self,
+        src_port: int,
+        dst_port: int,
+        payload: bytes = b"",
+        length: int | None = None,
+        checksum: int | None = None,
+    ) -> None:
+        # What dataclass would generate, but faster: a frozen dataclass sets each field
+        # through object.__setattr__, which costs more than packing the datagram. The
+        # object briefly wears _Unchecked (same slots, not frozen), takes its fields by
+        # plain assignment and its real class back, then validates as usual.
+        cls = type(self)
+        object.__setattr__(self, "__class__", _Unchecked)
+        u: _Unchecked = self  # type: ignore[assignment]
+        u.src_port = src_port
+        u.dst_port = dst_port
+        u.payload = payload
+        u.length = length
+        u.checksum = checksum
+        u.__class__ = cls
+        self.__post_init__()
+
     def __post_init__(self) -> None:
-        # Plain ints and bytes, the usual case, pass with two comparisons each.
-        for name in ("src_port", "dst_port"):
-            value = getattr(self, name)
-            if type(value) is not int or not 0 <= value <= 0xFFFF:
-                check_port(value, name)
-        payload = self.payload
+        # Plain ints and bytes, the usual case, pass with a few comparisons.
+        sport, dport, payload = self.src_port, self.dst_port, self.payload
+        if not (type(sport) is int and type(dport) is int and 0 <= sport <= 0xFFFF
+                and 0 <= dport <= 0xFFFF):
+            object.__setattr__(self, "src_port", check_port(sport, "src_port"))
+            object.__setattr__(self, "dst_port", check_port(dport, "dst_port"))
         if type(payload) is not bytes:
             if not isinstance(payload, (bytes, bytearray, memoryview)):
                 raise LabkitValueError(f"payload: expected bytes, got {type(payload).__name__}")
@@ -85,19 +118,30 @@ class UDPDatagram:
                 f"payload: {len(payload)} bytes does not fit UDP's 16-bit length field "
                 f"(at most {0xFFFF - HEADER_LENGTH}; over IPv4 at most {MAX_IPV4_PAYLOAD})"
             )
+        for name in ("length", "checksum"):
+            value = getattr(self, name)
+            if value is not None and (type(value) is not int or not 0 <= value <= 0xFFFF):
+                raise LabkitValueError(
+                    f"{name}={value!r}: expected None (computed by pack) or an int 0..65535"
+                )
 
     def pack(self, src: IPv4Address | str | None = None, dst: IPv4Address | str | None = None) -> bytes:
         """The datagram's bytes. With ``src`` and ``dst`` the checksum is computed (else 0)."""
-        length = HEADER_LENGTH + len(self.payload) if self.length is None else self.length
-        if self.checksum is not None:
-            checksum = self.checksum
-        elif src is None or dst is None:
-            checksum = 0
-        else:
-            start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, length)
-            header = _HEADER.pack(self.src_port, self.dst_port, length, 0)
-            checksum = internet_checksum(header + self.payload, start) or 0xFFFF
-        return _HEADER.pack(self.src_port, self.dst_port, length, checksum) + self.payload
+        sport, dport, payload = self.src_port, self.dst_port, self.payload
+        length = HEADER_LENGTH + len(payload) if self.length is None else self.length
+        checksum = self.checksum
+        if checksum is None:
+            if src is None or dst is None:
+                checksum = 0
+            else:
+                # The header's words (checksum 0) go straight into the sum; the payload
+                # starts at an even offset, so it is summed on its own, as one integer
+                # (see labkit.net.checksum: every 16-bit word weighs 1 modulo 0xFFFF;
+                # an odd last byte is padded with a zero byte, i.e. shifted left by 8).
+                total = pseudo_header_sum(src, dst, PROTOCOL, length) + sport + dport + length
+                total += int.from_bytes(payload, "big") << (len(payload) & 1) * 8
+                checksum = ~(total % 0xFFFF or 0xFFFF) & 0xFFFF or 0xFFFF
+        return _HEADER.pack(sport, dport, length, checksum) + payload
 
     @classmethod
     def parse(
@@ -107,7 +151,7 @@ class UDPDatagram:
         dst: IPv4Address | str | None = None,
     ) -> UDPDatagram:
         """Parse a datagram; with ``src`` and ``dst`` a non-zero checksum is verified."""
-        raw = bytes(data)
+        raw = data if type(data) is bytes else _as_bytes(data)
         if len(raw) < HEADER_LENGTH:
             raise ParseError(_LAYER, "length", len(raw), f"shorter than the {HEADER_LENGTH}-byte header")
         sport, dport, length, checksum = _HEADER.unpack_from(raw)
@@ -115,18 +159,20 @@ class UDPDatagram:
             raise ParseError(_LAYER, "length", length, "smaller than the 8-byte header")
         if length > len(raw):
             raise ParseError(_LAYER, "length", length, f"but only {len(raw)} bytes arrived")
-        raw = raw[:length]  # bytes after the datagram (link padding) are not UDP's
+        if length < len(raw):
+            raw = raw[:length]  # bytes after the datagram (link padding) are not UDP's
         if checksum and src is not None and dst is not None:
-            start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, length)
-            if internet_checksum(raw, start) != 0:
+            # A correct datagram's words, with the pseudo-header's, sum to 0xFFFF: the
+            # plain sum is then a (non-zero) multiple of 0xFFFF.
+            total = int.from_bytes(raw, "big") << (length & 1) * 8
+            if (total + pseudo_header_sum(src, dst, PROTOCOL, length)) % 0xFFFF:
                 raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the data")
-        # The fields came out of a 16-bit unpack, so they are valid: skip __post_init__'s
-        # checks and the frozen dataclass's slow setattr (fill an unfrozen twin, then
-        # give it its real class, as labkit.net.ipv4 does).
+        # The fields came out of a 16-bit unpack, so they are valid: skip the checks
+        # (fill an unfrozen twin, then give it its real class, as __init__ does).
         d = _Unchecked()
         d.src_port, d.dst_port, d.payload = sport, dport, raw[HEADER_LENGTH:]
         d.length, d.checksum = length, checksum
-        object.__setattr__(d, "__class__", cls)
+        d.__class__ = cls
         return d  # type: ignore[return-value]
 
     def summary(self) -> str:
