@@ -47,6 +47,7 @@ from enum import IntEnum
 
 from labkit.display import header_html
 from labkit.errors import LabkitValueError, ParseError
+from labkit.link.mac import _interned as _mac_table
 from labkit.link.mac import MAC_LENGTH, MACAddress
 
 __all__ = [
@@ -208,7 +209,14 @@ class EthernetFrame:
         u.payload = payload
         u.vlan = vlan
         u.__class__ = cls
-        self.__post_init__()
+        # the usual frame passes this one test on the arguments; __post_init__ converts
+        # other values or names the bad field
+        if not (
+            type(dst) is MACAddress and type(src) is MACAddress and type(ethertype) is int
+            and MIN_ETHERTYPE <= ethertype <= 0xFFFF and ethertype != _TPID
+            and type(payload) is bytes and len(payload) <= MAX_PAYLOAD and vlan is None
+        ):
+            self.__post_init__()
 
     def __post_init__(self) -> None:
         # Fields already of the right type are left alone (the common, fast case); others
@@ -380,8 +388,8 @@ class EthernetFrame:
             end = offset + payload_length
         # every field is checked: fill an unfrozen twin, then give it its real class
         frame = _Unchecked()
-        frame.dst = _mac_from_packed(dst)
-        frame.src = _mac_from_packed(src)
+        frame.dst = _interned_mac(dst) or _mac_from_packed(dst)  # a dict lookup, usually
+        frame.src = _interned_mac(src) or _mac_from_packed(src)
         frame.ethertype = ethertype
         frame.payload = raw[offset:end]
         frame.vlan = vlan
@@ -466,6 +474,7 @@ class _Unchecked:
 
 
 _mac_from_packed = MACAddress._from_packed
+_interned_mac = _mac_table.get
 
 
 def _mac_meaning(mac: MACAddress) -> str:

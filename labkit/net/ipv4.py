@@ -50,6 +50,7 @@ from ipaddress import IPv4Address
 
 from labkit.display import header_html
 from labkit.errors import LabkitError, LabkitValueError, ParseError
+from labkit.net.addressing import _interned as _address_table
 from labkit.net.addressing import address_from_int, as_address
 from labkit.net.checksum import ones_complement_sum
 
@@ -201,7 +202,21 @@ class IPv4Packet:
         u.options = options
         u.payload = payload
         u.__class__ = cls
-        self.__post_init__()
+        # The usual packet (addresses already IPv4Address, int fields in range, no options,
+        # computed IHL, Total Length and checksum) passes this one test on the arguments;
+        # anything else goes through __post_init__, which converts or names the bad field.
+        if not (
+            type(src) is IPv4Address and type(dst) is IPv4Address and type(payload) is bytes
+            and ihl is None and total_length is None and checksum is None and not options
+            and len(payload) <= MAX_PACKET_LENGTH - HEADER_LENGTH
+            and version == 4 and type(ttl) is int and 0 <= ttl <= 255
+            and type(protocol) is int and 0 <= protocol <= 255
+            and type(identification) is int and 0 <= identification <= 0xFFFF
+            and type(dscp) is int and 0 <= dscp <= 63 and type(ecn) is int and 0 <= ecn <= 3
+            and type(fragment_offset) is int and 0 <= fragment_offset <= _OFFSET_MASK
+            and type(version) is int
+        ):
+            self.__post_init__()
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -320,14 +335,14 @@ class IPv4Packet:
         if self.reserved_flag:
             ff |= _RESERVED
         ident, ttl, proto = self.identification, self.ttl, self.protocol
-        src, dst = int(self.src), int(self.dst)
+        # _ip is IPv4Address's integer (int() would add a Python-level call; a test pins it)
+        src, dst = self.src._ip, self.dst._ip  # type: ignore[attr-defined]
         csum = self.checksum
         if csum is None:
-            # the ones' complement sum of the header words, straight from the field values
-            s = (
-                (vihl << 8 | tos) + total + ident + ff + (ttl << 8 | proto)
-                + (src >> 16) + (src & 0xFFFF) + (dst >> 16) + (dst & 0xFFFF)
-            )
+            # The ones' complement sum of the header words, straight from the field values.
+            # An address is congruent to the sum of its two 16-bit halves modulo 0xFFFF
+            # (2**16 = 1 mod 0xFFFF), so it goes into the sum whole.
+            s = (vihl << 8 | tos) + total + ident + ff + (ttl << 8 | proto) + src + dst
             if options:
                 s += ones_complement_sum(options)
             csum = ~(s % 0xFFFF or 0xFFFF) & 0xFFFF
@@ -410,8 +425,8 @@ class IPv4Packet:
         p.ttl = ttl
         p.protocol = proto
         p.checksum = csum
-        p.src = address_from_int(src)
-        p.dst = address_from_int(dst)
+        p.src = _interned_address(src) or address_from_int(src)  # a dict lookup, usually
+        p.dst = _interned_address(dst) or address_from_int(dst)
         p.options = header[HEADER_LENGTH:]
         p.payload = data[hlen:total]
         p.__class__ = IPv4Packet
@@ -503,6 +518,9 @@ class IPv4Packet:
 
     def _repr_html_(self) -> str:
         return header_html(self.summary(), self.fields(), self.pack(), self.spans())
+
+
+_interned_address = _address_table.get
 
 
 class _Unchecked:

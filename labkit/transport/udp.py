@@ -48,8 +48,9 @@ def pseudo_header_sum(src: IPv4Address | str, dst: IPv4Address | str, protocol: 
     0xFFFF by :func:`~labkit.net.checksum.internet_checksum`, is the same
     ones' complement sum.
     """
-    s = int(src) if type(src) is IPv4Address else int(_address(src, "src"))
-    d = int(dst) if type(dst) is IPv4Address else int(_address(dst, "dst"))
+    # _ip is IPv4Address's integer (int() would add a Python-level call; a test pins it)
+    s = src._ip if type(src) is IPv4Address else int(_address(src, "src"))  # type: ignore[union-attr]
+    d = dst._ip if type(dst) is IPv4Address else int(_address(dst, "dst"))  # type: ignore[union-attr]
     return s + d + protocol + length
 
 
@@ -99,7 +100,14 @@ class UDPDatagram:
         u.length = length
         u.checksum = checksum
         u.__class__ = cls
-        self.__post_init__()
+        # the usual datagram passes this one test on the arguments; __post_init__ converts
+        # other values or names the bad field
+        if not (
+            type(src_port) is int and type(dst_port) is int and type(payload) is bytes
+            and 0 <= src_port <= 0xFFFF and 0 <= dst_port <= 0xFFFF
+            and len(payload) <= 0xFFFF - HEADER_LENGTH and length is None and checksum is None
+        ):
+            self.__post_init__()
 
     def __post_init__(self) -> None:
         # Plain ints and bytes, the usual case, pass with a few comparisons.
