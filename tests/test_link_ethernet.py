@@ -107,6 +107,15 @@ def test_golden_round_trip_with_fcs(frame):
     assert back.pack() == wire
 
 
+@pytest.mark.parametrize("frame", [ARP_FRAME, VLAN_FRAME, IPV6_FRAME])
+def test_frames_survive_copy_and_pickle(frame):
+    import copy
+    import pickle
+
+    for clone in (copy.copy(frame), copy.deepcopy(frame), pickle.loads(pickle.dumps(frame))):
+        assert type(clone) is EthernetFrame and clone == frame and clone.pack() == frame.pack()
+
+
 # -- sizes -----------------------------------------------------------------------------------
 def test_sizes_follow_from_the_fields():
     assert HEADER_LENGTH == 6 + 6 + 2 == 14  # not 18: the EtherType is 2 bytes

@@ -382,16 +382,31 @@ def test_reassembly_of_shuffled_fragments_with_duplicates(size, mtu, rnd):
         assert len(done) >= 1 and done[0].pack() == p.pack()
 
 
-def test_hand_written_init_matches_the_dataclass_fields():
+def test_hand_written_constructor_matches_the_dataclass_fields():
     import dataclasses
     import inspect
 
-    params = inspect.signature(IPv4Packet.__init__).parameters
+    params = inspect.signature(IPv4Packet.__new__).parameters
     fields = dataclasses.fields(IPv4Packet)
-    assert [f.name for f in fields] == [p for p in params if p != "self"]
+    assert [f.name for f in fields] == [p for p in params if p != "cls"]
     for f in fields:
         want = inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
         assert params[f.name].default == want, f.name
     p = IPv4Packet(src="1.1.1.1", dst="2.2.2.2")
+    assert type(p) is IPv4Packet
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.ttl = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("packet", [
+    IPv4Packet(src="10.0.0.1", dst="10.0.0.2", protocol=17, payload=b"data"),
+    IPv4Packet(src="10.0.0.1", dst="10.0.0.2", ttl=1, identification=7, dont_fragment=True,
+               options=b"\x01\x01\x01\x00", checksum=0x1234),
+    IPv4Packet.parse(CLASSIC_HEADER, partial=True, verify_checksum=False),
+])
+def test_packets_survive_copy_and_pickle(packet):
+    import copy
+    import pickle
+
+    for clone in (copy.copy(packet), copy.deepcopy(packet), pickle.loads(pickle.dumps(packet))):
+        assert type(clone) is IPv4Packet and clone == packet and clone.pack() == packet.pack()

@@ -52,6 +52,15 @@ def test_udp_golden_pack_and_parse():
     assert d.summary() == "UDP 54321 > 53 len=11"
 
 
+def test_udp_datagrams_survive_copy_and_pickle():
+    import copy
+    import pickle
+
+    for d in (UDPDatagram(54321, 53, b"labkit ping"), UDPDatagram.parse(golden_udp(), SRC, DST)):
+        for clone in (copy.copy(d), copy.deepcopy(d), pickle.loads(pickle.dumps(d))):
+            assert type(clone) is UDPDatagram and clone == d and clone.pack(SRC, DST) == d.pack(SRC, DST)
+
+
 def test_udp_checksum_zero_means_none_and_bad_checksum_is_caught():
     raw = UDPDatagram(1, 2, b"x").pack()  # no addresses: checksum 0, "not computed"
     assert raw[6:8] == b"\x00\x00"

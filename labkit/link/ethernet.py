@@ -188,35 +188,37 @@ class EthernetFrame:
     payload: bytes = b""
     vlan: VLANTag | None = field(default=None)
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         dst: MACAddress | str | int | bytes,
         src: MACAddress | str | int | bytes,
         ethertype: int,
         payload: bytes = b"",
         vlan: VLANTag | None = None,
-    ) -> None:
-        # What dataclass would generate, but faster: a frozen dataclass sets each field
-        # through object.__setattr__. The object briefly wears _Unchecked (same slots,
-        # not frozen), takes its fields by plain assignment and its real class back,
-        # then validates as usual (labkit.net.ipv4 and labkit.transport.udp do the same).
-        cls = type(self)
-        object.__setattr__(self, "__class__", _Unchecked)
-        u: _Unchecked = self  # type: ignore[assignment]
+    ) -> EthernetFrame:
+        # What dataclass's __init__ would do, but faster: a frozen dataclass sets each
+        # field through object.__setattr__. The object is born an _Unchecked (same slots,
+        # not frozen), takes its fields by plain assignment and then its real class
+        # (labkit.net.ipv4 and labkit.transport.udp do the same). The usual frame passes
+        # the one test below; __post_init__ converts other values or names the bad field.
+        u = _Unchecked()
         u.dst = dst
         u.src = src
         u.ethertype = ethertype
         u.payload = payload
         u.vlan = vlan
         u.__class__ = cls
-        # the usual frame passes this one test on the arguments; __post_init__ converts
-        # other values or names the bad field
         if not (
             type(dst) is MACAddress and type(src) is MACAddress and type(ethertype) is int
             and MIN_ETHERTYPE <= ethertype <= 0xFFFF and ethertype != _TPID
             and type(payload) is bytes and len(payload) <= MAX_PAYLOAD and vlan is None
         ):
-            self.__post_init__()
+            u.__post_init__()  # type: ignore[attr-defined]
+        return u  # type: ignore[return-value]
+
+    def __getnewargs__(self) -> tuple[object, ...]:
+        # copy and pickle call __new__ with these (then restore the slots)
+        return (self.dst, self.src, self.ethertype, self.payload, self.vlan)
 
     def __post_init__(self) -> None:
         # Fields already of the right type are left alone (the common, fast case); others

@@ -155,8 +155,8 @@ class IPv4Packet:
     options: bytes = b""
     payload: bytes = b""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         version: int = 4,
         ihl: int | None = None,
@@ -175,15 +175,13 @@ class IPv4Packet:
         dst: IPv4Address | str | int | bytes,
         options: bytes = b"",
         payload: bytes = b"",
-    ) -> None:
-        # What dataclass would generate, but faster: a frozen dataclass sets each of
-        # its 17 fields through object.__setattr__, which costs more than building and
-        # packing the header together. Instead the object briefly wears the class
-        # _Unchecked (same slots, not frozen), gets its fields by plain assignment, and
-        # takes its real class back; __post_init__ then validates as usual.
-        cls = type(self)
-        object.__setattr__(self, "__class__", _Unchecked)
-        u: _Unchecked = self  # type: ignore[assignment]
+    ) -> IPv4Packet:
+        # What dataclass's __init__ would do, but faster: a frozen dataclass sets each
+        # of its 17 fields through object.__setattr__, which costs more than building
+        # and packing the header together. Instead the object is born an _Unchecked
+        # (same slots, not frozen), gets its fields by plain assignment, and then its
+        # real class (copy and pickle come back through __getnewargs_ex__).
+        u = _Unchecked()
         u.version = version
         u.ihl = ihl
         u.dscp = dscp
@@ -216,7 +214,11 @@ class IPv4Packet:
             and type(fragment_offset) is int and 0 <= fragment_offset <= _OFFSET_MASK
             and type(version) is int
         ):
-            self.__post_init__()
+            u.__post_init__()  # type: ignore[attr-defined]
+        return u  # type: ignore[return-value]
+
+    def __getnewargs_ex__(self) -> tuple[tuple[()], dict[str, object]]:
+        return (), {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -318,8 +320,9 @@ class IPv4Packet:
         return self.more_fragments or self.fragment_offset != 0
 
     # -- bytes ---------------------------------------------------------------------------------
-    def header(self) -> bytes:
-        """The header's bytes (with options), the checksum computed unless given."""
+    def pack(self) -> bytes:
+        """Header, options and payload: the datagram's bytes (IHL, Total Length and checksum
+        computed unless given)."""
         options = self.options
         ihl = self.ihl if self.ihl is not None else 5 + len(options) // 4
         vihl = self.version << 4 | ihl
@@ -346,11 +349,11 @@ class IPv4Packet:
             if options:
                 s += ones_complement_sum(options)
             csum = ~(s % 0xFFFF or 0xFFFF) & 0xFFFF
-        return _HEADER.pack(vihl, tos, total, ident, ff, ttl, proto, csum, src, dst) + options
+        return _HEADER.pack(vihl, tos, total, ident, ff, ttl, proto, csum, src, dst) + options + self.payload
 
-    def pack(self) -> bytes:
-        """Header, options and payload: the datagram's bytes."""
-        return self.header() + self.payload
+    def header(self) -> bytes:
+        """The header's bytes (with options), as :meth:`pack` writes them."""
+        return self.pack()[: HEADER_LENGTH + len(self.options)]
 
     def __bytes__(self) -> bytes:
         return self.pack()
@@ -382,7 +385,47 @@ class IPv4Packet:
         n = len(data)
         if n < HEADER_LENGTH:
             raise ParseError(_LAYER, "length", n, f"shorter than the {HEADER_LENGTH}-byte header")
-        vihl, tos, total, ident, ff, ttl, proto, csum, src, dst = _HEADER.unpack_from(data)
+        vihl, tos, total, ident, ff, ttl, proto, csum, src, dst = _unpack_header(data)
+        if vihl == 0x45 and HEADER_LENGTH <= total <= n:
+            # the usual datagram: version 4, no options, all its bytes here
+            hlen = HEADER_LENGTH
+            options = b""
+            # a correct header's words sum to 0xFFFF: the header read as one integer is
+            # then a non-zero multiple of 0xFFFF (see labkit.net.checksum)
+            if verify_checksum and _from_bytes(data[:HEADER_LENGTH], "big") % 0xFFFF:
+                cls._refuse_checksum(data[:HEADER_LENGTH], csum)
+        else:
+            hlen = cls._check_lengths(vihl, total, n, partial)
+            header = data[:hlen]
+            if verify_checksum and _from_bytes(header, "big") % 0xFFFF:
+                cls._refuse_checksum(header, csum)
+            options = header[HEADER_LENGTH:]
+        # Every value is in range by construction, so skip the validating constructor:
+        # fill an unfrozen object with the same slots, then give it its real class.
+        p = _Unchecked()
+        p.version = 4
+        p.ihl = hlen >> 2
+        p.dscp = tos >> 2
+        p.ecn = tos & 3
+        p.total_length = total
+        p.identification = ident
+        p.reserved_flag = ff & _RESERVED != 0
+        p.dont_fragment = ff & _DF != 0
+        p.more_fragments = ff & _MF != 0
+        p.fragment_offset = ff & _OFFSET_MASK
+        p.ttl = ttl
+        p.protocol = proto
+        p.checksum = csum
+        p.src = _interned_address(src) or address_from_int(src)  # a dict lookup, usually
+        p.dst = _interned_address(dst) or address_from_int(dst)
+        p.options = options
+        p.payload = data[hlen:total]
+        p.__class__ = IPv4Packet
+        return p  # type: ignore[return-value]
+
+    @staticmethod
+    def _check_lengths(vihl: int, total: int, n: int, partial: bool) -> int:
+        """The header length in bytes, once version, IHL and Total Length are checked."""
         version = vihl >> 4
         if version != 4:
             raise ParseError(_LAYER, "version", version, "not an IPv4 packet (version must be 4)")
@@ -400,37 +443,15 @@ class IPv4Packet:
             raise ParseError(
                 _LAYER, "total_length", total, f"says {total} bytes but only {n} arrived (truncated)"
             )
-        header = data[:hlen]
-        if verify_checksum and int.from_bytes(header, "big") % 0xFFFF:
-            want = ~ones_complement_sum(header[:10] + b"\0\0" + header[12:]) & 0xFFFF
-            raise ParseError(
-                _LAYER, "checksum", f"{csum:#06x}",
-                f"the header's checksum should be {want:#06x}: the header was corrupted",
-            )
-        # Every value is in range by construction, so skip the validating __init__
-        # (a frozen dataclass sets each of its 17 fields through object.__setattr__,
-        # which costs more than the whole rest of parsing): fill an unfrozen object
-        # with the same slots, then give it its real class.
-        p = _Unchecked()
-        p.version = 4
-        p.ihl = ihl
-        p.dscp = tos >> 2
-        p.ecn = tos & 3
-        p.total_length = total
-        p.identification = ident
-        p.reserved_flag = bool(ff & _RESERVED)
-        p.dont_fragment = bool(ff & _DF)
-        p.more_fragments = bool(ff & _MF)
-        p.fragment_offset = ff & _OFFSET_MASK
-        p.ttl = ttl
-        p.protocol = proto
-        p.checksum = csum
-        p.src = _interned_address(src) or address_from_int(src)  # a dict lookup, usually
-        p.dst = _interned_address(dst) or address_from_int(dst)
-        p.options = header[HEADER_LENGTH:]
-        p.payload = data[hlen:total]
-        p.__class__ = IPv4Packet
-        return p  # type: ignore[return-value]
+        return hlen
+
+    @staticmethod
+    def _refuse_checksum(header: bytes, csum: int) -> None:
+        want = ~ones_complement_sum(header[:10] + b"\0\0" + header[12:]) & 0xFFFF
+        raise ParseError(
+            _LAYER, "checksum", f"{csum:#06x}",
+            f"the header's checksum should be {want:#06x}: the header was corrupted",
+        )
 
     def replace(self, **changes: object) -> IPv4Packet:
         """A copy with ``changes``; IHL, Total Length and checksum are recomputed unless given.
@@ -521,6 +542,8 @@ class IPv4Packet:
 
 
 _interned_address = _address_table.get
+_unpack_header = _HEADER.unpack_from
+_from_bytes = int.from_bytes
 
 
 class _Unchecked:

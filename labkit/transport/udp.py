@@ -79,35 +79,37 @@ class UDPDatagram:
     length: int | None = None
     checksum: int | None = None
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         src_port: int,
         dst_port: int,
         payload: bytes = b"",
         length: int | None = None,
         checksum: int | None = None,
-    ) -> None:
-        # What dataclass would generate, but faster: a frozen dataclass sets each field
-        # through object.__setattr__, which costs more than packing the datagram. The
-        # object briefly wears _Unchecked (same slots, not frozen), takes its fields by
-        # plain assignment and its real class back, then validates as usual.
-        cls = type(self)
-        object.__setattr__(self, "__class__", _Unchecked)
-        u: _Unchecked = self  # type: ignore[assignment]
+    ) -> UDPDatagram:
+        # What dataclass's __init__ would do, but faster: a frozen dataclass sets each
+        # field through object.__setattr__, which costs more than packing the datagram.
+        # The object is born an _Unchecked (same slots, not frozen), takes its fields by
+        # plain assignment and then its real class. The usual datagram passes the one
+        # test below; __post_init__ converts other values or names the bad field.
+        u = _Unchecked()
         u.src_port = src_port
         u.dst_port = dst_port
         u.payload = payload
         u.length = length
         u.checksum = checksum
         u.__class__ = cls
-        # the usual datagram passes this one test on the arguments; __post_init__ converts
-        # other values or names the bad field
         if not (
             type(src_port) is int and type(dst_port) is int and type(payload) is bytes
             and 0 <= src_port <= 0xFFFF and 0 <= dst_port <= 0xFFFF
             and len(payload) <= 0xFFFF - HEADER_LENGTH and length is None and checksum is None
         ):
-            self.__post_init__()
+            u.__post_init__()  # type: ignore[attr-defined]
+        return u  # type: ignore[return-value]
+
+    def __getnewargs__(self) -> tuple[object, ...]:
+        # copy and pickle call __new__ with these (then restore the slots)
+        return (self.src_port, self.dst_port, self.payload, self.length, self.checksum)
 
     def __post_init__(self) -> None:
         # Plain ints and bytes, the usual case, pass with a few comparisons.
@@ -146,8 +148,12 @@ class UDPDatagram:
                 # starts at an even offset, so it is summed on its own, as one integer
                 # (see labkit.net.checksum: every 16-bit word weighs 1 modulo 0xFFFF;
                 # an odd last byte is padded with a zero byte, i.e. shifted left by 8).
-                total = pseudo_header_sum(src, dst, PROTOCOL, length) + sport + dport + length
-                total += int.from_bytes(payload, "big") << (len(payload) & 1) * 8
+                if type(src) is IPv4Address and type(dst) is IPv4Address:
+                    # pseudo_header_sum, inline: _ip is the address's integer
+                    total = src._ip + dst._ip + PROTOCOL + length  # type: ignore[attr-defined]
+                else:
+                    total = pseudo_header_sum(src, dst, PROTOCOL, length)
+                total += sport + dport + length + (_from_bytes(payload, "big") << (len(payload) & 1) * 8)
                 checksum = ~(total % 0xFFFF or 0xFFFF) & 0xFFFF or 0xFFFF
         return _HEADER.pack(sport, dport, length, checksum) + payload
 
@@ -160,26 +166,34 @@ class UDPDatagram:
     ) -> UDPDatagram:
         """Parse a datagram; with ``src`` and ``dst`` a non-zero checksum is verified."""
         raw = data if type(data) is bytes else _as_bytes(data)
-        if len(raw) < HEADER_LENGTH:
-            raise ParseError(_LAYER, "length", len(raw), f"shorter than the {HEADER_LENGTH}-byte header")
-        sport, dport, length, checksum = _HEADER.unpack_from(raw)
-        if length < HEADER_LENGTH:
-            raise ParseError(_LAYER, "length", length, "smaller than the 8-byte header")
-        if length > len(raw):
-            raise ParseError(_LAYER, "length", length, f"but only {len(raw)} bytes arrived")
-        if length < len(raw):
+        n = len(raw)
+        if n < HEADER_LENGTH:
+            raise ParseError(_LAYER, "length", n, f"shorter than the {HEADER_LENGTH}-byte header")
+        sport, dport, length, checksum = _unpack_header(raw)
+        if length != n:
+            if length < HEADER_LENGTH:
+                raise ParseError(_LAYER, "length", length, "smaller than the 8-byte header")
+            if length > n:
+                raise ParseError(_LAYER, "length", length, f"but only {n} bytes arrived")
             raw = raw[:length]  # bytes after the datagram (link padding) are not UDP's
         if checksum and src is not None and dst is not None:
             # A correct datagram's words, with the pseudo-header's, sum to 0xFFFF: the
             # plain sum is then a (non-zero) multiple of 0xFFFF.
-            total = int.from_bytes(raw, "big") << (length & 1) * 8
-            if (total + pseudo_header_sum(src, dst, PROTOCOL, length)) % 0xFFFF:
+            if type(src) is IPv4Address and type(dst) is IPv4Address:
+                # pseudo_header_sum, inline: _ip is the address's integer
+                total = src._ip + dst._ip + PROTOCOL + length  # type: ignore[attr-defined]
+            else:
+                total = pseudo_header_sum(src, dst, PROTOCOL, length)
+            if (total + (_from_bytes(raw, "big") << (length & 1) * 8)) % 0xFFFF:
                 raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the data")
         # The fields came out of a 16-bit unpack, so they are valid: skip the checks
-        # (fill an unfrozen twin, then give it its real class, as __init__ does).
+        # (fill an unfrozen twin, then give it its real class, as __new__ does).
         d = _Unchecked()
-        d.src_port, d.dst_port, d.payload = sport, dport, raw[HEADER_LENGTH:]
-        d.length, d.checksum = length, checksum
+        d.src_port = sport
+        d.dst_port = dport
+        d.payload = raw[HEADER_LENGTH:]
+        d.length = length
+        d.checksum = checksum
         d.__class__ = cls
         return d  # type: ignore[return-value]
 
@@ -213,3 +227,7 @@ class _Unchecked:
     """Same slots as :class:`UDPDatagram`, not frozen: :meth:`UDPDatagram.parse` fills one in."""
 
     __slots__ = UDPDatagram.__slots__
+
+
+_unpack_header = _HEADER.unpack_from
+_from_bytes = int.from_bytes
