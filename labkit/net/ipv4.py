@@ -91,6 +91,8 @@ DEFAULT_REASSEMBLY_TIMEOUT_NS = 30_000_000_000
 
 _DF = 0x4000
 _MF = 0x2000
+# the usual values of IPv4Packet's fields, which its constructor tests by identity
+_FOUR, _ZERO, _NO_OPTIONS = 4, 0, b""
 _RESERVED = 0x8000
 _OFFSET_MASK = 0x1FFF
 
@@ -200,19 +202,21 @@ class IPv4Packet:
         u.options = options
         u.payload = payload
         u.__class__ = cls
-        # The usual packet (addresses already IPv4Address, int fields in range, no options,
-        # computed IHL, Total Length and checksum) passes this one test on the arguments;
-        # anything else goes through __post_init__, which converts or names the bad field.
+        # The usual packet (addresses already IPv4Address, plain ints in range, version 4,
+        # no DSCP, ECN, fragment offset or options, and IHL, Total Length and checksum left
+        # to pack) passes this one test on the arguments; anything else goes through
+        # __post_init__, which converts or names the bad field. The defaults are tested by
+        # identity: CPython keeps one object for each small int and for b"", so `is` finds
+        # them whoever computed them, and on an implementation that does not, the packet
+        # just takes the longer road.
         if not (
             type(src) is IPv4Address and type(dst) is IPv4Address and type(payload) is bytes
-            and ihl is None and total_length is None and checksum is None and not options
             and len(payload) <= MAX_PACKET_LENGTH - HEADER_LENGTH
-            and version == 4 and type(ttl) is int and 0 <= ttl <= 255
+            and ihl is total_length is checksum is None and options is _NO_OPTIONS
+            and version is _FOUR and dscp is ecn is fragment_offset is _ZERO
+            and type(ttl) is int and 0 <= ttl <= 255
             and type(protocol) is int and 0 <= protocol <= 255
             and type(identification) is int and 0 <= identification <= 0xFFFF
-            and type(dscp) is int and 0 <= dscp <= 63 and type(ecn) is int and 0 <= ecn <= 3
-            and type(fragment_offset) is int and 0 <= fragment_offset <= _OFFSET_MASK
-            and type(version) is int
         ):
             u.__post_init__()  # type: ignore[attr-defined]
         return u  # type: ignore[return-value]

@@ -146,14 +146,16 @@ class UDPDatagram:
             else:
                 # The header's words (checksum 0) go straight into the sum; the payload
                 # starts at an even offset, so it is summed on its own, as one integer
-                # (see labkit.net.checksum: every 16-bit word weighs 1 modulo 0xFFFF;
-                # an odd last byte is padded with a zero byte, i.e. shifted left by 8).
+                # folded modulo 0xFFFF (see labkit.net.checksum: every 16-bit word weighs
+                # 1 modulo 0xFFFF; an odd last byte is padded with a zero byte, i.e. the
+                # integer is shifted left by 8, and the shift can follow the fold).
                 if type(src) is IPv4Address and type(dst) is IPv4Address:
                     # pseudo_header_sum, inline: _ip is the address's integer
                     total = src._ip + dst._ip + PROTOCOL + length  # type: ignore[attr-defined]
                 else:
                     total = pseudo_header_sum(src, dst, PROTOCOL, length)
-                total += sport + dport + length + (_from_bytes(payload, "big") << (len(payload) & 1) * 8)
+                total += sport + dport + length
+                total += _from_bytes(payload, "big") % 0xFFFF << (len(payload) & 1) * 8
                 checksum = ~(total % 0xFFFF or 0xFFFF) & 0xFFFF or 0xFFFF
         return _HEADER.pack(sport, dport, length, checksum) + payload
 
@@ -184,7 +186,7 @@ class UDPDatagram:
                 total = src._ip + dst._ip + PROTOCOL + length  # type: ignore[attr-defined]
             else:
                 total = pseudo_header_sum(src, dst, PROTOCOL, length)
-            if (total + (_from_bytes(raw, "big") << (length & 1) * 8)) % 0xFFFF:
+            if (total + (_from_bytes(raw, "big") % 0xFFFF << (length & 1) * 8)) % 0xFFFF:
                 raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the data")
         # The fields came out of a 16-bit unpack, so they are valid: skip the checks
         # (fill an unfrozen twin, then give it its real class, as __new__ does).
