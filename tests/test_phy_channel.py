@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from labkit import LabkitError, ParseError, phy
@@ -65,6 +65,9 @@ def test_clock_skew_resamples():
     drift=st.sampled_from([-0.01, -0.004, 0.0, 0.004, 0.01]),
     seed=st.integers(0, 2**31),
 )
+# NRZ-L lost count here when its phase windows spanned too many bits (see receiver._WINDOW)
+@example(offset_fraction=0.0, drift=-0.01, seed=1_000_000)
+@example(offset_fraction=0.3, drift=-0.01, seed=192)
 def test_clock_recovery_with_offset_and_one_percent_drift(code, offset_fraction, drift, seed):
     rng = np.random.default_rng(seed)
     bits = rng.integers(0, 2, 300, dtype=np.uint8)
