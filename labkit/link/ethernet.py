@@ -47,8 +47,8 @@ from enum import IntEnum
 
 from labkit.display import header_html
 from labkit.errors import LabkitValueError, ParseError
-from labkit.link.mac import _interned as _mac_table
 from labkit.link.mac import MAC_LENGTH, MACAddress
+from labkit.link.mac import _interned as _mac_table
 
 __all__ = [
     "EtherType",
