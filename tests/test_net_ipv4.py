@@ -410,3 +410,11 @@ def test_packets_survive_copy_and_pickle(packet):
 
     for clone in (copy.copy(packet), copy.deepcopy(packet), pickle.loads(pickle.dumps(packet))):
         assert type(clone) is IPv4Packet and clone == packet and clone.pack() == packet.pack()
+
+
+def test_ipaddress_keeps_the_integer_the_codecs_read():
+    # IPv4Packet.pack and UDP's checksum read IPv4Address._ip, a private attribute of
+    # the standard library, instead of calling int(): if a Python release renames it,
+    # this fails first.
+    address = IPv4Address("192.168.1.10")
+    assert address._ip == int(address) == 0xC0A8010A

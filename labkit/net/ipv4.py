@@ -342,7 +342,7 @@ class IPv4Packet:
         if self.reserved_flag:
             ff |= _RESERVED
         ident, ttl, proto = self.identification, self.ttl, self.protocol
-        # _ip is IPv4Address's integer (int() would add a Python-level call; a test pins it)
+        # _ip is IPv4Address's integer: int() would add a call (tests/test_net_ipv4.py pins it)
         src, dst = self.src._ip, self.dst._ip  # type: ignore[attr-defined]
         csum = self.checksum
         if csum is None:

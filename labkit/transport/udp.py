@@ -48,7 +48,7 @@ def pseudo_header_sum(src: IPv4Address | str, dst: IPv4Address | str, protocol: 
     0xFFFF by :func:`~labkit.net.checksum.internet_checksum`, is the same
     ones' complement sum.
     """
-    # _ip is IPv4Address's integer (int() would add a Python-level call; a test pins it)
+    # _ip is IPv4Address's integer: int() would add a call (tests/test_net_ipv4.py pins it)
     s = src._ip if type(src) is IPv4Address else int(_address(src, "src"))  # type: ignore[union-attr]
     d = dst._ip if type(dst) is IPv4Address else int(_address(dst, "dst"))  # type: ignore[union-attr]
     return s + d + protocol + length
