@@ -197,9 +197,10 @@ def recover_clock(
     """Recover the bit clock from the signal's transitions.
 
     ``samples_per_bit`` is the nominal rate; the receiver's true rate may be
-    off by a few percent (:func:`labkit.phy.clock_skew`), and the waveform may
-    start anywhere within the first bit. Raises :class:`ParseError` when there
-    are too few transitions to lock on to.
+    off by up to about 1.5% (:func:`labkit.phy.clock_skew`; the tests check 1%,
+    and from 2% on 300-bit frames start to be lost, for every code), and the
+    waveform may start anywhere within the first bit. Raises
+    :class:`ParseError` when there are too few transitions to lock on to.
     """
     name = _validate.code_name(code)
     spb = _validate.samples_per_bit(samples_per_bit)
