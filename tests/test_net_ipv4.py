@@ -113,12 +113,27 @@ def test_checksum_error_says_what_it_should_be():
         (dict(payload="text"), "payload"),
         (dict(payload=bytes(65_516)), "65,535"),
         (dict(checksum=0x10000), "checksum="),
+        (dict(ttl=True), "ttl=True"),
+        (dict(options=None), "options"),
+        (dict(version=16), "version=16"),
+        (dict(identification=0x10000), "identification=65536"),
+        (dict(fragment_offset=0x2000), "fragment_offset=8192"),
+        (dict(ecn=4), "ecn=4"),
     ],
 )
-def test_bad_fields_are_refused(kwargs, match):
-    args = dict(src="1.1.1.1", dst="2.2.2.2") | kwargs
+@pytest.mark.parametrize("addresses", ["strings", "IPv4Address"])
+def test_bad_fields_are_refused(kwargs, match, addresses):
+    # with IPv4Address values the constructor's one-test fast path is what must notice
+    src, dst = ("1.1.1.1", "2.2.2.2") if addresses == "strings" else (
+        IPv4Address("1.1.1.1"), IPv4Address("2.2.2.2"))
+    args = dict(src=src, dst=dst) | kwargs
     with pytest.raises(LabkitValueError, match=match):
         IPv4Packet(**args)
+
+
+def test_usual_values_of_other_types_are_stored_as_plain_ints():
+    p = IPv4Packet(src=IPv4Address("1.1.1.1"), dst=IPv4Address("2.2.2.2"), protocol=UDP, ttl=64)
+    assert type(p.protocol) is int and p.protocol == 17
 
 
 def test_largest_udp_payload_fits_and_one_more_does_not():
