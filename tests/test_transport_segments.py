@@ -81,6 +81,18 @@ def test_udp_empty_datagram_and_size_limits():
         UDPDatagram(1, 70000)
 
 
+@pytest.mark.parametrize("args, field", [
+    ((True, 1), "src_port=True"),
+    ((-1, 2), "src_port=-1"),
+    ((1, 2, "text"), "payload"),
+    ((1, 2, b"", -1), "length=-1"),
+    ((1, 2, b"", None, 0x10000), "checksum=65536"),
+])
+def test_udp_bad_fields_name_the_field(args, field):
+    with pytest.raises(LabkitError, match=field):
+        UDPDatagram(*args)
+
+
 @pytest.mark.parametrize("raw, field", [
     (b"\x00\x01\x00", "length=3"),
     (bytes.fromhex("0001000200040000"), "length=4"),
