@@ -143,15 +143,15 @@ def _merge_close(t: np.ndarray, gap: float) -> np.ndarray:
     return np.bincount(group, weights=t) / np.bincount(group)
 
 
-# Transitions per window in _fit_grid. np.unwrap needs the phase to move less than half
-# a cycle from one window to the next, so a window must span few enough bits: Manchester
-# has one or two transitions in every bit, so sixteen span at most 16 bits; NRZ has one
-# every two bits on average, and sixteen (32 bits, often 50) now and then crossed the
-# limit at 1% clock error, where eight (about 16 bits) keep well inside it.
+# Transitions per window in _fit_grid, by line code. np.unwrap needs the phase to move
+# less than half a cycle from one window to the next, so a window must span few enough
+# bits: Manchester has one or two transitions in every bit, so sixteen span at most 16
+# bits; NRZ has one every two bits on average, and sixteen (32 bits, often 50) now and
+# then crossed the limit at 1% clock error, where eight (about 16 bits) keep well inside.
 _WINDOW = {"manchester": 16, "nrz-l": 8, "nrz-i": 8}
 
 
-def _fit_grid(t: np.ndarray, grid: float, code: str) -> tuple[float, float, np.ndarray]:
+def _fit_grid(t: np.ndarray, grid: float, window: int) -> tuple[float, float, np.ndarray]:
     """Fit ``t = phase + n * period`` with integer ``n``; returns (period, phase, n).
 
     Counting grid steps between neighbouring transitions would let one noise
@@ -164,7 +164,6 @@ def _fit_grid(t: np.ndarray, grid: float, code: str) -> tuple[float, float, np.n
     squares line through the rest gives period and phase.
     """
     angle = np.exp(2j * np.pi * t / grid)
-    window = _WINDOW[code]
     count = t.size // window
     if count >= 2:
         phases = np.unwrap(np.angle(angle[: count * window].reshape(count, window).sum(axis=1)))
@@ -220,7 +219,7 @@ def recover_clock(
             "need at least two transitions to recover a clock (a long run of equal bits in NRZ "
             "has none; Manchester has one in every bit)",
         )
-    period, phase, n = _fit_grid(t, grid, name)
+    period, phase, n = _fit_grid(t, grid, _WINDOW[name])
     if not 0.5 * grid < period < 1.5 * grid:
         raise ParseError(
             "phy", "period", round(period, 3),

@@ -149,12 +149,7 @@ class UDPDatagram:
                 # folded modulo 0xFFFF (see labkit.net.checksum: every 16-bit word weighs
                 # 1 modulo 0xFFFF; an odd last byte is padded with a zero byte, i.e. the
                 # integer is shifted left by 8, and the shift can follow the fold).
-                if type(src) is IPv4Address and type(dst) is IPv4Address:
-                    # pseudo_header_sum, inline: _ip is the address's integer
-                    total = src._ip + dst._ip + PROTOCOL + length  # type: ignore[attr-defined]
-                else:
-                    total = pseudo_header_sum(src, dst, PROTOCOL, length)
-                total += sport + dport + length
+                total = pseudo_header_sum(src, dst, PROTOCOL, length) + sport + dport + length
                 total += _from_bytes(payload, "big") % 0xFFFF << (len(payload) & 1) * 8
                 checksum = ~(total % 0xFFFF or 0xFFFF) & 0xFFFF or 0xFFFF
         return _HEADER.pack(sport, dport, length, checksum) + payload
@@ -181,11 +176,7 @@ class UDPDatagram:
         if checksum and src is not None and dst is not None:
             # A correct datagram's words, with the pseudo-header's, sum to 0xFFFF: the
             # plain sum is then a (non-zero) multiple of 0xFFFF.
-            if type(src) is IPv4Address and type(dst) is IPv4Address:
-                # pseudo_header_sum, inline: _ip is the address's integer
-                total = src._ip + dst._ip + PROTOCOL + length  # type: ignore[attr-defined]
-            else:
-                total = pseudo_header_sum(src, dst, PROTOCOL, length)
+            total = pseudo_header_sum(src, dst, PROTOCOL, length)
             if (total + (_from_bytes(raw, "big") % 0xFFFF << (length & 1) * 8)) % 0xFFFF:
                 raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the data")
         # The fields came out of a 16-bit unpack, so they are valid: skip the checks
