@@ -282,7 +282,7 @@ def fetch(cap: Capstone, path: str = "/",
     response = HttpReader(_Counting(sock, report)).read_response("GET")
     times["received"] = net.now
     sock.close()
-    transport = cap.client.stack.transport
+    transport = cap.client.transport
     conn = sock._conn
     transport.wait(lambda: conn.state.name in ("TIME_WAIT", "CLOSED"), 120, "close")
     net.run_for("50ms")  # the last ACK reaches the server

@@ -55,7 +55,7 @@ def test_event_driven_echo_is_byte_exact_through_loss_and_a_full_send_buffer():
     assert client._conn.state is State.TIME_WAIT  # the server's on_close closed its side too
     assert events[-1] == ("close",) and events.count(("close",)) == 1
     net.run(until="400s")
-    assert not net["B"].stack.transport.connections
+    assert not net["B"].transport.connections
     assert client._conn.retransmissions > 0
 
 
@@ -94,7 +94,7 @@ def test_on_close_reports_a_reset_once():
     client = socket(net["A"])
     client.connect(("192.168.2.20", 80))
     client._conn.abort(net.now)
-    net["A"].stack.transport._flush(client._conn)
+    net["A"].transport._flush(client._conn)
     net.run_for("50ms")
     assert len(closed) == 1 and isinstance(closed[0], ConnectionResetError)
     assert conns[0]._conn.state is State.CLOSED

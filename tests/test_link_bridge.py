@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from labkit.app.ping import ping
 from labkit.errors import LabkitValueError
-from labkit.link import BROADCAST, Bridge, EthernetFrame, MACAddress, install_switching
-from labkit.net.stack import install_ip, ping
+from labkit.link import BROADCAST, Bridge, EthernetFrame, MACAddress
 from labkit.sim import Network
+from labkit.sim.stacks import install_ip, install_switching
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -125,7 +126,7 @@ def test_filtering_when_source_and_destination_are_on_one_port():
     net.connect(b, hub)
     net.connect(hub, s1)
     net.connect(c, s1)
-    bridge = Bridge(s1)  # only S1 learns; HUB stays a hub
+    bridge = install_switching(net, "S1")["S1"]  # only S1 learns; HUB stays a hub
     net.at("1ms", a.send, frame(b, a))  # S1 learns A on p1; B unknown: flooded to C
     net.at("2ms", b.send, frame(a, b))  # A on p1, where the frame came from: filtered
     net.at("3ms", a.send, frame(b, a))  # B on p1 now too: filtered
@@ -190,11 +191,17 @@ def test_bad_arguments():
     net = Network()
     s1 = net.add_switch("S1")
     with pytest.raises(LabkitValueError, match="ageing_time_ns"):
-        Bridge(s1, ageing_time_ns=0)
-    with pytest.raises(LabkitValueError, match="simulated switch"):
-        Bridge(object())
+        Bridge(s1.interfaces, ageing_time_ns=0)
+    with pytest.raises(LabkitValueError, match="the switch's interfaces"):
+        Bridge(s1)  # the node itself: a layer is given its interfaces, never the node
+    with pytest.raises(LabkitValueError, match="the switch's interfaces"):
+        Bridge([object()])
     with pytest.raises(LabkitValueError, match="on_event"):
-        Bridge(s1, on_event=3)
+        Bridge(s1.interfaces, on_event=3)
+    with pytest.raises(LabkitValueError, match="forward"):
+        Bridge(s1.interfaces, logic=object())
+    with pytest.raises(LabkitValueError, match="not a switch"):
+        install_switching(net, net.add_host("A"))
 
 
 def test_history_becomes_drawable_steps():

@@ -6,12 +6,19 @@
 - :mod:`~labkit.link.framing`: COBS byte stuffing to find frames in a byte stream;
 - :mod:`~labkit.link.wire`: frames as Manchester-coded voltages, with preamble and SFD;
 - :mod:`~labkit.link.switch`: :class:`LearningSwitch`, the MAC-learning logic of a switch;
-- :mod:`~labkit.link.bridge`: :class:`Bridge`, that logic running in a simulated switch node
-  (:func:`install_switching`).
+- :mod:`~labkit.link.bridge`: :class:`Bridge`, a switch's logic at work on its interfaces, and
+  :class:`SwitchLogic`, the door a switch of one's own comes through;
+- :mod:`~labkit.link.interface`: :class:`NetworkInterface` and :class:`Clock`, what the layers
+  see of a node.
+
+:func:`labkit.sim.stacks.install_switching` puts bridges in a simulated network's switches
+(still importable from here, for notebooks written before it moved).
 """
 
+from typing import Any
+
 from labkit.link import crc, framing
-from labkit.link.bridge import Bridge, BridgeEvent, install_switching
+from labkit.link.bridge import Bridge, BridgeEvent, SwitchLogic
 from labkit.link.ethernet import (
     FCS_LENGTH,
     HEADER_LENGTH,
@@ -26,6 +33,7 @@ from labkit.link.ethernet import (
     VLANTag,
     fcs,
 )
+from labkit.link.interface import Clock, NetworkInterface
 from labkit.link.mac import BROADCAST, MACAddress, MACAddressValueError
 from labkit.link.switch import DEFAULT_AGEING_TIME_NS, Decision, LearningSwitch, MACTableEntry
 from labkit.link.wire import WireReception, listen, receive_frame, transmit
@@ -34,6 +42,7 @@ __all__ = [
     "BROADCAST",
     "Bridge",
     "BridgeEvent",
+    "Clock",
     "DEFAULT_AGEING_TIME_NS",
     "Decision",
     "EtherType",
@@ -49,14 +58,25 @@ __all__ = [
     "MAX_TAGGED_FRAME_LENGTH",
     "MIN_FRAME_LENGTH",
     "MIN_PAYLOAD",
+    "NetworkInterface",
+    "SwitchLogic",
     "VLANTag",
     "VLAN_TAG_LENGTH",
     "WireReception",
     "crc",
     "fcs",
     "framing",
-    "install_switching",
     "listen",
     "receive_frame",
     "transmit",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # install_switching moved to labkit.sim.stacks, above the layers; imported on first use
+    # only, so that `import labkit.link` imports no simulator (PEP 562).
+    if name == "install_switching":
+        import importlib
+
+        return importlib.import_module("labkit.sim.stacks").install_switching
+    raise AttributeError(f"module 'labkit.link' has no attribute {name!r}")

@@ -7,6 +7,7 @@
 - :mod:`~labkit.net.icmp`: echo, destination unreachable, time exceeded;
 - :mod:`~labkit.net.arp`: ARP packets, the ARP cache, the resolver and the next-hop rule;
 - :mod:`~labkit.net.routing`: the routing table and longest-prefix match;
-- :mod:`~labkit.net.stack`: the IP stack of a simulated host or router, ``ping`` and ``traceroute``;
+- :mod:`~labkit.net.stack`: the IP stack of a host or router, on its interfaces and clock;
+- :mod:`~labkit.net.summary`: one line about a frame, in tcpdump's style;
 - :mod:`~labkit.net.exercises`: the check cells of notebooks 04 and 05.
 """

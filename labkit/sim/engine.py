@@ -14,8 +14,16 @@ reads the wall clock: time only moves when an event is taken off the queue.
   so the same seed gives the same run.
 
 Cancelling an event (:meth:`Engine.cancel`, or :meth:`Timer.cancel`) marks its
-sequence number; the event is skipped when it comes up. The hot loop is a
-plain ``heapq`` of tuples.
+sequence number; the event is skipped when it comes up, and :attr:`Engine.pending`
+and :meth:`Engine.peek` do not count it. Once cancelled events are most of the
+queue, the queue is rebuilt without them (as asyncio does with its timers), so a
+protocol that sets and cancels a timer per packet does not grow the heap without
+bound. The hot loop is a plain ``heapq`` of tuples.
+
+:meth:`Engine.run` is not re-entrant: an event that calls it (directly, or
+through a blocking socket call, ``ping`` or ``net.run``) gets a
+:class:`~labkit.sim.errors.ReentrantRunError`, since the events it would run
+would interrupt the one still running.
 """
 
 from __future__ import annotations
@@ -27,9 +35,22 @@ from typing import Any
 import numpy as np
 
 from labkit.errors import LabkitValueError
+from labkit.sim.errors import ReentrantRunError
 from labkit.units import format_time
 
 __all__ = ["Engine", "Timer"]
+
+#: The queue is compacted only past this many entries (below it, skipping is cheaper).
+_COMPACT_MIN = 64
+
+_REENTRY_HINT = (
+    "the simulation is already running: this was called from inside one of its events "
+    "(a frame handler, a timer or a socket callback), and running it again there would run "
+    "other events in the middle of this one. Inside an event, use the event API instead: "
+    "sock.on_data(...), sock.on_connection(...), sock.on_close(...), net.after(delay, fn); "
+    "call blocking functions (recv, accept, connect, ping, traceroute, net.run) only from "
+    "the top level of a notebook cell or script"
+)
 
 
 class Timer:
@@ -58,7 +79,7 @@ class Timer:
     def cancel(self) -> None:
         """Stop the call from happening (no effect if it already ran)."""
         if self.pending:
-            self._engine._cancelled.add(self.seq)
+            self._engine._cancel_queued(self.seq)
         self._done = True
 
     def __repr__(self) -> str:
@@ -72,7 +93,9 @@ class Engine:
     ``seed`` seeds :attr:`rng`, the one random generator of the run.
     """
 
-    __slots__ = ("now", "rng", "seed", "_queue", "_seq", "_cancelled", "_last_seq", "events_run")
+    __slots__ = (
+        "now", "rng", "seed", "_queue", "_seq", "_cancelled", "_last_seq", "_running", "events_run",
+    )
 
     def __init__(self, seed: int = 0) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -88,6 +111,7 @@ class Engine:
         self._seq = 0
         self._cancelled: set[int] = set()
         self._last_seq = -1
+        self._running = False
         #: Events executed so far (cancelled ones are not counted).
         self.events_run = 0
 
@@ -122,18 +146,43 @@ class Engine:
         return Timer(self, seq, self.now + delay)
 
     def cancel(self, seq: int) -> None:
-        """Cancel the event with sequence number ``seq`` (returned by :meth:`at`/:meth:`after`)."""
-        self._cancelled.add(seq)
+        """Cancel the event with sequence number ``seq`` (returned by :meth:`at`/:meth:`after`).
+
+        An event that already ran, or was already cancelled, is left as it is (and
+        nothing is remembered about it).
+        """
+        if seq in self._cancelled or not any(item[1] == seq for item in self._queue):
+            return
+        self._cancel_queued(seq)
+
+    def _cancel_queued(self, seq: int) -> None:
+        """Mark ``seq``, known to be in the queue, as cancelled; compact the queue if need be."""
+        cancelled = self._cancelled
+        cancelled.add(seq)
+        queue = self._queue
+        if len(queue) >= _COMPACT_MIN and 2 * len(cancelled) > len(queue):
+            queue[:] = [item for item in queue if item[1] not in cancelled]
+            heapq.heapify(queue)
+            cancelled.clear()
 
     # -- running ------------------------------------------------------------------------------
     @property
     def pending(self) -> int:
-        """Events still queued (cancelled ones included until they come up)."""
-        return len(self._queue)
+        """Events still to run (cancelled ones are not counted)."""
+        return len(self._queue) - len(self._cancelled)
+
+    @property
+    def running(self) -> bool:
+        """True while :meth:`run` is executing events (inside an event handler, say)."""
+        return self._running
 
     def peek(self) -> int | None:
-        """The time of the next event, or ``None`` if the queue is empty."""
-        return self._queue[0][0] if self._queue else None
+        """The time of the next event that will run, or ``None`` if there is none."""
+        queue = self._queue
+        cancelled = self._cancelled
+        while queue and queue[0][1] in cancelled:
+            cancelled.discard(heapq.heappop(queue)[1])
+        return queue[0][0] if queue else None
 
     def run(self, until: int | None = None, max_events: int | None = None) -> int:
         """Run events in order; return how many ran.
@@ -141,7 +190,13 @@ class Engine:
         Stops when the queue is empty, when the next event is later than
         ``until`` (then the clock is set to ``until``: the time has passed with
         nothing happening), or after ``max_events`` events.
+
+        Raises :class:`~labkit.sim.errors.ReentrantRunError` if called from inside
+        an event that this engine is running.
         """
+        if self._running:
+            raise ReentrantRunError(_REENTRY_HINT)
+        self._running = True
         queue = self._queue
         pop = heapq.heappop
         cancelled = self._cancelled
@@ -169,6 +224,7 @@ class Engine:
             raise
         finally:
             self.events_run += n
+            self._running = False
         if horizon is not None and n != limit and horizon > self.now:
             self.now = horizon
         return n
@@ -178,4 +234,4 @@ class Engine:
         return self.run(max_events=1) == 1
 
     def __repr__(self) -> str:
-        return f"<Engine now={format_time(self.now)} pending={len(self._queue)} seed={self.seed}>"
+        return f"<Engine now={format_time(self.now)} pending={self.pending} seed={self.seed}>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from labkit.errors import LabkitError, LabkitValueError
 
-__all__ = ["TopologyError", "UnknownNameError", "NotConnectedError"]
+__all__ = ["TopologyError", "UnknownNameError", "NotConnectedError", "ReentrantRunError"]
 
 
 class TopologyError(LabkitValueError):
@@ -20,3 +20,14 @@ class UnknownNameError(TopologyError, KeyError):
 
 class NotConnectedError(LabkitError):
     """A frame was sent on an interface that no link is connected to."""
+
+
+class ReentrantRunError(LabkitError, RuntimeError):
+    """The simulation was asked to run from inside one of its own events.
+
+    A handler, a timer or a socket callback runs *inside* the simulation; if it
+    could run the simulation again (a blocking ``recv``, ``accept``, ``ping`` or
+    ``net.run`` there), other events would run in the middle of it, half-way
+    through its own work. asyncio refuses this ("This event loop is already
+    running"), and so does labkit's engine.
+    """

@@ -214,9 +214,22 @@ class Network:
 
     # -- building ------------------------------------------------------------------------------
     def add_host(
-        self, name: str, ip: object = None, gateway: object = None, *, mac: object = None
+        self,
+        name: str,
+        ip: object = None,
+        gateway: object = None,
+        *,
+        mac: object = None,
+        tcp: Callable[..., Any] | None = None,
     ) -> Host:
-        """Add a host with one interface ``eth0``; ``ip`` like ``"192.168.1.10/24"``."""
+        """Add a host with one interface ``eth0``; ``ip`` like ``"192.168.1.10/24"``.
+
+        ``tcp`` makes the host's TCP connections once the transport layer is
+        installed (a class or factory like :class:`labkit.transport.TCPConnection`,
+        which is the default): the place a TCP of one's own plugs in.
+        """
+        if tcp is not None and not callable(tcp):
+            raise TopologyError(f"tcp={tcp!r}: expected a class or factory of TCP connections")
         self._check_new_name(name, "host")
         ip_obj = None if ip is None else self._parse_ip(ip, "ip")
         gw = None
@@ -239,29 +252,57 @@ class Network:
             if gw == ip_obj.ip:
                 raise TopologyError(f"gateway={gateway!r}: that is {name}'s own address")
         mac_b = None if mac is None else self._parse_mac(mac)
-        host = Host(self, name)
+        host = Host(self, name, tcp=tcp)
         self._add_interface(host, "eth0", ip=ip_obj, mac=mac_b)
         host.gateway = gw
         self.nodes[name] = host
         return host
 
-    def add_switch(self, name: str) -> Switch:
-        """Add a switch; it gets a port for every link connected to it."""
+    def add_switch(self, name: str, *, logic: object = None) -> Switch:
+        """Add a switch; it gets a port for every link connected to it.
+
+        ``logic`` is the switching logic it runs once switching is installed
+        (:func:`labkit.sim.stacks.install_switching`): an object, or a class made
+        once per switch, with ``add_port(name)`` and ``forward(in_port, frame,
+        now_ns)`` (:class:`labkit.link.bridge.SwitchLogic`). The default is labkit's
+        learning switch; until switching is installed, a switch without logic
+        floods like a hub.
+        """
         self._check_new_name(name, "switch")
-        sw = Switch(self, name)
+        if logic is not None and not isinstance(logic, type) and not callable(
+            getattr(logic, "forward", None)
+        ):
+            raise TopologyError(
+                f"logic={logic!r}: expected a switch logic with forward(in_port, frame, now_ns) "
+                "and add_port(name), or its class"
+            )
+        sw = Switch(self, name, logic=logic)
         self.nodes[name] = sw
         return sw
 
     def add_router(
-        self, name: str, interfaces: list[object] | dict[str, object] | None = None
+        self,
+        name: str,
+        interfaces: list[object] | dict[str, object] | None = None,
+        *,
+        forwarding: object = None,
     ) -> Router:
         """Add a router with one interface per address.
 
         ``interfaces`` is a list of addresses (``["192.168.1.1/24",
         "10.0.0.1/24"]`` makes ``eth0`` and ``eth1``) or a dict from interface
-        name to address. :meth:`connect` joins them in order.
+        name to address. :meth:`connect` joins them in order. ``forwarding`` is
+        what the router does with packets for others once IP is installed
+        (:func:`labkit.sim.stacks.install_ip`): an object with ``forward(stack,
+        packet, arrived_on, now)`` (:class:`labkit.net.stack.Forwarding`); the
+        default is labkit's.
         """
         self._check_new_name(name, "router")
+        if forwarding is not None and not callable(getattr(forwarding, "forward", None)):
+            raise TopologyError(
+                f"forwarding={forwarding!r}: expected an object with "
+                "forward(stack, packet, arrived_on, now)"
+            )
         if interfaces is None:
             items: list[tuple[str | None, object]] = []
         elif isinstance(interfaces, dict):
@@ -273,7 +314,7 @@ class Network:
                 f"interfaces={interfaces!r}: expected a list of addresses like "
                 "['192.168.1.1/24', '10.0.0.1/24'] or a dict {'eth0': '192.168.1.1/24'}"
             )
-        router = Router(self, name)
+        router = Router(self, name, forwarding=forwarding)
         # check every address before adding any, so a mistake leaves no half-built router
         seen: set[ipaddress.IPv4Address] = set()
         for _, ip in items:
@@ -477,35 +518,53 @@ class Network:
             raise LabkitValueError(f"fn={fn!r}: expected something to call")
         return self.engine.timer(parse_time(delay, "delay"), fn, *args)
 
-    def run(self, until: object = None, *, max_events: int | None = None) -> int:
+    def run(
+        self, until: object = None, *, until_ns: int | None = None, max_events: int | None = None
+    ) -> int:
         """Run until virtual time ``until`` (or until nothing is left to do); return events run.
 
-        With ``until``, the clock ends exactly at ``until`` even if the last
-        event was earlier. Without it, a network with a periodic timer (a
-        traffic source, a protocol's hello) never runs dry: give ``until``.
+        ``until`` is a time with a unit (``"2s"``) or a number of seconds;
+        ``until_ns`` the same instant in integer nanoseconds, as protocol code
+        keeps time (give one of them). With either, the clock ends exactly there
+        even if the last event was earlier. Without them, a network with a
+        periodic timer (a traffic source, a protocol's hello) never runs dry:
+        give ``until``. Called from inside an event, it raises
+        :class:`~labkit.sim.errors.ReentrantRunError`.
         """
         horizon = None
-        if until is not None:
+        if until is not None and until_ns is not None:
+            raise LabkitValueError(
+                f"until={until!r}, until_ns={until_ns!r}: give one of them, not both"
+            )
+        if until_ns is not None:
+            if isinstance(until_ns, bool) or not isinstance(until_ns, (numbers.Integral, np.integer)):
+                raise LabkitValueError(f"until_ns={until_ns!r}: expected whole nanoseconds (int)")
+            horizon = int(until_ns)
+        elif until is not None:
             horizon = parse_time(until, "until")
-            if horizon < self.now:
-                raise LabkitValueError(
-                    f"until={until!r}: that is before now ({format_time(self.now)}); "
-                    "use run_for() to run for a duration"
-                )
-        try:
-            return self.engine.run(horizon, max_events)
-        finally:
-            for cap in self.captures:
-                cap.flush()
+        if horizon is not None and horizon < self.now:
+            shown = until if until is not None else until_ns
+            raise LabkitValueError(
+                f"until={shown!r}: that is before now ({format_time(self.now)}); "
+                "use run_for() to run for a duration"
+            )
+        return self._run(horizon, max_events)
 
     def run_for(self, duration: object) -> int:
         """Run for ``duration`` more virtual time; return events run."""
-        horizon = self.now + parse_time(duration, "duration")
+        return self._run(self.now + parse_time(duration, "duration"), None)
+
+    def _run(self, horizon: int | None, max_events: int | None) -> int:
         try:
-            return self.engine.run(horizon)
+            return self.engine.run(horizon, max_events)
         finally:
-            for cap in self.captures:
-                cap.flush()
+            if not self.engine.running:  # an inner call refused as re-entrant flushes nothing
+                self.flush()
+
+    def flush(self) -> None:
+        """Write what every capture holds to its pcap file."""
+        for cap in self.captures:
+            cap.flush()
 
     def close(self) -> None:
         """Close every capture (and its pcap file)."""

@@ -25,7 +25,12 @@ time. Until a layer plugs in, the defaults are:
   hub). The learning switch with its MAC table is layer logic and lives in
   ``labkit.link``; it replaces this handler.
 
-Layers get the time and timers from the node: :attr:`Node.now` (ns),
+The protocol layers are plugged in by :mod:`labkit.sim.stacks`, which also
+hands a node's component to them (``add_switch(name, logic=...)``,
+``add_router(..., forwarding=...)``, ``add_host(..., tcp=...)``: stored here as
+:attr:`Switch.logic`, :attr:`Router.forwarding`, :attr:`Host.tcp`).
+
+Code that runs on the node gets the time and timers from it: :attr:`Node.now` (ns),
 :meth:`Node.after_ns` (a delay in integer ns) or :meth:`Node.call_later` (a
 delay with units, or seconds); both return a cancellable
 :class:`~labkit.sim.engine.Timer`. Randomness comes from :attr:`Node.rng`, the
@@ -117,6 +122,18 @@ class Interface:
     @property
     def connected(self) -> bool:
         return self.channel is not None
+
+    @property
+    def mtu(self) -> int | None:
+        """The largest payload the link carries out of this interface (bytes), or ``None``."""
+        ch = self.channel
+        return None if ch is None else ch.mtu
+
+    @property
+    def max_frame(self) -> int | None:
+        """The largest frame, header included, the link carries (bytes), or ``None``."""
+        ch = self.channel
+        return None if ch is None else ch.max_frame
 
     def send(self, frame: bytes | bytearray | memoryview) -> None:
         """Put ``frame`` on the link (queued behind frames still being sent)."""
@@ -309,9 +326,13 @@ class Host(Node):
 
     kind = "host"
 
-    def __init__(self, net: Network, name: str) -> None:
+    def __init__(self, net: Network, name: str, tcp: object = None) -> None:
         super().__init__(net, name)
         self.gateway: ipaddress.IPv4Address | None = None
+        #: The factory of this host's TCP connections, or ``None`` for labkit's own.
+        self.tcp: Any = tcp
+        #: The transport layer, once :func:`labkit.sim.stacks.install_transport` has run.
+        self.transport: Any = None
 
     @property
     def ip(self) -> ipaddress.IPv4Interface | None:
@@ -338,17 +359,26 @@ class Switch(Node):
     iface_prefix = "p"
     iface_start = 1
 
-    def __init__(self, net: Network, name: str) -> None:
+    def __init__(self, net: Network, name: str, logic: object = None) -> None:
         super().__init__(net, name)
         #: Frames the default handler did not flood to a port because they exceed its MTU.
         self.giants = 0
+        #: The switching logic to run (an object or a class), or ``None`` for labkit's own.
+        self.logic: Any = logic
 
     def default_handler(self, iface: Interface, frame: bytes, now: int) -> None:
         """Flood: send the frame out of every connected port except the one it came in on.
 
         A frame too long for a port's link is not sent there (a switch drops
         such "giants"; it does not fragment); :attr:`giants` counts them.
+        A switch built with a ``logic`` refuses to act as a hub instead.
         """
+        if self.logic is not None:
+            raise TopologyError(
+                f"{self.name} was given logic={self.logic!r}, but nothing runs it yet: call "
+                "install_switching(net) (or install_ip / install_transport) from labkit.sim.stacks "
+                "before running the network"
+            )
         n = len(frame)
         for port in self.interfaces:
             ch = port.channel
@@ -367,3 +397,8 @@ class Router(Node):
     """
 
     kind = "router"
+
+    def __init__(self, net: Network, name: str, forwarding: object = None) -> None:
+        super().__init__(net, name)
+        #: The forwarding to run, or ``None`` for labkit's own.
+        self.forwarding: Any = forwarding

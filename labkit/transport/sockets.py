@@ -45,10 +45,14 @@ labkit's own, and also the built-in ones Python's sockets raise
 The two things this module needs from below are small, and written as
 protocols: an :class:`IPService` (send a payload to an address with a
 protocol number; call a handler for each arriving IPv4 packet of a protocol;
-:class:`labkit.net.stack.IPStack` is one) and a :class:`Clock` (the time,
-timers, and running the simulation until a condition holds).
-:func:`install_transport` puts both together for every host of a
-:class:`labkit.sim.Network`, without this module importing the simulator.
+:class:`labkit.net.stack.IPStack` is one) and a
+:class:`~labkit.link.interface.WaitingClock` (the time, timers, and letting
+time pass until a condition holds). :func:`labkit.sim.stacks.install_transport`
+puts both together for every host of a :class:`labkit.sim.Network`, and
+:func:`labkit.sim.stacks.socket` makes a socket on a host; this module never
+imports the simulator. A transport's TCP connections are made by its ``tcp``
+factory (labkit's :class:`~labkit.transport.tcp_connection.TCPConnection` by
+default): the place a learner's TCP plugs in.
 """
 
 from __future__ import annotations
@@ -60,11 +64,9 @@ from ipaddress import IPv4Address
 from typing import Any, Protocol
 
 from labkit.errors import LabkitError, LabkitValueError, ParseError
-from labkit.link.ethernet import EthernetFrame, EtherType
+from labkit.link.interface import WaitingClock
 from labkit.net.icmp import ICMPMessage, Unreachable
 from labkit.net.ipv4 import ICMP, IPv4Packet
-from labkit.net.stack import IPStack, install_ip
-from labkit.net.stack import summarise as summarise_ip
 from labkit.transport import tcp as tcp_wire
 from labkit.transport import udp as udp_wire
 from labkit.transport.ports import PortAllocator, check_port
@@ -90,11 +92,27 @@ __all__ = [
     "AddressInUse",
     "SocketTimeout",
     "ConnectionClosed",
-    "NodeClock",
-    "install_transport",
-    "socket",
-    "summarise",
+    "TCPFactory",
 ]
+
+# Moved to the wiring module above the layers (or, for summarise, to its own module); kept
+# importable from here so that notebooks saved before the move still run (PEP 562: imported
+# on first use only, so importing this module imports no simulator).
+_MOVED = {
+    "NodeClock": "labkit.sim.stacks",
+    "install_transport": "labkit.sim.stacks",
+    "socket": "labkit.sim.stacks",
+    "summarise": "labkit.transport.summary",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module 'labkit.transport.sockets' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(home), name)
 
 AF_INET = 2
 SOCK_STREAM = 1
@@ -124,14 +142,12 @@ class IPService(Protocol):
     def register(self, protocol: int, handler: Callable[[IPv4Packet, int], Any]) -> None: ...
 
 
-class Clock(Protocol):
-    """What the transport layer needs from the simulation's clock."""
+#: What the transport layer needs from the host's clock (kept under its old name).
+Clock = WaitingClock
 
-    def now(self) -> int: ...
-
-    def call_at(self, time: int, fn: Callable[[], None]) -> Any: ...  # returns an object with cancel()
-
-    def run_until(self, predicate: Callable[[], bool], deadline: int) -> bool: ...
+#: Makes a TCP connection: ``tcp(local_port, remote_port, *, iss, config, name)``, as
+#: :class:`~labkit.transport.tcp_connection.TCPConnection` does (the default).
+TCPFactory = Callable[..., TCPConnection]
 
 
 def _ip(value: object, name: str = "address") -> IPv4Address:
@@ -150,8 +166,13 @@ def _address(value: object) -> tuple[IPv4Address, int]:
 class Transport:
     """UDP and TCP for one host (see the module docstring)."""
 
-    def __init__(self, ip: IPService, clock: Clock, rng: Any, *,
-                 tcp_config: TCPConfig | None = None, name: str = "") -> None:
+    def __init__(self, ip: IPService, clock: WaitingClock, rng: Any, *,
+                 tcp_config: TCPConfig | None = None, tcp: TCPFactory | None = None,
+                 name: str = "") -> None:
+        if tcp is not None and not callable(tcp):
+            raise LabkitValueError(
+                f"tcp={tcp!r}: expected a factory tcp(local_port, remote_port, *, iss, config, name) "
+                "that makes a connection, as labkit.transport.TCPConnection does")
         self.ip = ip
         if not ip.addresses:
             raise LabkitValueError(f"{name or 'host'}: the IP layer has no address to send from")
@@ -161,6 +182,8 @@ class Transport:
         self.rng = rng
         self.name = name
         self.tcp_config = tcp_config or TCPConfig()
+        #: Makes this host's TCP connections.
+        self.tcp: TCPFactory = tcp if tcp is not None else TCPConnection
         self.ports = {6: PortAllocator(rng), 17: PortAllocator(rng)}
         self.udp_sockets: dict[int, Socket] = {}
         self.listeners: dict[int, Socket] = {}
@@ -185,8 +208,8 @@ class Transport:
 
     # ------------------------------------------------------------------ TCP plumbing
     def _new_connection(self, local_port: int, remote: IPv4Address, remote_port: int) -> TCPConnection:
-        conn = TCPConnection(local_port, remote_port, iss=self.rng, config=self.tcp_config,
-                             name=f"{self.name}:{local_port}")
+        conn = self.tcp(local_port, remote_port, iss=self.rng, config=self.tcp_config,
+                        name=f"{self.name}:{local_port}")
         self.connections[(local_port, remote, remote_port)] = conn
         self._remote[conn] = remote
         self.history.append(conn)
@@ -647,88 +670,3 @@ class Socket:
         state = f" {self._conn.state}" if self._conn is not None else ""
         closed = " closed" if self._closed else ""
         return f"<Socket {kind} {self.getsockname()}{state}{closed}>"
-
-
-class NodeClock:
-    """The :class:`Clock` of a simulated node: its network's virtual time and event queue."""
-
-    def __init__(self, node: Any) -> None:
-        self.node = node
-        self.net = node.net
-
-    def now(self) -> int:
-        return self.node.now
-
-    def call_at(self, time: int, fn: Callable[[], None]) -> Any:
-        return self.node.after_ns(max(0, time - self.node.now), fn)
-
-    def run_until(self, predicate: Callable[[], bool], deadline: int) -> bool:
-        """Run events in time order until ``predicate()`` holds or ``deadline`` passes."""
-        engine = self.net.engine
-        while not predicate():
-            t = engine.peek()
-            if t is None:
-                return False  # nothing is left to happen: waiting longer changes nothing
-            if t > deadline:
-                self.net.run(until=f"{deadline}ns")
-                return predicate()
-            self.net.run(until=f"{t}ns")
-        return True
-
-
-def summarise(frame: bytes) -> str:
-    """One line about a frame, in tcpdump's style, naming TCP and UDP ports and flags."""
-    try:
-        eth = EthernetFrame.parse(frame, fcs=False)
-        if eth.ethertype != EtherType.IPV4:
-            return summarise_ip(frame)
-        packet = IPv4Packet.parse(eth.payload, verify_checksum=False)
-    except LabkitError:
-        return summarise_ip(frame)
-    if packet.is_fragment and packet.fragment_offset != 0:
-        return summarise_ip(frame)
-    try:
-        if packet.protocol == tcp_wire.PROTOCOL:
-            seg = TCPSegment.parse(packet.payload)
-            rest = seg.summary().split(" ", 4)[4]  # drop "TCP sport > dport"
-            return f"IP {packet.src}.{seg.src_port} > {packet.dst}.{seg.dst_port}: TCP {rest}"
-        if packet.protocol == udp_wire.PROTOCOL and len(packet.payload) >= udp_wire.HEADER_LENGTH:
-            # Only the header: a first fragment carries the start of a longer datagram.
-            sport, dport, length, _ = udp_wire._HEADER.unpack_from(packet.payload)
-            frag = " (first fragment)" if packet.more_fragments else ""
-            return (f"IP {packet.src}.{sport} > {packet.dst}.{dport}: UDP, "
-                    f"length {length - udp_wire.HEADER_LENGTH}{frag}")
-    except LabkitError:
-        pass
-    return summarise_ip(frame)
-
-
-def install_transport(net: Any, *, tcp_config: TCPConfig | None = None) -> dict[str, Transport]:
-    """Give every host of ``net`` UDP and TCP (and IP first, if it has none yet).
-
-    Returns the transports by host name; each is also ``host.stack.transport``,
-    and :func:`socket` makes sockets on a host.
-    """
-    if not all(isinstance(getattr(n, "stack", None), IPStack) for n in net
-               if getattr(n, "kind", "") in ("host", "router")):
-        install_ip(net)
-    net.summariser = summarise
-    transports = {}
-    for node in net:
-        if getattr(node, "kind", "") != "host":
-            continue
-        transport = Transport(node.stack, NodeClock(node), node.rng, tcp_config=tcp_config,
-                              name=node.name)
-        node.stack.transport = transport
-        transports[node.name] = transport
-    return transports
-
-
-def socket(host: Any, type: int = SOCK_STREAM) -> Socket:  # noqa: A002
-    """A socket on simulated ``host`` (after :func:`install_transport`)."""
-    transport = getattr(getattr(host, "stack", None), "transport", None)
-    if transport is None:
-        raise LabkitValueError(
-            f"{getattr(host, 'name', host)!r} has no transport layer: call "
-            "install_transport(net) after building the network")
-    return transport.socket(AF_INET, type)
