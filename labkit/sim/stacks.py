@@ -108,9 +108,9 @@ def install_switching(net: Network, *switches: Switch | str, **options: Any) -> 
     """Give every switch of ``net`` that still floods like a hub a :class:`~labkit.link.Bridge`.
 
     With ``switches`` (nodes or names), only those. The bridge runs the switch's
-    ``logic`` (``net.add_switch(name, logic=...)``) or else labkit's learning switch. A switch that already has a bridge keeps
-    it (and its table); a switch given some other handler with ``set_handler``
-    is left alone. ``options`` go to :class:`~labkit.link.Bridge`
+    ``logic`` (``net.add_switch(name, logic=...)``) or else labkit's learning switch.
+    A switch that already has a bridge keeps it (and its table); a switch given
+    some other handler with ``set_handler`` is left alone. ``options`` go to :class:`~labkit.link.Bridge`
     (``ageing_time_ns``, ``capacity``, ``record``, ``on_event``...). Returns
     every switch's bridge by node name (also ``net["S1"].stack``).
     """
