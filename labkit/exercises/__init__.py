@@ -70,6 +70,7 @@ def exercise(name: str) -> Callable:
 #: The topic module (in this package) that registers each prefix's checkers; imported on first use.
 _MODULES = {
     "phy": "phy",
+    "hw": "hw",
     "link": "link",
     "net": "net",
     "udp": "transport",
