@@ -7,10 +7,9 @@ import struct
 import matplotlib.pyplot as plt
 import pytest
 
-import labkit.app.exercises  # noqa: F401  (registers the checks)
 from labkit import LabkitValueError
-from labkit.app.exercises import TrickleSocket
 from labkit.exercises import evaluate
+from labkit.exercises.app import TrickleSocket
 from labkit.viz.app import plot_frames, plot_recv_sizes, plot_server_threads, plot_stream_boundaries
 
 

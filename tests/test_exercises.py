@@ -1,14 +1,27 @@
-"""Check cells give the right verdicts and hints; student copies lose their solutions."""
+"""Check cells give the right verdicts and hints; student copies lose their solutions.
+
+Also the package's shape: one topic module per prefix inside labkit.exercises,
+each loaded by the name's prefix, and the layers' old exercise modules kept as
+shims that import nothing until a name is used.
+"""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import labkit.exercises
 from labkit import LabkitError, phy
 from labkit.exercises import EXERCISES, check, evaluate, student_copy
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_correct_answers_pass(capsys):
@@ -97,8 +110,146 @@ def test_student_copy_errors(tmp_path):
 
 
 def test_every_phy_exercise_is_used_by_the_notebook():
-    from pathlib import Path
+    import labkit.exercises.phy  # noqa: F401  (registers the phy.* names, if not yet)
 
-    text = (Path(__file__).parents[1] / "course" / "01-physical-layer.ipynb").read_text()
-    for name in (n for n in EXERCISES if n.startswith("phy.")):
+    text = (ROOT / "course" / "01-physical-layer.ipynb").read_text()
+    names = [n for n in EXERCISES if n.startswith("phy.")]
+    assert len(names) == 4
+    for name in names:
         assert f'check(\\"{name}\\"' in text, name
+
+
+def test_an_unknown_name_lists_every_exercise():
+    with pytest.raises(LabkitError, match="no such exercise") as info:
+        evaluate("nope.nothing", 1)
+    for name in ("phy.nrz_l", "hw.tick_cycles", "link.header", "net.class_of", "udp.checksum",
+                 "tcp.rto", "app.frame", "capstone.peel"):
+        assert name in str(info.value)
+
+
+# --- one package, one module per topic -----------------------------------------------------------
+
+_TOPICS = sorted(set(labkit.exercises._MODULES.values()))
+_SHIMS = {"labkit.link.exercises": "link", "labkit.net.exercises": "net", "labkit.app.exercises": "app"}
+
+
+def _run(code: str, *args: str) -> object:
+    """Run ``code`` in a fresh interpreter (this worktree's labkit first); return the JSON it prints."""
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         timeout=120, check=True, cwd=ROOT)
+    return json.loads(out.stdout)
+
+
+def test_every_topic_module_is_reachable_by_a_prefix():
+    files = {p.stem for p in (ROOT / "labkit" / "exercises").glob("*.py")} - {"__init__"}
+    assert set(_TOPICS) == files == {"phy", "hw", "link", "net", "transport", "app", "capstone"}
+
+
+_FRESH = """
+import json, sys
+from labkit.exercises import EXERCISES, ExerciseResult, evaluate
+names = json.loads(sys.argv[1])
+seen = []
+for name in names:
+    result = evaluate(name, None)  # None is a wrong answer everywhere: a hint, not a crash
+    seen.append([name, isinstance(result, ExerciseResult) and not result, EXERCISES[name].__module__])
+loaded = sorted(m for m in sys.modules  # topic modules and old shims such as labkit.net.exercises
+                if m.startswith("labkit.exercises.") or m.endswith(".exercises") and m != "labkit.exercises")
+print(json.dumps({"first_known": names[0] in EXERCISES, "seen": seen, "loaded": loaded}))
+"""
+
+
+@pytest.mark.parametrize("topic", _TOPICS)
+def test_every_name_loads_by_its_prefix_in_a_fresh_interpreter(topic):
+    module = importlib.import_module(f"labkit.exercises.{topic}")
+    names = sorted(n for n, f in EXERCISES.items() if f.__module__ == module.__name__)
+    assert names, topic
+    assert all(labkit.exercises._MODULES[n.split(".", 1)[0]] == topic for n in names)
+    got = _run(_FRESH, json.dumps(names))
+    assert got["seen"] == [[n, True, module.__name__] for n in names]
+    # only this topic's module was imported to find them: no other topic, and no old shim
+    assert got["loaded"] == [module.__name__]
+
+
+def test_check_in_a_fresh_interpreter_needs_only_the_api_import():
+    code = ("import contextlib, io, json, sys\n"
+            "from labkit.exercises import check\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    check('net.hosts_per_prefix', lambda p: 2 ** (32 - p) - 2)\n"
+            "print(json.dumps([out.getvalue(), 'labkit.net.exercises' in sys.modules]))")
+    printed, shim_imported = _run(code)
+    assert printed == "✔ hosts_per_prefix is right for /0 to /30 (a /31 and a /32 are special)\n"
+    assert not shim_imported
+
+
+_OLD_NAMES = [
+    ("labkit.link.exercises", "labkit.exercises.link", ["HEADER_TASK", "PADDING_PAYLOAD", "SWITCH_QUIZ"]),
+    ("labkit.net.exercises", "labkit.exercises.net", ["ADDRESSES", "SUBNET_TASK", "ROUTES_TASK"]),
+    ("labkit.app.exercises", "labkit.exercises.app", ["TrickleSocket"]),
+    ("labkit.hw.exercises", "labkit.exercises.hw", ["check_tick_cycles", "check_sample_decoder",
+                                                     "check_rc_limit"]),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "names"), _OLD_NAMES)
+def test_old_import_paths_give_the_same_objects(old, new, names):
+    old_module, new_module = importlib.import_module(old), importlib.import_module(new)
+    for name in names:
+        assert getattr(old_module, name) is getattr(new_module, name), name
+    assert set(names) <= set(dir(old_module))
+    star: dict[str, object] = {}
+    exec(f"from {old} import *", star)  # the form a saved notebook may use
+    assert {n: star[n] for n in names} == {n: getattr(new_module, n) for n in names}
+
+
+def test_old_statements_from_saved_notebooks_still_run():
+    from labkit.exercises import app, link, net
+    from labkit.link.exercises import HEADER_TASK, SWITCH_QUIZ
+
+    assert HEADER_TASK is link.HEADER_TASK and SWITCH_QUIZ is link.SWITCH_QUIZ
+    import labkit.app.exercises
+    import labkit.net.exercises
+
+    assert labkit.net.exercises.SUBNET_TASK is net.SUBNET_TASK
+    assert labkit.net.exercises.ROUTES_TASK is net.ROUTES_TASK
+    assert labkit.app.exercises.TrickleSocket is app.TrickleSocket
+
+
+@pytest.mark.parametrize("shim", sorted(_SHIMS))
+def test_a_shim_refuses_names_it_does_not_forward(shim):
+    module = importlib.import_module(shim)
+    for name in ("_check_header", "_check_class_of", "exercise", "nope"):
+        with pytest.raises(AttributeError, match=rf"'{shim}' has no attribute '{name}'"):
+            getattr(module, name)
+    assert not hasattr(module, "__path__")  # not a package: `import shim.x` fails cleanly
+
+
+@pytest.mark.parametrize("shim", sorted(_SHIMS))
+def test_importing_a_shim_does_not_import_the_exercises(shim):
+    topic = _SHIMS[shim]
+    code = ("import importlib, json, sys\n"
+            "def loaded():\n"
+            "    return sorted(m for m in sys.modules if m.split('.')[:2] == ['labkit', 'exercises'])\n"
+            f"module = importlib.import_module({shim!r})\n"
+            "after_import = loaded()\n"
+            "dir(module), hasattr(module, '__path__'), hasattr(module, 'nope')\n"
+            "after_lookups = loaded()\n"
+            "getattr(module, module.__all__[0])\n"
+            "print(json.dumps([after_import, after_lookups, loaded()]))")
+    after_import, after_lookups, after_use = _run(code)
+    assert after_import == [] and after_lookups == []
+    assert f"labkit.exercises.{topic}" in after_use  # the first real name fetched it
+
+
+@pytest.mark.parametrize("shim", sorted(_SHIMS))
+def test_a_shim_imports_only_inside_its_module_getattr(shim):
+    path = ROOT / Path(*shim.split(".")).with_suffix(".py")
+    tree = ast.parse(path.read_text())
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert "__getattr__" in functions
+    imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    inside = [node for node in ast.walk(functions["__getattr__"])
+              if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert imports == inside and len(inside) == 1
+    assert inside[0].module == "labkit.exercises" and ast.get_docstring(tree)

@@ -13,7 +13,7 @@ GOOD_HEADER = struct.pack("!6s6sH", b"\xff" * 6, bytes.fromhex("02005e100001"), 
 
 
 def test_link_checks_are_registered_by_name():
-    evaluate("link.header", GOOD_HEADER)  # the first link.* name loads labkit.link.exercises
+    evaluate("link.header", GOOD_HEADER)  # the first link.* name loads labkit.exercises.link
     assert {"link.header", "link.padding", "link.is_multicast", "link.crc32",
             "link.switch_prediction"} <= set(EXERCISES)
 

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.patches import Rectangle
 
-import labkit.net.exercises as ex
+import labkit.exercises.net as ex
 from labkit.exercises import evaluate
 from labkit.net import addressing
 from labkit.net.ipv4 import IPv4Packet, fragment

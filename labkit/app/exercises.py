@@ -1,152 +1,30 @@
-"""Exercise checks for course/08-sockets.ipynb (registered with :func:`labkit.exercises.exercise`).
+"""Compatibility shim: notebook 08's exercise checks moved to :mod:`labkit.exercises.app`.
 
-Importing this module registers them; the notebook then calls
-``check("app.frame", frame)`` and so on. Each checker runs the student's
-answer against labkit's own implementation, on in-memory sockets that
-return few bytes per ``recv`` (as a real network may), and answers with a
-hint rather than just "wrong".
+Every exercise check now lives in :mod:`labkit.exercises`, one module per
+topic, because the exercises sit above the layers and no layer may import
+them (see DESIGN.md). ``check("app.frame", ...)`` finds its checker there
+by the name's prefix, so nothing needs importing to register it.
+
+This file remains only so that notebooks saved before the move, which do
+``import labkit.app.exercises`` or ``from labkit.app.exercises import
+TrickleSocket``, still run. It imports nothing when imported: the first use
+of one of its names imports :mod:`labkit.exercises.app` (a PEP 562 module
+``__getattr__``), so importing :mod:`labkit.app` never imports the
+exercises. New code imports from :mod:`labkit.exercises.app`.
 """
 
-from __future__ import annotations
-
-import random
-import struct
-
-from labkit.app.chat import ChatMessage
-from labkit.app.framing import MessageDecoder, pack_msg
-from labkit.app.http import HttpError, Request
-from labkit.errors import LabkitError
-from labkit.exercises import ExerciseResult, exercise
-
-__all__ = ["TrickleSocket"]
-
-_MESSAGES = [b"", b"a", b"hello", bytes(range(256)), "粘包".encode(), b"x" * 70_000]
+__all__ = ["TrickleSocket"]  # noqa: F822  (served by __getattr__)
 
 
-class TrickleSocket:
-    """A socket-like object over fixed bytes that returns at most ``per_recv`` bytes per call."""
+def __getattr__(name: str) -> object:
+    """Return ``name`` from :mod:`labkit.exercises.app`, importing it on first use."""
+    if name in __all__:
+        from labkit.exercises import app
 
-    def __init__(self, data: bytes, per_recv: int = 3) -> None:
-        self.data = data
-        self.per_recv = per_recv
-        self.calls = 0
-
-    def recv(self, n: int) -> bytes:
-        self.calls += 1
-        chunk = self.data[: min(n, self.per_recv)]
-        self.data = self.data[len(chunk) :]
-        return chunk
-
-    def settimeout(self, value: object) -> None:
-        pass
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r} "
+                         "(the checks moved to labkit.exercises.app)")
 
 
-def _callable(answer: object, name: str) -> ExerciseResult | None:
-    if not callable(answer):
-        return ExerciseResult(False, f"pass your function itself, e.g. check(..., {name})")
-    return None
-
-
-@exercise("app.recv_exactly")
-def _check_recv_exactly(answer: object) -> ExerciseResult:
-    if (bad := _callable(answer, "recv_exactly")) is not None:
-        return bad
-    for n, per in ((10, 3), (1, 1), (5, 100)):
-        sock = TrickleSocket(b"0123456789ABCDEF", per)
-        got = answer(sock, n)  # type: ignore[operator]
-        if got != b"0123456789ABCDEF"[:n]:
-            return ExerciseResult(False, f"recv_exactly(sock, {n}) with {per} bytes per recv() "
-                                  f"returned {got!r}: recv(n) may return fewer than n bytes, so "
-                                  "call it in a loop until you have n")
-    if answer(TrickleSocket(b"abc"), 0) != b"":  # type: ignore[operator]
-        return ExerciseResult(False, "recv_exactly(sock, 0) should return b'' without reading")
-    try:
-        got = answer(TrickleSocket(b"abc"), 5)  # type: ignore[operator]
-    except (EOFError, ConnectionError, LabkitError):
-        return ExerciseResult(True, "recv_exactly loops over short reads and refuses a stream "
-                              "that ends early")
-    return ExerciseResult(False, f"the peer sent 3 bytes and closed, but recv_exactly(sock, 5) "
-                          f"returned {got!r}: recv() returning b'' means the stream ended; raise "
-                          "ConnectionError (or EOFError) instead of looping forever or returning "
-                          "short data")
-
-
-@exercise("app.frame")
-def _check_frame(answer: object) -> ExerciseResult:
-    if (bad := _callable(answer, "frame")) is not None:
-        return bad
-    for message in _MESSAGES:
-        got = answer(message)  # type: ignore[operator]
-        want = pack_msg(message)
-        if got != want:
-            return ExerciseResult(False, f"frame({message[:10]!r}{'...' if len(message) > 10 else ''}) "
-                                  f"starts {bytes(got)[:8]!r}, expected {want[:8]!r}: a 4-byte "
-                                  "big-endian length (struct.pack('!I', len(message))), then the "
-                                  "message")
-    return ExerciseResult(True, "frame matches labkit.app.pack_msg byte for byte")
-
-
-@exercise("app.split_frames")
-def _check_split_frames(answer: object) -> ExerciseResult:
-    if (bad := _callable(answer, "split_frames")) is not None:
-        return bad
-    rng = random.Random(8)
-    stream = b"".join(pack_msg(m) for m in _MESSAGES[:5])
-    cases = [stream, stream[:3], stream[:6], stream + b"\x00\x00", b""]
-    cases += [stream[: rng.randrange(len(stream))] for _ in range(20)]
-    for buffer in cases:
-        decoder = MessageDecoder()
-        want_msgs = decoder.feed(buffer)
-        consumed = len(buffer) - decoder.pending
-        got = answer(buffer)  # type: ignore[operator]
-        if not (isinstance(got, tuple) and len(got) == 2):
-            return ExerciseResult(False, "return a pair: (list of complete messages, leftover bytes)")
-        msgs, rest = got
-        if list(msgs) != want_msgs:
-            return ExerciseResult(False, f"on a {len(buffer)}-byte buffer you found {len(msgs)} "
-                                  f"messages, expected {len(want_msgs)}: read 4 bytes of length, "
-                                  "then take that many bytes, while the buffer holds a whole frame")
-        if bytes(rest) != buffer[consumed:]:
-            return ExerciseResult(False, f"on a {len(buffer)}-byte buffer the leftover should be "
-                                  f"the {len(buffer) - consumed} bytes of the incomplete frame "
-                                  "(header included), to be completed by the next recv()")
-    return ExerciseResult(True, "split_frames finds every complete message and keeps the rest")
-
-
-@exercise("app.http_get")
-def _check_http_get(answer: object) -> ExerciseResult:
-    if (bad := _callable(answer, "http_get")) is not None:
-        return bad
-    for target, host in (("/", "127.0.0.1"), ("/index.html?q=1", "localhost:8080")):
-        data = answer(target, host)  # type: ignore[operator]
-        if not isinstance(data, bytes):
-            return ExerciseResult(False, f"return bytes, not {type(data).__name__} "
-                                  "(text.encode('ascii'))")
-        try:
-            request = Request.parse(data)
-        except HttpError as exc:
-            return ExerciseResult(False, f"labkit could not parse your request: {exc}. Lines end "
-                                  "with \\r\\n and the header ends with an empty line.")
-        if (request.method, request.target, request.version) != ("GET", target, "HTTP/1.1"):
-            return ExerciseResult(False, f"request line {request.method} {request.target} "
-                                  f"{request.version}; expected GET {target} HTTP/1.1")
-        if request.header("Host") != host:
-            return ExerciseResult(False, f"Host header {request.header('Host')!r}, expected {host!r}")
-    return ExerciseResult(True, "a valid HTTP/1.1 GET request (labkit.app.http parses it)")
-
-
-@exercise("app.lcp_say")
-def _check_lcp_say(answer: object) -> ExerciseResult:
-    if (bad := _callable(answer, "lcp_say")) is not None:
-        return bad
-    for text, rid in (("hi", 1), ("hello, 世界", 513), ("x" * 900, 65535)):
-        got = answer(text, rid)  # type: ignore[operator]
-        want = ChatMessage.say(text, rid).pack()
-        if got != want:
-            head = struct.unpack("!BBH", bytes(got)[:4]) if len(got) >= 4 else got
-            return ExerciseResult(False, f"lcp_say({text[:12]!r}, {rid}) header {head}, expected "
-                                  f"(1, 3, {rid}): version 1, command SAY = 0x03, request id as "
-                                  "2 bytes big-endian (struct '!BBH'), then the UTF-8 text")
-    return ExerciseResult(True, "your SAY messages are byte-identical to labkit.app.chat's")
-
-
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
