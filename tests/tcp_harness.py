@@ -3,17 +3,26 @@
 Segments cross the wire as bytes, with checksums over an IPv4 pseudo-header,
 so a corrupted segment is caught by the real checksum and dropped, as a host
 would. Every random choice comes from one seeded generator.
+
+The clock and the queue are labkit.sim's :class:`~labkit.sim.engine.Engine`
+(virtual nanoseconds, seeded ``rng``), used through its public API only. A
+:class:`TCPConnection` does not schedule anything itself (time is passed in):
+after every step the bench asks each end for its :meth:`~TCPConnection.next_timer`
+and keeps one engine timer per end at that time, replacing it when the deadline
+moves, as ``labkit.transport.sockets`` does. Events at the same nanosecond run
+in the order they were scheduled (the engine's rule), so a seed gives the same
+run every time. The bench never calls ``Engine.run`` from inside an event.
 """
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 import numpy as np
 
 from labkit import ParseError
+from labkit.sim.engine import Engine, Timer
 from labkit.transport.tcp import TCPSegment
 from labkit.transport.tcp_connection import TCPConnection
 
@@ -34,41 +43,50 @@ class Impairments:
 class Bench:
     a: TCPConnection
     b: TCPConnection
-    rng: np.random.Generator
+    engine: Engine
     delay: int = 5 * MS
     bandwidth: float | None = None  # bits per second; None = infinitely fast
     impair: Impairments = field(default_factory=Impairments)
-    now: int = 0
     log: list = field(default_factory=list)  # (time, "A>B" or "B>A", segment summary, fate)
     drop_rule: object = None  # optional callable(direction, segment) -> bool: drop exactly this one
 
     def __post_init__(self) -> None:
-        self._events: list = []
-        self._n = 0
         self._busy = {0: 0, 1: 0}
+        self._timers: dict[int, tuple[int, Timer] | None] = {0: None, 1: None}
         self.segments = {0: [], 1: []}  # what each side sent, as parsed segments
 
-    def _peer(self, side: int) -> TCPConnection:
-        return self.b if side == 0 else self.a
+    @property
+    def now(self) -> int:
+        """The virtual time in nanoseconds (the engine's clock)."""
+        return self.engine.now
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The run's one random generator (the engine's)."""
+        return self.engine.rng
+
+    def _conn(self, side: int) -> TCPConnection:
+        return self.a if side == 0 else self.b
 
     def _flush(self, side: int) -> None:
-        conn = self.a if side == 0 else self.b
+        conn = self._conn(side)
         src, dst = ADDRESSES[side], ADDRESSES[1 - side]
+        now = self.now
         for seg in conn.take_output():
             self.segments[side].append(seg)
             direction = "A>B" if side == 0 else "B>A"
             raw = bytearray(seg.pack(src, dst))
-            depart = self.now
+            depart = now
             if self.bandwidth:
-                start = max(self.now, self._busy[side])
+                start = max(now, self._busy[side])
                 depart = start + int(len(raw) * 8 * 1e9 / self.bandwidth)
                 self._busy[side] = depart
             if self.drop_rule is not None and self.drop_rule(direction, seg):
-                self.log.append((self.now, direction, seg.summary(), "dropped (scripted)"))
+                self.log.append((now, direction, seg.summary(), "dropped (scripted)"))
                 continue
             imp, rng = self.impair, self.rng
             if imp.loss and rng.random() < imp.loss:
-                self.log.append((self.now, direction, seg.summary(), "lost"))
+                self.log.append((now, direction, seg.summary(), "lost"))
                 continue
             if imp.corrupt and rng.random() < imp.corrupt:
                 bit = int(rng.integers(0, len(raw) * 8))
@@ -78,56 +96,66 @@ class Bench:
                 arrive = depart + self.delay
                 if imp.reorder and rng.random() < imp.reorder:
                     arrive += imp.reorder_delay
-                self._push(arrive, ("deliver", 1 - side, bytes(raw)))
-            self.log.append((self.now, direction, seg.summary(), "sent"))
+                self.engine.at(arrive, self._deliver, 1 - side, bytes(raw))
+            self.log.append((now, direction, seg.summary(), "sent"))
 
-    def _push(self, when: int, event) -> None:
-        heapq.heappush(self._events, (when, self._n, event))
-        self._n += 1
+    def _schedule(self, side: int) -> None:
+        """Keep one engine timer per end, at the time its connection's next timer is due."""
+        due = self._conn(side).next_timer()
+        current = self._timers[side]
+        if current is not None and current[0] == due:
+            return
+        if current is not None:
+            current[1].cancel()
+            self._timers[side] = None
+        if due is not None:
+            # A deadline already passed is run now: the clock only moves forward.
+            timer = self.engine.timer(max(due, self.now) - self.now, self._fire, side)
+            self._timers[side] = (due, timer)
+
+    def _fire(self, side: int) -> None:
+        self._timers[side] = None
+        self._conn(side).tick(self.now)
+        self.flush()
+
+    def _deliver(self, side: int, raw: bytes) -> None:
+        src, dst = ADDRESSES[1 - side], ADDRESSES[side]
+        try:
+            seg = TCPSegment.parse(raw, src, dst)
+        except ParseError:
+            self.log.append((self.now, "A>B" if side == 1 else "B>A", "corrupt", "dropped"))
+            return
+        self._conn(side).segment_arrives(seg, self.now)
+        self.flush()
 
     def flush(self) -> None:
+        """Put what both ends have queued on the wire, and follow their timers."""
         self._flush(0)
         self._flush(1)
+        self._schedule(0)
+        self._schedule(1)
 
     def run(self, until: int, stop=None) -> None:
         """Run events and timers up to virtual time ``until`` (or until ``stop()`` is true)."""
         self.flush()
-        while True:
-            if stop is not None and stop():
+        if stop is None:
+            self.engine.run(until=until)
+            return
+        # One event at a time, so that stop() is asked before each; run() sets the clock to
+        # ``until`` when nothing is left before it.
+        while not stop():
+            if not self.engine.run(until=until, max_events=1):
                 return
-            timers = [(t, side) for side, c in ((0, self.a), (1, self.b))
-                      if (t := c.next_timer()) is not None]
-            next_event = self._events[0][0] if self._events else None
-            next_timer = min(timers) if timers else None
-            candidates = [t for t in (next_event, next_timer and next_timer[0]) if t is not None]
-            if not candidates or min(candidates) > until:
-                self.now = until
-                return
-            if next_timer is not None and (next_event is None or next_timer[0] < next_event):
-                self.now = max(self.now, next_timer[0])
-                (self.a if next_timer[1] == 0 else self.b).tick(self.now)
-            else:
-                when, _, (_, side, raw) = heapq.heappop(self._events)
-                self.now = max(self.now, when)
-                conn = self.a if side == 0 else self.b
-                src, dst = ADDRESSES[1 - side], ADDRESSES[side]
-                try:
-                    seg = TCPSegment.parse(raw, src, dst)
-                except ParseError:
-                    self.log.append((self.now, "A>B" if side == 1 else "B>A", "corrupt", "dropped"))
-                    continue
-                conn.segment_arrives(seg, self.now)
-            self.flush()
 
 
 def pair(seed: int = 1, **kwargs) -> Bench:
     """A client A (port 40000) and a listening server B (port 80), not yet connected."""
-    rng = np.random.default_rng(seed)
+    engine = Engine(seed)
     config = kwargs.pop("config", None)
-    a = TCPConnection(40000, 80, iss=rng, config=config, name="A")
-    b = TCPConnection(80, iss=rng, config=config, name="B")
+    a = TCPConnection(40000, 80, iss=engine.rng, config=config, name="A")
+    b = TCPConnection(80, iss=engine.rng, config=config, name="B")
     b.listen(0)
-    return Bench(a, b, rng, **kwargs)
+    return Bench(a, b, engine, **kwargs)
 
 
 def transfer(bench: Bench, data: bytes, limit: int) -> bytes:

@@ -1,4 +1,9 @@
-"""The simulator imports no protocol layer, and the scenario helper imports no simulator."""
+"""The simulator imports no protocol layer, and the scenario helper imports no simulator.
+
+This is the runtime check: it sees every module that really gets loaded, however it was
+imported. tests/test_layering.py reads the source of every module for all of DESIGN.md's
+import rules, including imports that have not run.
+"""
 
 from __future__ import annotations
 
