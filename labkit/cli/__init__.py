@@ -5,6 +5,7 @@
     labkit ber [--code C]              measured and theoretical bit error rates
     labkit demo [--pcap FILE] [--hardware TX RX]  one web request through every layer
     labkit hw ports|doctor|selftest|send|recv   the hardware lab (see hardware/README.md)
+    labkit tap [--name DEV] [--ip CIDR]   a labkit host behind a Linux TAP device (root)
 
 ``python -m labkit ...`` runs the same command.
 
@@ -35,13 +36,13 @@ import argparse
 import sys
 from types import ModuleType
 
-from labkit.cli import ber, demo, hw, student_copies, version
+from labkit.cli import ber, demo, hw, student_copies, tap, version
 from labkit.errors import LabkitError
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: The subcommands, in the order ``labkit --help`` lists them.
-SUBCOMMANDS: tuple[ModuleType, ...] = (version, student_copies, ber, demo, hw)
+SUBCOMMANDS: tuple[ModuleType, ...] = (version, student_copies, ber, demo, hw, tap)
 
 
 def build_parser() -> argparse.ArgumentParser:
