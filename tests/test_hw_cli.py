@@ -164,7 +164,7 @@ def test_add_parser_registers_hw():
     hw_cli.add_parser(add)
     args = parser.parse_args(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--rates", "1000"])
     assert args.hw_command == "selftest" and args.rates == [1000]
-    for bad in (["--codes", "morse"], ["--rates", "fast"]):
+    for bad in (["--codes", "morse"], ["--rates", "0"], ["--rates", "fast"]):
         with pytest.raises(SystemExit):
             parser.parse_args(["hw", "selftest", "--tx", "sim", "--rx", "sim", *bad])
 

@@ -25,7 +25,8 @@ with two functions, and add the module to :data:`SUBCOMMANDS` below:
 :func:`main` registers each module's ``run`` as the handler of its parser. A
 ``LabkitError`` or ``OSError`` that reaches it is printed as one line,
 ``labkit NAME: what went wrong``, and exits with status 2; bad arguments exit
-with argparse's usage message and status 2; Ctrl-C exits with 130. Library
+with argparse's usage message and status 2; Ctrl-C exits with 130, and a
+closed pipe on stdout (``labkit ber | head``) quietly with 141. Library
 code (what a subcommand builds and runs) stays in the library; a module here
 parses the arguments and prints.
 """
@@ -33,6 +34,7 @@ parses the arguments and prints.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from types import ModuleType
 
@@ -54,11 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the flush at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (a test's capture)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``labkit`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except BrokenPipeError:  # `labkit ber | head`: the reader left; stop quietly, as `cat` does
+        _silence_stdout()
+        return 141
     except (LabkitError, OSError) as exc:
         print(f"labkit {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 __all__ = ["add_parser", "run"]
+
+
+def _step(text: str) -> float:
+    try:
+        step = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of dB, e.g. 2") from None
+    if not step > 0:
+        raise argparse.ArgumentTypeError(f"{text}: the step must be more than 0 dB")
+    return step
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -17,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--bits", type=int, default=200_000)
     p.add_argument("--min-snr", type=float, default=-4.0)
     p.add_argument("--max-snr", type=float, default=6.0)
-    p.add_argument("--step", type=float, default=2.0)
+    p.add_argument("--step", type=_step, default=2.0, help="dB between points (default 2)")
     p.add_argument("--seed", type=int, default=1)
     return p
 
@@ -28,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from labkit import phy
 
     snrs = np.arange(args.min_snr, args.max_snr + 1e-9, args.step)
+    if snrs.size == 0:
+        print(f"labkit ber: --min-snr {args.min_snr:g} is above --max-snr {args.max_snr:g}",
+              file=sys.stderr)
+        return 2
     measured = phy.measure_ber(snrs, args.code, args.samples_per_bit, args.bits, args.seed)
     theory = np.asarray(phy.ber_theory(snrs, args.samples_per_bit, args.code))
     print(f"{args.code}, {args.samples_per_bit} samples/bit, {args.bits} bits per point")

@@ -30,6 +30,8 @@ def _rates(text: str) -> list[int]:
         ) from None
     if not rates:
         raise argparse.ArgumentTypeError("give at least one bit rate")
+    if min(rates) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: bit rates are more than 0 bit/s")
     return rates
 
 
