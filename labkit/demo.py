@@ -1,152 +1,134 @@
-"""``labkit demo``: the capstone's web request from the terminal, layer by layer.
+"""The ``labkit demo`` scenario: the capstone's web request, and what each layer saw of it.
 
-    labkit demo                          the path's middle hop is the simulated boards' wire
-    labkit demo --pcap out.pcap          also write the client's capture (open it in Wireshark)
-    labkit demo --hardware TX RX         the middle hop on two real boards (serial ports)
-    labkit demo --no-wire                every hop simulated at 100 Mbit/s
+The network, the fetch and the layer views are :mod:`labkit.capstone`'s (two
+LANs, two routers, a web server); this module adds only the two choices the
+demo makes and collects what it reports:
 
-It builds :mod:`labkit.capstone`'s network (two LANs, two routers), fetches the
-page, and prints what each layer saw of the request, a progress bar while the
-reply arrives, and the reply on the way back up.
+- :func:`hop`: where the routers' hop R1 = R2 runs: the simulated boards'
+  byte bridge (the default), two real boards (``hardware=(tx, rx)``, or the
+  ``LABKIT_TX_PORT`` / ``LABKIT_RX_PORT`` environment), or a plain simulated
+  link (``wire=False``);
+- :func:`scenario`: build the network on that hop (capturing C's interface,
+  to a pcap file if asked), fetch the page and return a :class:`DemoRun`.
+
+The command line (:mod:`labkit.cli.demo`) prints a :class:`DemoRun`; its
+printing function is still importable here as ``labkit.demo.run``.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
-from typing import TextIO
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from labkit.errors import LabkitError
+import numpy as np
 
-__all__ = ["add_subparser", "run"]
+from labkit.capstone import (
+    BridgeHop,
+    Exchange,
+    Layer,
+    build,
+    fetch,
+    layers,
+    reply_frames,
+    request_frame,
+    wire_signal,
+)
 
-_BAR = 30
-
-
-def _hex(data: bytes, limit: int = 24) -> str:
-    text = data[:limit].hex(" ")
-    return text + (" …" if len(data) > limit else "")
-
-
-class _Progress:
-    """A text progress bar: redrawn in place on a terminal, a line per quarter otherwise."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.shown = -1
-
-    def __call__(self, now: int, received: int, expected: int | None) -> None:
-        if not expected:
-            return
-        share = min(1.0, received / expected)
-        filled = int(share * _BAR)
-        line = (f"  reply [{'#' * filled}{'.' * (_BAR - filled)}] {share:4.0%} "
-                f"{received}/{expected} bytes at t = {now / 1e6:9.3f} ms")
-        if self.tty:
-            self.out.write("\r" + line)
-            if received >= expected:
-                self.out.write("\n")
-            self.out.flush()
-        else:
-            step = int(share * 4)
-            if step != self.shown:
-                self.shown = step
-                print(line, file=self.out)
+__all__ = ["Hop", "DemoRun", "hop", "scenario"]
 
 
-def run(pcap: str | None = None, hardware: tuple[str, str] | None = None, wire: bool = True,
-        out: TextIO | None = None, seed: int = 9) -> int:
-    """Run the demo; print to ``out`` (stdout). Returns the exit status."""
-    from labkit.capstone import (
-        SERVER_IP,
-        build,
-        fetch,
-        layers,
-        reply_frames,
-        request_frame,
-        wire_signal,
-    )
+@dataclass(frozen=True)
+class Hop:
+    """Where the routers' hop runs (see :func:`hop`)."""
 
-    out = out or sys.stdout
+    #: :func:`labkit.capstone.build`'s ``wire``: ``"bridge"`` (boards) or ``"sim"`` (a link)
+    wire: str
+    #: the ports :func:`labkit.capstone.build` opens; ``(None, None)``: the environment's, else sim
+    ports: tuple[str | None, str | None]
+    #: the real boards' ports, or ``None`` for the simulated ones
+    boards: tuple[str, str] | None
 
-    def say(text: str = "") -> None:
-        print(text, file=out)
+    @property
+    def where(self) -> str:
+        """The hop in words, for the demo's heading."""
+        if self.boards:
+            return "real boards " + " -> ".join(self.boards)
+        return "the simulated boards' byte bridge" if self.wire == "bridge" else "a simulated link"
 
+
+def hop(hardware: tuple[str, str] | None = None, wire: bool = True) -> Hop:
+    """The routers' hop: on ``hardware`` (tx, rx) if given, else the bridge if ``wire``, else a link.
+
+    ``("sim", "sim")`` means the simulated pair whatever the environment says;
+    with neither ``hardware`` nor ``wire=False``, the environment's
+    ``LABKIT_TX_PORT`` / ``LABKIT_RX_PORT`` name real boards if set.
+    """
     mode = "bridge" if wire or hardware else "sim"
-    ports = hardware if hardware else (None, None)
-    if hardware and all(port == "sim" for port in hardware):
-        hardware = None  # "sim sim": the simulated pair, whatever the environment says
-    from_env = tuple(os.environ.get(k) or "sim" for k in ("LABKIT_TX_PORT", "LABKIT_RX_PORT"))
+    ports: tuple[str | None, str | None] = hardware if hardware else (None, None)
+    boards = None if hardware and all(port == "sim" for port in hardware) else hardware
+    from_env = (os.environ.get("LABKIT_TX_PORT") or "sim", os.environ.get("LABKIT_RX_PORT") or "sim")
     if ports == (None, None) and mode == "bridge" and from_env != ("sim", "sim"):
-        hardware = from_env  # open_pair takes real boards from the environment
-    where = ("real boards " + " -> ".join(hardware) if hardware
-             else "the simulated boards' byte bridge" if mode == "bridge" else "a simulated link")
-    say("labkit demo: C (10.0.1.10) fetches http://10.0.2.80/ across two LANs and two routers")
-    say(f"  C - S1 - R1 = R2 - S2 - W    the hop R1 = R2 is {where}")
-    with build(seed=seed, wire=mode, ports=ports, pcap=pcap) as cap:
-        ex = fetch(cap, progress=_Progress(out))
+        boards = from_env  # capstone.build's open_pair takes real boards from the environment
+    return Hop(mode, ports, boards)
+
+
+@dataclass
+class DemoRun:
+    """What one run of the demo saw."""
+
+    hop: Hop
+    #: the request and the reply, with their virtual times
+    exchange: Exchange
+    #: the request's frame as it left C, one view per layer, HTTP first and the wire last
+    request: list[Layer]
+    #: that frame on the wire: its bits, and its samples (8 per bit, Manchester)
+    bits: np.ndarray
+    volts: np.ndarray
+    #: the first reply segment's frame as it reached C, one view per layer (HTTP first)
+    reply: list[Layer]
+    #: how many frames carried the reply's bytes to C
+    reply_frames: int
+    #: the bridge on the routers' hop, one per direction (counters: frames, wire_bytes, lost)
+    bridges: list[BridgeHop]
+    #: frames captured at C (all of them are in ``pcap`` if one was written)
+    captured: int
+    #: requests W served
+    served: int
+    pcap: Any = None
+
+    @property
+    def ok(self) -> bool:
+        """The page arrived: ``200 OK``."""
+        return self.exchange.response.status == 200
+
+
+def scenario(where: Hop | None = None, *, pcap: Any = None, seed: int = 9,
+             progress: Callable[[int, int, int | None], None] | None = None) -> DemoRun:
+    """Build the capstone's network on ``where`` (default :func:`hop`), fetch ``/``, report.
+
+    ``pcap``: a file name (or binary file) for C's capture. ``progress(now_ns,
+    received, expected)`` is called as reply bytes arrive. Boards that cannot
+    be opened raise a ``LabkitError`` (or ``OSError``).
+    """
+    where = where or hop()
+    with build(seed=seed, wire=where.wire, ports=where.ports, pcap=pcap) as cap:
+        exchange = fetch(cap, progress=progress)
         trace = cap.capture.trace
         frame = request_frame(trace)
-        say()
-        say("The request, down C's stack (headers added):")
-        for layer in layers(frame):
-            added = f"+{len(layer.header)} B header" if layer.header else "the message"
-            if layer.trailer:
-                added += f", +{len(layer.trailer)} B trailer (FCS)"
-            say(f"  {layer.name:<9}{layer.length:>5} B  {added:<34} {layer.summary}")
-            if layer.header:
-                say(f"  {'':<9}         header: {_hex(layer.header)}")
         bits, volts = wire_signal(frame)
-        say(f"  {'voltages':<9}{bits.size:>5} bits -> {volts.size} samples (8 per bit, "
-            f"Manchester, {volts.min():.1f} V / {volts.max():.1f} V); first bits "
-            f"{''.join(map(str, bits[:16]))}…")
         replies = reply_frames(trace)
-        say()
-        say(f"The reply, up C's stack ({len(replies)} segments reassembled by TCP):")
-        if replies:
-            for layer in reversed(layers(replies[0])):
-                if layer.name == "wire":
-                    continue
-                say(f"  {layer.name:<9}{layer.length:>5} B  {layer.summary}")
-        say(f"  HTTP     {ex.response.status} {ex.response.reason}, "
-            f"{len(ex.response.body)} bytes of {ex.response.header('Content-Type')}")
-        say()
-        t = ex.times
-        say(f"Timeline (virtual): connected {t['connected'] / 1e6:.3f} ms, "
-            f"reply complete {t['received'] / 1e6:.3f} ms, closed {t['closed'] / 1e6:.3f} ms")
-        for hop in cap.hops:
-            say(f"  bridge: {hop.frames} frames, {hop.wire_bytes} bytes on the serial wire, "
-                f"{hop.lost} lost")
-        say(f"  {len(trace)} frames captured at C" + (f", written to {pcap}" if pcap else ""))
-        say(f"  W served {cap.server.served} request(s) for {SERVER_IP}")
-    return 0 if ex.response.status == 200 else 1
+        return DemoRun(
+            hop=where, exchange=exchange, request=layers(frame), bits=bits, volts=volts,
+            reply=layers(replies[0]) if replies else [], reply_frames=len(replies),
+            bridges=list(cap.hops), captured=len(trace), served=cap.server.served, pcap=pcap,
+        )
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    try:
-        return run(pcap=args.pcap, hardware=tuple(args.hardware) if args.hardware else None,
-                   wire=not args.no_wire, seed=args.seed)
-    except (LabkitError, OSError) as exc:
-        print(f"labkit demo: {exc}", file=sys.stderr)
-        return 1
+def __getattr__(name: str) -> Any:
+    if name == "run":  # the terminal report, before it moved to the command line
+        from labkit.cli.demo import print_demo
 
-
-def add_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``demo`` to the ``labkit`` command's subcommands."""
-    p = subparsers.add_parser(
-        "demo", help="one web request through every layer, in the terminal",
-        description="C fetches a web page from W across two LANs and two routers;\n"
-                    "every layer's view of the request is printed, with a progress bar\n"
-                    "over the reply.",
-        epilog="\n".join(line.strip() for line in __doc__.split("\n\n")[1].splitlines()),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pcap", metavar="FILE", help="write the client's capture to FILE (pcap)")
-    p.add_argument("--hardware", nargs=2, metavar=("TX", "RX"),
-                   help="carry the routers' hop over two real boards on these serial ports")
-    p.add_argument("--no-wire", action="store_true",
-                   help="simulate the routers' hop as a plain 100 Mbit/s link")
-    p.add_argument("--seed", type=int, default=9, help="the simulation's seed (default 9)")
-    p.set_defaults(func=_cmd_demo)
-    return p
+        return print_demo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,17 +24,17 @@ so TCP's timers and the kernel's agree). Creating a TAP device needs
 ``CAP_NET_ADMIN`` (root); do it in a network namespace of your own so that no
 traffic leaves it (the tests do: ``ip netns add``, ``ip netns exec``).
 
-No dependency beyond the standard library: ``fcntl.ioctl(TUNSETIFF)``.
+No dependency beyond the standard library: ``fcntl.ioctl(TUNSETIFF)``. From a
+terminal, ``labkit tap`` (or ``python -m labkit.tap``) runs a host with an HTTP
+server behind a TAP device: ``sudo python -m labkit.tap --help``.
 """
 
 from __future__ import annotations
 
-import argparse
 import errno
 import fcntl
 import os
 import select
-import signal
 import struct
 import sys
 import time
@@ -200,53 +200,11 @@ class TapBridge:
                 f"kernel, {self.from_kernel} from it>")
 
 
+#: The page the command line's host serves at ``/`` (``labkit tap``, :mod:`labkit.cli.tap`).
 PAGE = "<!doctype html><title>labkit</title><h1>Served by labkit's TCP</h1>\n"
 
 
-def _main(argv: list[str] | None = None) -> int:
-    """``python -m labkit.tap``: a labkit host with an HTTP server behind a TAP device."""
-    parser = argparse.ArgumentParser(prog="python -m labkit.tap", description=_main.__doc__)
-    parser.add_argument("--name", default="labkit0", help="TAP device name (default labkit0)")
-    parser.add_argument("--ip", default="10.99.0.2/24", help="the labkit host's address")
-    parser.add_argument("--gateway", default=None, help="the labkit host's default gateway")
-    parser.add_argument("--port", type=int, default=80, help="HTTP port (default 80)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="how long to run (max 3600)")
-    args = parser.parse_args(argv)
-    reason = tap_available()
-    if reason is not None:
-        print(f"labkit.tap: {reason}", file=sys.stderr)
-        return 2
-    from labkit.app.http import HttpEventServer, static_site
-    from labkit.sim import Network
-    from labkit.transport.sockets import install_transport, socket
+if __name__ == "__main__":  # python -m labkit.tap: the command line is labkit.cli.tap
+    from labkit.cli.tap import main
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    net = Network(seed=1)
-    host = net.add_host("L", ip=args.ip, gateway=args.gateway)
-    try:
-        bridge = TapBridge(net, host, name=args.name)
-    except TapError as exc:
-        print(f"labkit.tap: {exc}", file=sys.stderr)
-        return 2
-    with bridge:
-        install_transport(net)
-        listener = socket(host)
-        listener.bind(("0.0.0.0", args.port))
-        listener.listen()
-        server = HttpEventServer(listener, static_site({"/": PAGE}))
-        print(f"ready {bridge.name} {host.ip} mac {':'.join(f'{b:02x}' for b in host.mac)}",
-              flush=True)
-        try:
-            bridge.run(args.seconds)
-        except KeyboardInterrupt:
-            pass
-        print(f"done: {bridge.from_kernel} frames from the kernel, {bridge.to_kernel} to it, "
-              f"{server.served} HTTP request(s) served", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())
+    sys.exit(main())

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from labkit import demo
+
 ROOT = Path(__file__).resolve().parents[1]
 CHECKSUMS = ["-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
              "-o", "udp.check_checksum:TRUE"]
@@ -60,10 +62,10 @@ def test_labkit_demo_writes_a_pcap_that_tshark_dissects_cleanly(tmp_path):
 def test_demo_without_the_wire_and_refusing_bad_ports(tmp_path):
     from io import StringIO
 
-    from labkit.demo import run
+    from labkit.cli.demo import print_demo
 
     buf = StringIO()
-    assert run(wire=False, out=buf) == 0
+    assert print_demo(wire=False, out=buf) == 0
     text = buf.getvalue()
     assert "a simulated link" in text and "bridge:" not in text
     assert "ttl=62" in text  # the reply crossed two routers
@@ -77,10 +79,34 @@ def test_demo_without_the_wire_and_refusing_bad_ports(tmp_path):
 
 @needs_tshark
 def test_the_simulated_path_also_dissects_cleanly(tmp_path):
-    from io import StringIO
-
-    from labkit.demo import run
+    from labkit.demo import scenario
 
     pcap = tmp_path / "sim.pcap"
-    assert run(pcap=str(pcap), wire=False, out=StringIO()) == 0
+    seen = scenario(demo.hop(wire=False), pcap=str(pcap))
+    assert seen.ok and seen.hop.where == "a simulated link" and not seen.bridges
+    assert [layer.name for layer in seen.request] == ["HTTP", "TCP", "IPv4", "Ethernet", "wire"]
+    assert seen.reply_frames >= 3 and seen.captured > 10 and seen.served == 1
     assert_clean_http_pcap(pcap)
+
+
+def test_where_the_routers_hop_runs(monkeypatch):
+    monkeypatch.delenv("LABKIT_TX_PORT", raising=False)
+    monkeypatch.delenv("LABKIT_RX_PORT", raising=False)
+    assert demo.hop() == demo.Hop("bridge", (None, None), None)
+    assert demo.hop(wire=False).where == "a simulated link"
+    assert demo.hop(("sim", "sim")).where == "the simulated boards' byte bridge"
+    assert demo.hop(("/dev/a", "/dev/b"), wire=False) == demo.Hop("bridge", ("/dev/a", "/dev/b"),
+                                                                  ("/dev/a", "/dev/b"))
+    monkeypatch.setenv("LABKIT_TX_PORT", "/dev/ttyACM0")
+    monkeypatch.setenv("LABKIT_RX_PORT", "/dev/ttyACM1")
+    assert demo.hop().where == "real boards /dev/ttyACM0 -> /dev/ttyACM1"
+    assert demo.hop(("sim", "sim")).boards is None  # "sim sim" whatever the environment says
+
+
+def test_the_printing_function_is_still_importable_from_labkit_demo():
+    from labkit.cli.demo import print_demo
+    from labkit.demo import run
+
+    assert run is print_demo
+    with pytest.raises(AttributeError):
+        demo.no_such_name  # noqa: B018

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import labkit.hw  # noqa: F401
-from labkit.hw import cli, discovery
+from labkit.cli import hw as hw_cli
+from labkit.cli import main
+from labkit.hw import discovery
 from labkit.hw.errors import (
     NoFirmwareError,
     PortBusyError,
@@ -156,18 +158,26 @@ def test_doctor_on_simulated_boards():
 # ---------------------------------------------------------------- command line
 
 
-def test_add_subparser_registers_hw():
+def test_add_parser_registers_hw():
     parser = argparse.ArgumentParser(prog="labkit")
     add = parser.add_subparsers(dest="command")
-    cli.add_subparser(add)
+    hw_cli.add_parser(add)
     args = parser.parse_args(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--rates", "1000"])
-    assert args.func is cli.cmd_selftest and args.rates == [1000]
-    with pytest.raises(SystemExit):
-        parser.parse_args(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--codes", "morse"])
+    assert args.hw_command == "selftest" and args.rates == [1000]
+    for bad in (["--codes", "morse"], ["--rates", "0"], ["--rates", "fast"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["hw", "selftest", "--tx", "sim", "--rx", "sim", *bad])
+
+
+def test_the_old_home_still_runs_the_command():
+    """``labkit.hw.cli`` re-exports what it had: ``main(["hw", ...])`` and the handlers."""
+    from labkit.hw import cli as old
+
+    assert old.main is main and old.cmd_selftest is hw_cli.cmd_selftest
 
 
 def test_cli_selftest_on_the_simulated_pair(capsys):
-    assert cli.main(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--rates",
+    assert main(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--rates",
                      "2000,50000", "--codes", "nrz-l,manchester"]) == 0
     out, err = capsys.readouterr()
     assert "PASS" in out and "50000" in out
@@ -177,22 +187,23 @@ def test_cli_selftest_on_the_simulated_pair(capsys):
 def test_cli_selftest_fails_on_a_slow_wire(capsys):
     # tau = 200 us: far slower than the standard wire, so 20 kbit/s cannot get through.
     slow = "labkit-sim://slow/{}?rc_us=200"
-    assert cli.main(["hw", "selftest", "--tx", slow.format(0), "--rx", slow.format(1),
+    assert main(["hw", "selftest", "--tx", slow.format(0), "--rx", slow.format(1),
                      "--rates", "1000,20000", "--codes", "nrz-l"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out
 
 
 def test_cli_selftest_reports_a_missing_port(capsys):
-    assert cli.main(["hw", "selftest", "--tx", "/dev/ttyLABKIT-none", "--rx", "sim"]) == 2
-    assert "no such port" in capsys.readouterr().err
+    assert main(["hw", "selftest", "--tx", "/dev/ttyLABKIT-none", "--rx", "sim"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labkit hw selftest: ") and "no such port" in err
 
 
 def test_cli_ports_and_doctor(monkeypatch, capsys):
     monkeypatch.setattr(discovery, "_comports", lambda: [_info("/dev/ttyS0")])
-    assert cli.main(["hw", "ports"]) == 1
+    assert main(["hw", "ports"]) == 1
     assert "No boards found" in capsys.readouterr().out
-    assert cli.main(["hw", "ports", "--all"]) == 0
+    assert main(["hw", "ports", "--all"]) == 0
     assert "/dev/ttyS0" in capsys.readouterr().out
-    assert cli.main(["hw", "doctor", "labkit-sim://cli-doc/0"]) == 0
+    assert main(["hw", "doctor", "labkit-sim://cli-doc/0"]) == 0
     assert "[ok  ]" in capsys.readouterr().out

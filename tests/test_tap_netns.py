@@ -78,18 +78,23 @@ def namespace():
         run("ip", "netns", "delete", name)
 
 
+#: the two ways to start it: README's ``python -m labkit.tap`` and the ``labkit tap`` subcommand
+COMMANDS = {"python -m labkit.tap": ["-m", "labkit.tap"], "labkit tap": ["-m", "labkit", "tap"]}
+
+
 @contextmanager
-def labkit_host(ns: str, seconds: float = 25):
-    """``python -m labkit.tap`` inside ``ns``, the kernel side of its TAP set up as 10.99.0.1/24."""
+def labkit_host(ns: str, seconds: float = 25, command: str = "python -m labkit.tap"):
+    """``command`` inside ``ns``, the kernel side of its TAP set up as 10.99.0.1/24."""
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns, sys.executable, "-m", "labkit.tap", "--name", "lk0",
+        ["ip", "netns", "exec", ns, sys.executable, *COMMANDS[command], "--name", "lk0",
          "--ip", "10.99.0.2/24", "--seconds", str(seconds)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 15)
         line = proc.stdout.readline() if ready else ""
-        if not line and proc.poll() is not None and "labkit.tap:" in (err := proc.stderr.read()):
+        err = proc.stderr.read() if not line and proc.poll() is not None else ""
+        if "labkit.tap:" in err or "labkit tap:" in err:
             unavailable(err.strip())  # e.g. no CAP_NET_ADMIN in this container
         assert line.startswith("ready lk0"), (line, proc.poll())
         for cmd in (("ip", "addr", "add", "10.99.0.1/24", "dev", "lk0"),
@@ -130,8 +135,9 @@ def test_the_kernels_ping_gets_replies_from_labkit():
 
 
 @needs_netns
-def test_an_http_get_from_the_kernels_tcp_to_labkits_server():
-    with namespace() as ns, labkit_host(ns) as proc:
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_an_http_get_from_the_kernels_tcp_to_labkits_server(command):
+    with namespace() as ns, labkit_host(ns, command=command) as proc:
         code = ("import urllib.request;"
                 "r = urllib.request.urlopen('http://10.99.0.2/', timeout=10);"
                 "print(r.status, r.headers['Content-Length']); print(r.read().decode(), end='')")

@@ -1,0 +1,253 @@
+"""``labkit hw ...``: the hardware lab's boards from a terminal (ports, doctor, selftest, send, recv).
+
+The boards themselves are :mod:`labkit.hw`; this module parses the arguments
+and prints. :func:`add_parser` registers ``hw`` and its five commands; :func:`run`
+calls the handler of the one given (``cmd_ports``, ``cmd_doctor``, ``cmd_selftest``,
+``cmd_send``, ``cmd_recv``: each takes the parsed arguments and returns the exit
+status). A port name ``sim`` means the simulated pair, ``twin`` the firmware on
+two emulated boards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from labkit.errors import LabkitError
+
+__all__ = ["add_parser", "run", "cmd_ports", "cmd_doctor", "cmd_selftest", "cmd_send",
+           "cmd_recv"]
+
+
+def _rates(text: str) -> list[int]:
+    try:
+        rates = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: bit rates as whole numbers, e.g. 1000,5000"
+        ) from None
+    if not rates:
+        raise argparse.ArgumentTypeError("give at least one bit rate")
+    if min(rates) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: bit rates are more than 0 bit/s")
+    return rates
+
+
+def _codes(text: str) -> list[str]:
+    from labkit.phy import _validate
+
+    try:
+        return [_validate.code_name(c) for c in text.split(",") if c.strip()]
+    except LabkitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _wire(text: str) -> dict:
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = int(value) if key.strip() == "seed" else float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: the wire as KEY=NUMBER pairs, e.g. noise_mv=200,delay_us=5"
+            ) from None
+    return out
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``hw`` and its commands to the ``labkit`` command's subcommands."""
+    hw = subparsers.add_parser(
+        "hw", help="boards on a serial port: the hardware lab",
+        description="Two Arduino boards (Uno/Nano) joined by a wire, their simulation "
+        "(port name 'sim'), or the firmware on two emulated boards (port name 'twin').",
+    )
+    sub = hw.add_subparsers(dest="hw_command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("ports", help="list serial ports and what they look like")
+    p.add_argument("--all", action="store_true", help="also ports that do not look like boards")
+
+    p = sub.add_parser("doctor", help="explain what is wrong with a board or port")
+    p.add_argument("ports", nargs="*", metavar="PORT", help="ports to check (default: all boards)")
+
+    p = sub.add_parser("selftest", help="send known bits at several rates, count bit errors")
+    p.add_argument("--tx", required=True, metavar="PORT",
+                   help="transmitting board, or 'sim', or 'twin'")
+    p.add_argument("--rx", required=True, metavar="PORT",
+                   help="receiving board, or 'sim', or 'twin'")
+    p.add_argument("--rates", type=_rates, default=None, help="bit rates, e.g. 1000,5000,20000")
+    p.add_argument("--codes", type=_codes, default=None, help="line codes, e.g. nrz-l,manchester")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random test bits")
+    p.add_argument("--wire", type=_wire, default=None, metavar="KEY=V,...",
+                   help="sim/twin wire: rc_us, noise_mv, delay_us, ppm0, ppm1, seed")
+
+    p = sub.add_parser("send", help="send text through the byte bridge")
+    p.add_argument("text", help="what to send (UTF-8)")
+    p.add_argument("--tx", required=True, metavar="PORT",
+                   help="sending board, or 'sim', or 'twin'")
+    p.add_argument("--rx", metavar="PORT", help="also receive on this board in this process")
+    p.add_argument("--rate", type=int, default=9600, help="bridge bit rate (300..19200)")
+
+    p = sub.add_parser("recv", help="print what arrives through the byte bridge")
+    p.add_argument("--rx", required=True, metavar="PORT", help="receiving board")
+    p.add_argument("--rate", type=int, default=9600, help="bridge bit rate (300..19200)")
+    p.add_argument("--seconds", type=float, default=10.0, help="how long to listen")
+    return hw
+
+
+# ---------------------------------------------------------------------- handlers
+
+
+def cmd_ports(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from labkit.hw.discovery import find_ports
+
+    out = out or sys.stdout
+    ports = find_ports()
+    shown = [p for p in ports if args.all or p.supported or p.board]
+    if not shown:
+        print("No boards found." + ("" if args.all else " (--all lists every serial port)"),
+              file=out)
+        print("Without boards, use the simulated pair: --tx sim --rx sim", file=out)
+        return 1
+    for p in shown:
+        print(p.summary(), file=out)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from labkit.hw.discovery import doctor, format_findings
+
+    out = out or sys.stdout
+    findings = doctor(args.ports or None)
+    print(format_findings(findings), file=out)
+    return 1 if any(f.level == "error" for f in findings) else 0
+
+
+def _open_pair(tx: str, rx: str | None, wire: dict | None = None):
+    from labkit.hw.lab import open_pair
+
+    return open_pair(tx, rx, pair="cli", wire=wire)
+
+
+def cmd_selftest(
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    from labkit.hw.selftest import DEFAULT_RATES, progress_bar, run_selftest
+    from labkit.phy import CODES
+
+    out, err = out or sys.stdout, err or sys.stderr
+    live = hasattr(err, "isatty") and err.isatty()
+
+    def progress(done: int, total: int, label: str) -> None:
+        line = progress_bar(done, total, label)
+        if live:
+            print("\r" + line.ljust(70), end="" if done < total else "\n", file=err, flush=True)
+        else:
+            print(line, file=err)
+
+    try:
+        tx, rx = _open_pair(args.tx, args.rx, getattr(args, "wire", None))
+    except LabkitError as exc:
+        print(f"labkit hw selftest: {exc}", file=err)
+        return 2
+    try:
+        print(f"tx: {tx.name}: {tx.banner.summary()}", file=out)
+        print(f"rx: {rx.name}: {rx.banner.summary()}", file=out)
+        report = run_selftest(
+            tx, rx, rates=args.rates or DEFAULT_RATES, codes=args.codes or CODES,
+            rng=args.seed, progress=progress,
+        )
+    except LabkitError as exc:
+        print(f"labkit hw selftest: {exc}", file=err)
+        return 2
+    finally:
+        tx.close()
+        rx.close()
+    print(report.table(), file=out)
+    return 0 if report.passed else 1
+
+
+def cmd_send(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from labkit.hw.board import Board
+
+    out = out or sys.stdout
+    data = args.text.encode("utf-8")
+    rx_port = args.rx or (args.tx if args.tx in ("sim", "twin") else None)
+    try:
+        if rx_port:
+            tx, rx = _open_pair(args.tx, rx_port)
+        else:
+            tx, rx = Board.open(args.tx), None
+    except LabkitError as exc:
+        print(f"labkit hw send: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if rx is not None:
+            rx.bridge_start(args.rate)
+        real = tx.bridge_start(args.rate)
+        tx.bridge_send(data, timeout=5 + 20 * len(data) / args.rate)
+        tx.bridge_drain()
+        print(f"sent {len(data)} bytes at {real:.0f} bit/s", file=out)
+        if rx is not None:
+            got = rx.bridge_recv(len(data), timeout=1 + 20 * len(data) / args.rate)
+            print(f"received {len(got)} bytes: {got.decode('utf-8', 'replace')}", file=out)
+            rx.bridge_stop()
+        stats = tx.bridge_stop()
+        if stats.not_sent:
+            print(f"warning: {stats.not_sent} bytes were still queued", file=out)
+        return 0 if rx is None or got == data else 1
+    except LabkitError as exc:
+        print(f"labkit hw send: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        tx.close()
+        if rx is not None:
+            rx.close()
+
+
+def cmd_recv(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from labkit.hw.board import Board
+
+    out = out or sys.stdout
+    try:
+        named = {"sim": "labkit-sim://cli/1", "twin": "labkit-twin://cli/1"}
+        rx = Board.open(named.get(args.rx, args.rx))
+    except LabkitError as exc:
+        print(f"labkit hw recv: {exc}", file=sys.stderr)
+        return 2
+    try:
+        rx.bridge_start(args.rate)
+        got = b""
+        deadline = rx.clock() + args.seconds
+        while (left := deadline - rx.clock()) > 0:
+            got += rx.bridge_recv(None, timeout=left)
+        stats = rx.bridge_stop()
+        got += rx.bridge_recv(None, timeout=0)
+    except LabkitError as exc:
+        print(f"labkit hw recv: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        rx.close()
+    if not got:
+        print(f"nothing arrived in {args.seconds:g} s", file=out)
+        return 1
+    print(got.decode("utf-8", "replace"), file=out)
+    if stats.framing_errors:
+        print(f"({stats.framing_errors} bytes lost to framing errors)", file=out)
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "ports": cmd_ports, "doctor": cmd_doctor, "selftest": cmd_selftest, "send": cmd_send,
+    "recv": cmd_recv,
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``labkit hw COMMAND`` (``args.hw_command``)."""
+    return _COMMANDS[args.hw_command](args)
