@@ -18,7 +18,7 @@ import time
 from labkit import capstone
 from labkit.app import http
 from labkit.sim import Network
-from labkit.transport.sockets import install_transport, socket
+from labkit.sim.stacks import install_transport, socket
 
 
 def fetch_once(wire: str) -> tuple[float, int]:

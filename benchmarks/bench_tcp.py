@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from labkit.sim import Network
-from labkit.transport.sockets import install_transport, socket
+from labkit.sim.stacks import install_transport, socket
 
 SIZE = 1 << 20
 RATE = 10e6

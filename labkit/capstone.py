@@ -39,8 +39,8 @@ from labkit.link.ethernet import EthernetFrame, EtherType, fcs
 from labkit.link.wire import SYNC, frame_bits, transmit
 from labkit.net.ipv4 import IPv4Packet
 from labkit.sim import Capture, Impairment, Network
+from labkit.sim.stacks import install_transport, socket
 from labkit.transport import tcp as tcp_wire
-from labkit.transport.sockets import install_transport, socket
 from labkit.transport.tcp import TCPSegment
 from labkit.transport.tcp_connection import TCPConfig
 

@@ -154,7 +154,7 @@ class Scenario(Generic[T]):
         """A scenario on a :class:`labkit.sim.Network`: :meth:`tick` runs the network."""
 
         def advance(n: Any, now: int) -> None:
-            n.engine.run(now)
+            n.run(until_ns=now)
 
         scenario: Scenario[Any] = cls(title, net, advance=advance, hint=hint)
         scenario.now = net.now

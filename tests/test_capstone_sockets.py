@@ -7,7 +7,8 @@ import pytest
 
 from labkit.app.http import HttpClient, HttpEventServer, Response, static_site
 from labkit.sim import Network
-from labkit.transport.sockets import SocketError, install_transport, socket
+from labkit.sim.stacks import install_transport, socket
+from labkit.transport.sockets import SocketError
 from labkit.transport.tcp_connection import State, TCPConfig
 
 

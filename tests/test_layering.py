@@ -20,6 +20,10 @@ Decisions:
   higher package, kept so that old notebooks still run; they run only when an
   old name is looked up, never at import time. Only there are they allowed.
   The ``engine`` rule has no such exception.
+- The second: imports under a module-level ``if __name__ == "__main__":``. They
+  run only when the file is executed as a script (``python -m labkit.tap``),
+  which makes it a command-line entry point, and the command line sits on top
+  of everything.
 - Only ``labkit`` imports are checked; third-party ones (numpy, matplotlib) are
   the business of the runtime test and of the packaging.
 """
@@ -178,6 +182,16 @@ def _is_module_getattr(node: ast.AST, parent: ast.AST) -> bool:
             and isinstance(parent, ast.Module))
 
 
+def _is_main_block(node: ast.AST, parent: ast.AST) -> bool:
+    """``if __name__ == "__main__":`` at module level."""
+    if not isinstance(node, ast.If) or not isinstance(parent, ast.Module):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__" and len(test.comparators) == 1 and isinstance(test.ops[0], ast.Eq)
+            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "__main__")
+
+
 class _Reader(ast.NodeVisitor):
     """Collect (line, statement text, imported labkit module) and engine accesses of one file."""
 
@@ -185,7 +199,7 @@ class _Reader(ast.NodeVisitor):
         self.path, self.source, self.known = path, source, known
         self.imports: list[tuple[int, str, str]] = []
         self.engine: list[tuple[int, str]] = []
-        self._compat = False  # inside a module-level __getattr__
+        self._compat = False  # inside a module-level __getattr__ or __main__ block
 
     def _text(self, node: ast.AST) -> str:
         text = ast.get_source_segment(self.source, node) or ast.unparse(node)
@@ -201,7 +215,7 @@ class _Reader(ast.NodeVisitor):
 
     def visit_Module(self, node: ast.Module) -> None:
         for child in node.body:
-            if _is_module_getattr(child, node):
+            if _is_module_getattr(child, node) or _is_main_block(child, node):
                 self._compat = True
                 self.visit(child)
                 self._compat = False
@@ -383,6 +397,20 @@ class C:
 '''
     got = rules_broken("labkit/link/exercises.py", source)
     assert len(got) == 1 and got[0].startswith("labkit/link/exercises.py:7:"), got
+
+
+def test_checker_allows_a_main_block_at_module_level_only():
+    source = '''
+if __name__ == "__main__":
+    from labkit.cli.tap import main
+if __name__ != "__main__":
+    from labkit.cli import x
+def f():
+    if __name__ == "__main__":
+        from labkit.cli import y
+'''
+    got = rules_broken("labkit/tap.py", source)
+    assert [g.split(":")[1] for g in got] == ["5", "8"], got
 
 
 def test_checker_resolves_relative_imports():

@@ -6,14 +6,17 @@ from ipaddress import IPv4Address
 
 import pytest
 
+from labkit.app.ping import ping
+from labkit.app.traceroute import traceroute
 from labkit.errors import LabkitValueError
 from labkit.link.ethernet import EthernetFrame, EtherType
 from labkit.link.mac import MACAddress
 from labkit.net.arp import ARPPacket, NoRouteError
 from labkit.net.icmp import ICMPMessage
 from labkit.net.ipv4 import ICMP, IPv4Packet
-from labkit.net.stack import install_ip, ping, short_summary, summarise, traceroute
+from labkit.net.summary import short_summary, summarise
 from labkit.sim import Fault, Network
+from labkit.sim.stacks import install_ip
 from labkit.testing import Scenario
 
 MS = 1_000_000

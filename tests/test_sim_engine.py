@@ -154,3 +154,91 @@ def test_peek():
     assert eng.peek() is None
     eng.at(42, lambda: None)
     assert eng.peek() == 42
+
+
+# -- re-entry, cancelled events, integer horizons ------------------------------------------------
+
+
+def test_run_inside_an_event_is_refused_with_a_labkit_error():
+    from labkit.errors import LabkitError
+    from labkit.sim.errors import ReentrantRunError
+
+    eng = Engine()
+    caught = []
+
+    def handler():
+        try:
+            eng.run()
+        except ReentrantRunError as exc:
+            caught.append(exc)
+
+    eng.at(5, handler)
+    eng.at(6, caught.append, "after")
+    assert eng.run() == 2
+    assert isinstance(caught[0], LabkitError) and isinstance(caught[0], RuntimeError)
+    assert "already running" in str(caught[0]) and "on_data" in str(caught[0])
+    assert caught[1] == "after"  # the refused call ran nothing: the later event ran in its turn
+    assert not eng.running
+    assert eng.run() == 0  # and the engine runs again afterwards
+
+
+def test_an_error_inside_an_event_leaves_the_engine_runnable():
+    eng = Engine()
+    eng.at(1, lambda: 1 / 0)
+    eng.at(2, lambda: None)
+    with pytest.raises(ZeroDivisionError):
+        eng.run()
+    assert not eng.running and eng.run() == 1
+
+
+def test_peek_and_pending_ignore_cancelled_events():
+    eng = Engine()
+    first = eng.timer(10, lambda: None)
+    eng.timer(20, lambda: None)
+    assert eng.pending == 2 and eng.peek() == 10
+    first.cancel()
+    assert eng.pending == 1
+    assert eng.peek() == 20
+    eng.cancel(eng.at(30, lambda: None))
+    assert eng.pending == 1
+
+
+def test_cancelled_events_are_compacted_once_they_are_most_of_the_queue():
+    eng = Engine()
+    timers = [eng.timer(1000 + i, lambda: None) for i in range(1000)]
+    for t in timers[:-1]:
+        t.cancel()
+    # A protocol that re-arms a timer per packet cancels the old one each time: the queue must
+    # not keep every cancelled entry until its time comes.
+    assert len(eng._queue) < 1000 // 2 + 64
+    assert len(eng._cancelled) <= len(eng._queue)
+    assert eng.pending == 1
+    assert eng.run() == 1 and eng.events_run == 1
+
+
+def test_cancelling_what_already_ran_remembers_nothing():
+    eng = Engine()
+    seqs = [eng.at(i, lambda: None) for i in range(100)]
+    eng.run()
+    for seq in seqs:
+        eng.cancel(seq)
+    eng.cancel(10_000)  # never scheduled
+    assert not eng._cancelled and eng.pending == 0
+
+
+def test_network_run_takes_integer_nanoseconds():
+    from labkit.sim import Network
+
+    net = Network()
+    seen = []
+    net.at("1ms", seen.append, "a")
+    net.run(until_ns=999_999)
+    assert seen == [] and net.now == 999_999
+    net.run(until_ns=1_000_000)
+    assert seen == ["a"] and net.now == 1_000_000
+    with pytest.raises(LabkitValueError, match="until_ns=1.5"):
+        net.run(until_ns=1.5)
+    with pytest.raises(LabkitValueError, match="not both"):
+        net.run(until="2s", until_ns=2)
+    with pytest.raises(LabkitValueError, match="before now"):
+        net.run(until_ns=5)

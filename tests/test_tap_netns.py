@@ -28,8 +28,8 @@ from labkit.net.arp import ARPPacket
 from labkit.net.icmp import ICMPMessage
 from labkit.net.ipv4 import ICMP, IPv4Packet
 from labkit.sim import Network
+from labkit.sim.stacks import install_transport
 from labkit.tap import PAGE, TapBridge, open_tap, tap_available
-from labkit.transport.sockets import install_transport
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL_MAC = MACAddress("02:aa:00:00:00:01")

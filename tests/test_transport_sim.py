@@ -8,7 +8,8 @@ import pytest
 from labkit.net.icmp import ICMPMessage, Unreachable
 from labkit.net.ipv4 import IPv4Packet
 from labkit.sim import Network
-from labkit.transport.sockets import SOCK_DGRAM, install_transport, socket
+from labkit.sim.stacks import install_transport, socket
+from labkit.transport.sockets import SOCK_DGRAM
 from labkit.transport.tcp_connection import State
 
 

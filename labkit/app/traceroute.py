@@ -70,7 +70,7 @@ def traceroute(
     seq_counter = itertools.count(1)
     probe: dict[str, Any] = {"seq": None, "sent": 0, "timer": None, "ttl": 0, "n": 0}
     line: list[str] = []
-    state = {"done": False, "last_addr": None}
+    state: dict[str, Any] = {"done": False, "last_addr": None}
 
     def say(text: str) -> None:
         result.lines.append(text)

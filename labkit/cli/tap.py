@@ -55,7 +55,7 @@ def run(args: argparse.Namespace, name: str = "labkit tap") -> int:
         return 2
     from labkit.app.http import HttpEventServer, static_site
     from labkit.sim import Network
-    from labkit.transport.sockets import install_transport, socket
+    from labkit.sim.stacks import install_transport, socket
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

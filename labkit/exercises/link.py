@@ -10,6 +10,7 @@ and answers with a hint about the first thing that is wrong, never just "wrong".
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from labkit.exercises import ExerciseResult, exercise
 from labkit.link.ethernet import HEADER_LENGTH, MIN_FRAME_LENGTH, EthernetFrame, EtherType
@@ -28,7 +29,7 @@ def _hint(message: str) -> ExerciseResult:
 
 
 #: Exercise 1: the header of this frame, built by hand.
-HEADER_TASK = {
+HEADER_TASK: dict[str, Any] = {
     "dst": "ff:ff:ff:ff:ff:ff",
     "src": "02:00:5e:10:00:01",
     "ethertype": EtherType.ARP,
@@ -169,10 +170,11 @@ def _check_switch_prediction(answers: object) -> ExerciseResult:
             got = sorted(answer)
         except TypeError:
             return _hint(f"step {i + 1}: give a list of port numbers, e.g. [2, 3]")
-        if got != sorted(decision.out_ports):
+        want: list[Any] = sorted(decision.out_ports)  # type: ignore[type-var]  # port numbers
+        if got != want:
             return _hint(
                 f"step {i + 1} (t={t} s, port {port}): the switch would {decision.action} "
-                f"to {sorted(decision.out_ports) or 'no port'}, not {got}. "
+                f"to {want or 'no port'}, not {got}. "
                 "Remember: learn the source first; flood unknown and broadcast destinations; "
                 "entries older than the ageing time are forgotten."
             )

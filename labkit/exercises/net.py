@@ -105,12 +105,13 @@ def _check_hosts(answer: object) -> ExerciseResult:
 
 
 #: Exercise: split this network into subnets of at least this many hosts each.
-SUBNET_TASK = {"network": "192.168.40.0/24", "hosts": 50}
+SUBNET_NETWORK, SUBNET_HOSTS = "192.168.40.0/24", 50
+SUBNET_TASK = {"network": SUBNET_NETWORK, "hosts": SUBNET_HOSTS}
 
 
 @exercise("net.subnet_plan")
 def _check_subnet_plan(answer: object) -> ExerciseResult:
-    want = addressing.subnets_for_hosts(SUBNET_TASK["network"], SUBNET_TASK["hosts"])
+    want = addressing.subnets_for_hosts(SUBNET_NETWORK, SUBNET_HOSTS)
     try:
         got = [IPv4Network(str(x).strip()) for x in answer]  # type: ignore[attr-defined]
     except (TypeError, ValueError) as exc:
@@ -121,11 +122,11 @@ def _check_subnet_plan(answer: object) -> ExerciseResult:
     sizes = {n.prefixlen for n in got}
     if len(sizes) == 1:
         p = sizes.pop()
-        if addressing.host_count(p) < SUBNET_TASK["hosts"]:
+        if addressing.host_count(p) < SUBNET_HOSTS:
             return ExerciseResult(False, f"a /{p} holds only {addressing.host_count(p)} hosts; "
-                                         f"{SUBNET_TASK['hosts']} do not fit")
+                                         f"{SUBNET_HOSTS} do not fit")
         if p < want[0].prefixlen:
-            return ExerciseResult(False, f"a /{p} fits {SUBNET_TASK['hosts']} hosts but is not the "
+            return ExerciseResult(False, f"a /{p} fits {SUBNET_HOSTS} hosts but is not the "
                                          f"smallest that does: try /{p + 1}")
     return ExerciseResult(False, f"expected {len(want)} subnets starting at {want[0]}, "
                                  f"{want[1].network_address}, ...; borrow host bits until a subnet "

@@ -54,7 +54,8 @@ def _max_payload(answer: object) -> ExerciseResult:
 def _reliable_request(answer: object) -> ExerciseResult:
     """answer(sock, request, server, retries) sends, waits with the socket's timeout, retries."""
     from labkit.sim import Loss, Network
-    from labkit.transport.sockets import SOCK_DGRAM, install_transport, socket
+    from labkit.sim.stacks import install_transport, socket
+    from labkit.transport.sockets import SOCK_DGRAM
 
     if not callable(answer):
         return ExerciseResult(False, "pass your function itself, e.g. check(..., request)")
@@ -105,13 +106,10 @@ def _rto(answer: object) -> ExerciseResult:
         return ExerciseResult(False, "pass your function itself, e.g. check(..., rto)")
     config = TCPConfig()
     for samples in ([100_000_000], [100_000_000, 300_000_000, 120_000_000], [5_000_000] * 4):
-        srtt = rttvar = None
-        for r in samples:
-            if srtt is None:
-                srtt, rttvar = r, r // 2
-            else:
-                rttvar = (3 * rttvar + abs(srtt - r)) // 4
-                srtt = (7 * srtt + r) // 8
+        srtt, rttvar = samples[0], samples[0] // 2  # RFC 6298 (2.2): the first measurement
+        for r in samples[1:]:
+            rttvar = (3 * rttvar + abs(srtt - r)) // 4
+            srtt = (7 * srtt + r) // 8
         want = min(config.rto_max, max(config.rto_min,
                                         srtt + max(config.clock_granularity, 4 * rttvar)))
         got = answer(list(samples))

@@ -74,14 +74,14 @@ class Network:
                 f"seed={seed!r}: expected a whole number, so that the run can be repeated"
             )
         #: The event engine (clock, queue, generator).
-        self.engine = Engine(int(seed))
+        self.engine: Engine = Engine(int(seed))
         self.nodes: dict[str, Node] = {}
         self.links: list[Link] = []
         self.captures: list[Capture] = []
         #: The summariser used by captures: a function ``frame -> str``. Layers replace it.
         self.summariser: Summariser = hex_summary
-        self._xid = itertools.count(1)
-        self._mac_counter = 0
+        self._xid: Iterator[int] = itertools.count(1)
+        self._mac_counter: int = 0
         self._macs: dict[bytes, Interface] = {}
         self._ips: dict[ipaddress.IPv4Address, Interface] = {}
 
@@ -334,7 +334,7 @@ class Network:
         if isinstance(value, Interface):
             if value.node.net is not self:
                 raise TopologyError(f"{arg}={value.fullname}: that interface is in another network")
-            if value.channel is not None:
+            if value.peer is not None:
                 raise TopologyError(
                     f"{arg}={value.fullname}: already connected to {value.peer.fullname}"
                 )

@@ -135,7 +135,8 @@ class AddressInUse(SocketError):
 class IPService(Protocol):
     """What the transport layer needs from the host's IP layer."""
 
-    addresses: list[IPv4Address]
+    @property
+    def addresses(self) -> list[IPv4Address]: ...
 
     def send(self, dst: IPv4Address, protocol: int, payload: bytes) -> Any: ...
 
@@ -286,9 +287,9 @@ class Transport:
             return
         conn.segment_arrives(seg, now)
         self._flush(conn)
-        listener = self.listeners.get(seg.dst_port)
-        if listener is not None and listener._accept_queue and listener._on_connection is not None:
-            listener._hand_over()
+        accepting = self.listeners.get(seg.dst_port)
+        if accepting is not None and accepting._accept_queue and accepting._on_connection is not None:
+            accepting._hand_over()
         owner = self._owners.get(conn)
         if owner is not None and owner._events:
             owner._dispatch()
@@ -389,7 +390,9 @@ class Socket:
             raise SocketError(errno.EADDRNOTAVAIL, f"{host} is not an address of this host")
         if self._port is not None:
             raise SocketError(errno.EINVAL, f"already bound to port {self._port}")
-        port = check_port(port)
+        self._take_port(check_port(port))
+
+    def _take_port(self, port: int) -> int:
         allocator = self.transport.ports[self._proto]
         if port == 0:
             port = allocator.allocate()
@@ -401,6 +404,11 @@ class Socket:
         self._port = port
         if self.type == SOCK_DGRAM:
             self.transport.udp_sockets[port] = self
+        return port
+
+    def _bound_port(self) -> int:
+        """The local port, taking a free ephemeral one first if unbound (as connect and sendto do)."""
+        return self._port if self._port is not None else self._take_port(0)
 
     def getsockname(self) -> tuple[str, int]:
         return (str(self.transport.address), self._port or 0)
@@ -452,10 +460,9 @@ class Socket:
         self._check_open()
         if self.type != SOCK_STREAM:
             raise SocketError(errno.EOPNOTSUPP, "listen() needs a SOCK_STREAM socket")
-        if self._port is None:
-            self.bind(("", 0))
+        port = self._bound_port()
         self._backlog = max(1, int(backlog))
-        self.transport.listeners[self._port] = self
+        self.transport.listeners[port] = self
 
     def _established(self, conn: TCPConnection, peer: tuple[IPv4Address, int]) -> None:
         self._pending.discard(conn)
@@ -569,17 +576,16 @@ class Socket:
         self._check_open()
         remote, port = _address(address)
         t = self.transport
-        if self._port is None:
-            self.bind(("", 0))
+        local = self._bound_port()
         self._peer = (str(remote), port)
         if self.type == SOCK_DGRAM:
             return
         if self._conn is not None:
             raise SocketError(errno.EISCONN, "socket is already connected")
-        key = (self._port, remote, port)
+        key = (local, remote, port)
         if key in t.connections:
-            raise AddressInUse(self._port)
-        conn = t._new_connection(self._port, remote, port)
+            raise AddressInUse(local)
+        conn = t._new_connection(local, remote, port)
         t._owners[conn] = self
         self._conn = conn
         conn.connect(t.clock.now())
@@ -636,10 +642,9 @@ class Socket:
         if self.type != SOCK_DGRAM:
             raise SocketError(errno.EOPNOTSUPP, "sendto() needs a SOCK_DGRAM socket")
         remote, port = _address(address)
-        if self._port is None:
-            self.bind(("", 0))
+        local = self._bound_port()
         payload = bytes(data)
-        self.transport._udp_send(self._port, remote, port, payload)
+        self.transport._udp_send(local, remote, port, payload)
         return len(payload)
 
     def on_datagram(self, handler: Callable[[bytes, tuple[str, int]], Any] | None) -> None:
