@@ -223,3 +223,37 @@ def test_install_switching_on_chosen_switches_and_node_clock():
     net.at("10ms", fired.append, 2)
     assert not clock.run_until(lambda: len(fired) == 2, deadline=4_000_000)
     assert net.now == 4_000_000
+
+
+def test_names_notebooks_used_stay_importable_where_they_were():
+    import labkit.link
+    import labkit.net.stack as old_net
+    import labkit.sim.stacks as stacks
+    import labkit.transport.sockets as old_transport
+    from labkit.app import ping as ping_module
+    from labkit.app import traceroute as trace_module
+    from labkit.transport import summary
+
+    assert old_net.install_ip is stacks.install_ip
+    assert old_net.ping is ping_module.ping and old_net.PingResult is ping_module.PingResult
+    assert old_net.traceroute is trace_module.traceroute
+    assert old_transport.install_transport is stacks.install_transport
+    assert old_transport.socket is stacks.socket and old_transport.NodeClock is stacks.NodeClock
+    assert old_transport.summarise is summary.summarise
+    assert labkit.link.install_switching is stacks.install_switching
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        old_net.nothing  # noqa: B018
+
+
+def test_the_layers_import_no_simulator_until_a_moved_name_is_used():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, labkit.link, labkit.net.stack, labkit.transport.sockets, labkit.app;"
+        "print('labkit.sim' in sys.modules);"
+        "from labkit.net.stack import install_ip;"
+        "print('labkit.sim.stacks' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
