@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,11 +38,15 @@ from labkit.link import framing
 from labkit.link.ethernet import EthernetFrame, EtherType, fcs
 from labkit.link.wire import SYNC, frame_bits, transmit
 from labkit.net.ipv4 import IPv4Packet
+from labkit.net.stack import IPStack
 from labkit.sim import Capture, Impairment, Network
 from labkit.sim.stacks import install_transport, socket
 from labkit.transport import tcp as tcp_wire
 from labkit.transport.tcp import TCPSegment
 from labkit.transport.tcp_connection import TCPConfig
+
+if TYPE_CHECKING:
+    from labkit.hw.board import Board
 
 __all__ = ["BridgeHop", "Capstone", "Exchange", "Layer", "build", "fetch", "layers",
            "DEFAULT_PAGE", "CLIENT_IP", "SERVER_IP"]
@@ -79,7 +83,7 @@ class BridgeHop(Impairment):
                  "lost", "last_wire")
     name = "bridge"
 
-    def __init__(self, sender: Any, receiver: Any, bit_rate: float, timeout: float = 5.0) -> None:
+    def __init__(self, sender: Board, receiver: Board, bit_rate: float, timeout: float = 5.0) -> None:
         self.sender = sender
         self.receiver = receiver
         self.bit_rate = float(bit_rate)
@@ -125,7 +129,7 @@ class Capstone:
     capture: Capture
     wire: str
     hops: list[BridgeHop] = field(default_factory=list)
-    boards: tuple[Any, ...] = ()
+    boards: tuple[Board, ...] = ()
     pair: str | None = None
 
     @property
@@ -180,13 +184,13 @@ def build(
     s1, s2 = net.add_switch("S1"), net.add_switch("S2")
     r1 = net.add_router("R1", interfaces={"eth0": "10.0.1.1/24", "eth1": "10.0.12.1/24"})
     r2 = net.add_router("R2", interfaces={"eth0": "10.0.12.2/24", "eth1": "10.0.2.1/24"})
-    lan = {"delay": "5us", "bandwidth": "100Mbit"}
-    net.connect(c, s1, **lan)
-    net.connect(s1, r1["eth0"], **lan)
-    net.connect(w, s2, **lan)
-    net.connect(s2, r2["eth1"], **lan)
+    lan_delay, lan_bandwidth = "5us", "100Mbit"
+    net.connect(c, s1, delay=lan_delay, bandwidth=lan_bandwidth)
+    net.connect(s1, r1["eth0"], delay=lan_delay, bandwidth=lan_bandwidth)
+    net.connect(w, s2, delay=lan_delay, bandwidth=lan_bandwidth)
+    net.connect(s2, r2["eth1"], delay=lan_delay, bandwidth=lan_bandwidth)
     hops: list[BridgeHop] = []
-    boards: tuple[Any, ...] = ()
+    boards: tuple[Board, ...] = ()
     pair = None
     if wire == "bridge":
         from labkit.hw.lab import open_pair
@@ -210,8 +214,8 @@ def build(
     # longer than TCP's first timeout (1 s): a patient timer keeps retransmissions out.
     config = TCPConfig(rto_initial=4 * _S, rto_min=4 * _S) if wire == "bridge" else None
     install_transport(net, tcp_config=config)
-    r1.stack.routes.add_static("10.0.2.0/24", "10.0.12.2")
-    r2.stack.routes.add_static("10.0.1.0/24", "10.0.12.1")
+    _ip_stack(r1).routes.add_static("10.0.2.0/24", "10.0.12.2")
+    _ip_stack(r2).routes.add_static("10.0.1.0/24", "10.0.12.1")
     listener = socket(w)
     listener.bind(("0.0.0.0", HTTP_PORT))
     listener.listen()
@@ -255,6 +259,14 @@ class _Counting:
         return chunk
 
 
+def _ip_stack(node: object) -> IPStack:
+    """The IP stack that install_transport() gave ``node``."""
+    stack = getattr(node, "stack", None)
+    if not isinstance(stack, IPStack):
+        raise LabkitError(f"capstone: {node!r} has no IP stack (install_transport() gives one)")
+    return stack
+
+
 def fetch(cap: Capstone, path: str = "/",
           progress: Callable[[int, int, int | None], None] | None = None) -> Exchange:
     """``GET path`` from C to W over a new TCP connection; run until both sides have closed.
@@ -284,6 +296,8 @@ def fetch(cap: Capstone, path: str = "/",
     sock.close()
     transport = cap.client.transport
     conn = sock._conn
+    if conn is None:
+        raise LabkitError("capstone: the client's socket has no TCP connection after connect()")
     transport.wait(lambda: conn.state.name in ("TIME_WAIT", "CLOSED"), 120, "close")
     net.run_for("50ms")  # the last ACK reaches the server
     times["closed"] = net.now

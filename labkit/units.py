@@ -107,7 +107,7 @@ def parse_time(value: object, name: str = "time") -> int:
                 hint = "a time cannot be negative"
             elif m is not None and unit == "":
                 hint = "add a unit, e.g. '1ms' (a bare number in a string is ambiguous)"
-            elif m is not None and unit.lower() in {"ms", "us", "ns", "s"}:
+            elif m is not None and unit is not None and unit.lower() in {"ms", "us", "ns", "s"}:
                 hint = f"units are lower case: '{m.group(1)}{unit.lower()}'"
             else:
                 hint = "write a number and one of the units ns, us, µs, ms, s, min, e.g. '1ms'"

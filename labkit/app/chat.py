@@ -80,7 +80,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from labkit.app._html import message_html
-from labkit.app.framing import MessageDecoder, MessageTooLarge, pack_msg, recv_msg, send_msg
+from labkit.app.framing import MessageDecoder, MessageTooLarge, StreamSocket, pack_msg, recv_msg, send_msg
 from labkit.errors import LabkitError, LabkitValueError, ParseError
 
 __all__ = [
@@ -292,7 +292,7 @@ class ChatMessage:
             detail = f" <{self.sender}> {self.text}"
         elif self.command is Command.ERROR:
             code = self.error_code
-            name = ErrorCode(code).name if code in ErrorCode._value2member_map_ else code
+            name = ErrorCode(code).name if code is not None and code in ErrorCode._value2member_map_ else code
             detail = f" {name}: {self.text}"
         elif self.body:
             detail = " " + self.body.decode("utf-8", "replace").replace("\n", ",")
@@ -436,13 +436,13 @@ class ChatClient:
     meanwhile (MESSAGE, JOINED, LEFT) wait in :attr:`inbox`.
     """
 
-    def __init__(self, sock: object) -> None:
+    def __init__(self, sock: StreamSocket) -> None:
         self.sock = sock
         self.inbox: deque[ChatMessage] = deque()
         self._next_id = 1
 
     def _request(self, message: ChatMessage) -> ChatMessage:
-        send_msg(self.sock, message.pack(), MAX_MESSAGE)  # type: ignore[arg-type]
+        send_msg(self.sock, message.pack(), MAX_MESSAGE)
         while True:
             reply = self._read()
             if reply.request_id == message.request_id and reply.command not in (
@@ -454,7 +454,7 @@ class ChatClient:
             self.inbox.append(reply)
 
     def _read(self) -> ChatMessage:
-        data = recv_msg(self.sock, MAX_MESSAGE)  # type: ignore[arg-type]
+        data = recv_msg(self.sock, MAX_MESSAGE)
         if data is None:
             raise LabkitError("chat: the server closed the connection")
         return ChatMessage.parse(data)

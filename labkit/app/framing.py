@@ -51,7 +51,7 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from labkit.errors import LabkitError, LabkitValueError, ParseError
 
@@ -64,6 +64,7 @@ __all__ = [
     "MessageTimeout",
     "MessageTooLarge",
     "StreamSocket",
+    "TimeoutSocket",
     "iter_messages",
     "pack_msg",
     "recv_exactly",
@@ -85,6 +86,16 @@ class StreamSocket(Protocol):
     def sendall(self, data: bytes, /) -> object: ...
 
     def recv(self, bufsize: int, /) -> bytes: ...
+
+
+@runtime_checkable
+class TimeoutSocket(Protocol):
+    """What a ``timeout=`` needs of a socket besides :class:`StreamSocket` (a real one qualifies)."""
+
+    def settimeout(self, value: float | None, /) -> None: ...
+
+    def gettimeout(self) -> float | None: ...
+
 
 
 class FramingError(LabkitError):
@@ -182,14 +193,17 @@ def send_msg(sock: StreamSocket, data: bytes | bytearray | memoryview,
 
 def _recv_into(sock: StreamSocket, chunks: list[bytes], got: int, want: int, part: str,
                deadline: float | None, timeout: float | None,
-               clock: Callable[[], float], base: int, total: int) -> int:
-    """Read until ``want`` bytes are in ``chunks``; return the count. Errors count from ``base``."""
+               clock: Callable[[], float], base: int, total: int, timed: TimeoutSocket | None = None) -> int:
+    """Read until ``want`` bytes are in ``chunks``; return the count. Errors count from ``base``.
+
+    With a ``deadline``, ``timed`` is ``sock`` itself, whose timeout is set before each ``recv``.
+    """
     while got < want:
-        if deadline is not None:
+        if deadline is not None and timed is not None:
             remaining = deadline - clock()
             if remaining <= 0:
                 raise MessageTimeout(base + got, total, part, timeout)
-            sock.settimeout(remaining)  # type: ignore[attr-defined]
+            timed.settimeout(remaining)
         try:
             chunk = sock.recv(min(want - got, _CHUNK))
         except TimeoutError:  # socket.timeout is TimeoutError since Python 3.10
@@ -231,22 +245,28 @@ def recv_msg(sock: StreamSocket, max_size: int = MAX_MESSAGE_SIZE, *, timeout: f
     _check_max_size(max_size)
     if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
         raise LabkitValueError(f"timeout={timeout!r}: expected a number of seconds > 0, or None")
+    timed: TimeoutSocket | None = None
+    if timeout is not None:
+        if not isinstance(sock, TimeoutSocket):
+            raise LabkitValueError(f"timeout={timeout!r}: {type(sock).__name__} has no settimeout() and "
+                                   "gettimeout(); pass timeout=None, or a socket that has them")
+        timed = sock
     deadline = None if timeout is None else clock() + timeout
-    previous = sock.gettimeout() if timeout is not None else None  # type: ignore[attr-defined]
+    previous = timed.gettimeout() if timed is not None else None
     try:
         head: list[bytes] = []
         size = HEADER.size
-        if _recv_into(sock, head, 0, size, "header", deadline, timeout, clock, 0, size) == 0:
+        if _recv_into(sock, head, 0, size, "header", deadline, timeout, clock, 0, size, timed) == 0:
             return None
         (length,) = HEADER.unpack(b"".join(head))
         if length > max_size:
             raise MessageTooLarge(length, max_size)
         body: list[bytes] = []
-        _recv_into(sock, body, 0, length, "message", deadline, timeout, clock, size, size + length)
+        _recv_into(sock, body, 0, length, "message", deadline, timeout, clock, size, size + length, timed)
         return b"".join(body)
     finally:
-        if timeout is not None:
-            sock.settimeout(previous)  # type: ignore[attr-defined]
+        if timed is not None:
+            timed.settimeout(previous)
 
 
 class MessageDecoder:

@@ -50,6 +50,8 @@ from labkit.errors import LabkitError, LabkitValueError, ParseError
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "EventListener",
+    "EventSocket",
     "HttpClient",
     "HttpError",
     "HttpEventConnection",
@@ -153,7 +155,7 @@ def _body(value: object) -> bytes:
 def _check_version(version: object) -> str:
     if version not in VERSIONS:
         raise LabkitValueError(f"version={version!r}: expected one of {VERSIONS}")
-    return version  # type: ignore[return-value]
+    return version
 
 
 class _Message:
@@ -223,8 +225,9 @@ class Request(_Message):
         return f"{self.method} {self.target} {self.version} ({len(self.body)} body bytes)"
 
     def _repr_html_(self) -> str:
-        fields = [("method", self.method), ("target", self.target), ("version", self.version),
-                  *self.headers, ("body", f"{len(self.body)} bytes")]
+        fields: list[tuple[str, object]] = [
+            ("method", self.method), ("target", self.target), ("version", self.version),
+            *self.headers, ("body", f"{len(self.body)} bytes")]
         return message_html("HTTP request", fields, self.pack())
 
 
@@ -287,13 +290,40 @@ class Response(_Message):
         return f"{self.version} {self.status} {self.reason} ({len(self.body)} body bytes)"
 
     def _repr_html_(self) -> str:
-        fields = [("version", self.version), ("status", self.status), ("reason", self.reason),
-                  *self.headers, ("body", f"{len(self.body)} bytes")]
+        fields: list[tuple[str, object]] = [
+            ("version", self.version), ("status", self.status), ("reason", self.reason),
+            *self.headers, ("body", f"{len(self.body)} bytes")]
         return message_html("HTTP response", fields, self.pack())
 
 
 class _Source(Protocol):
     def recv(self, bufsize: int, /) -> bytes: ...
+
+
+class _Connection(_Source, Protocol):
+    """A connected socket-like object: a real socket, or labkit's simulated TCP one."""
+
+    def sendall(self, data: bytes, /) -> object: ...
+
+
+class EventSocket(Protocol):
+    """A connected event-driven socket, as :class:`HttpEventServer` uses it (labkit.transport.sockets)."""
+
+    def on_data(self, handler: Callable[[bytes], object], /) -> None: ...
+
+    def on_close(self, handler: Callable[[], object], /) -> None: ...
+
+    def sendall(self, data: bytes, /) -> object: ...
+
+    def close(self) -> None: ...
+
+
+class EventListener(Protocol):
+    """A listening event-driven socket: it hands each new connection to a handler."""
+
+    def on_connection(self, handler: Callable[[EventSocket, tuple[str, int]], object], /) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class _BytesSource:
@@ -487,10 +517,10 @@ Handler = Callable[[Request], Response]
 
 def _error_response(status: int, text: str) -> Response:
     return Response(status, (("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")),
-                    f"{status} {HTTPStatus(status).phrase}: {text}\n")
+                    f"{status} {HTTPStatus(status).phrase}: {text}\n".encode())
 
 
-def serve_connection(sock: _Source, handler: Handler, limits: HttpLimits = DEFAULT_LIMITS,
+def serve_connection(sock: _Connection, handler: Handler, limits: HttpLimits = DEFAULT_LIMITS,
                      max_requests: int = 100) -> int:
     """Serve HTTP requests on one connected socket until either side ends it; return the count.
 
@@ -506,7 +536,7 @@ def serve_connection(sock: _Source, handler: Handler, limits: HttpLimits = DEFAU
             request = reader.read_request()
         except HttpError as exc:
             try:
-                sock.sendall(_error_response(exc.status, str(exc)).pack())  # type: ignore[attr-defined]
+                sock.sendall(_error_response(exc.status, str(exc)).pack())
             except OSError:
                 pass
             return served
@@ -517,7 +547,7 @@ def serve_connection(sock: _Source, handler: Handler, limits: HttpLimits = DEFAU
         served += 1
         reply, keep = respond(request, handler, served < max_requests)
         try:
-            sock.sendall(reply)  # type: ignore[attr-defined]
+            sock.sendall(reply)
         except OSError:
             return served
         if not keep:
@@ -582,7 +612,7 @@ class HttpEventConnection:
     do quadratic work. The limits are checked as in the blocking server.
     """
 
-    def __init__(self, server: HttpEventServer, sock: object, peer: tuple[str, int]) -> None:
+    def __init__(self, server: HttpEventServer, sock: EventSocket, peer: tuple[str, int]) -> None:
         self.server = server
         self.sock = sock
         self.peer = peer
@@ -594,8 +624,8 @@ class HttpEventConnection:
         self._need: int | None = None  # bytes the current request needs, once its header ended
         #: how many times a request was parsed (once per request, and once per bad one)
         self.parses = 0
-        sock.on_data(self.data_received)  # type: ignore[attr-defined]
-        sock.on_close(self.connection_lost)  # type: ignore[attr-defined]
+        sock.on_data(self.data_received)
+        sock.on_close(self.connection_lost)
 
     def data_received(self, data: bytes) -> None:
         if self._done:
@@ -657,7 +687,7 @@ class HttpEventConnection:
 
     def _send(self, data: bytes) -> None:
         try:
-            self.sock.sendall(data)  # type: ignore[attr-defined]
+            self.sock.sendall(data)
         except OSError:
             self._done = True
 
@@ -665,7 +695,7 @@ class HttpEventConnection:
         if not self._done:
             self._done = True
         try:
-            self.sock.close()  # type: ignore[attr-defined]
+            self.sock.close()
         except OSError:
             pass
 
@@ -681,7 +711,7 @@ class HttpEventServer:
     :attr:`log` keeps ``(peer, "METHOD target", status)`` per reply.
     """
 
-    def __init__(self, listener: object, handler: Handler, limits: HttpLimits = DEFAULT_LIMITS,
+    def __init__(self, listener: EventListener, handler: Handler, limits: HttpLimits = DEFAULT_LIMITS,
                  max_requests: int = 100) -> None:
         if not callable(getattr(listener, "on_connection", None)):
             raise LabkitValueError(f"listener={listener!r}: expected a listening socket with "
@@ -695,14 +725,14 @@ class HttpEventServer:
         self.served = 0
         self.connections: list[HttpEventConnection] = []
         self.log: list[tuple[tuple[str, int], str, int]] = []
-        listener.on_connection(self._accept)  # type: ignore[attr-defined]
+        listener.on_connection(self._accept)
 
-    def _accept(self, sock: object, peer: tuple[str, int]) -> None:
+    def _accept(self, sock: EventSocket, peer: tuple[str, int]) -> None:
         self.connections.append(HttpEventConnection(self, sock, peer))
 
     def close(self) -> None:
         """Stop accepting (connections already open finish on their own)."""
-        self.listener.close()  # type: ignore[attr-defined]
+        self.listener.close()
 
 
 def static_site(pages: Mapping[str, bytes | str], content_type: str = "text/html; charset=utf-8",
@@ -716,7 +746,7 @@ def static_site(pages: Mapping[str, bytes | str], content_type: str = "text/html
         path = request.target.split("?", 1)[0]
         if path not in table:
             return Response(404, (("Content-Type", "text/plain; charset=utf-8"),),
-                            f"no page at {path}\n")
+                            f"no page at {path}\n".encode())
         return Response(200, (("Content-Type", content_type),), table[path])
 
     return handle
@@ -726,7 +756,7 @@ def static_site(pages: Mapping[str, bytes | str], content_type: str = "text/html
 class HttpClient:
     """An HTTP client on one connected socket-like object, reusing it while the server agrees."""
 
-    sock: _Source
+    sock: _Connection
     host: str = "127.0.0.1"
     version: str = "HTTP/1.1"
     limits: HttpLimits = DEFAULT_LIMITS
@@ -745,8 +775,8 @@ class HttpClient:
         head = _headers(headers)
         if not _find(head, "Host"):
             head = (("Host", self.host),) + head
-        req = Request(method, target, head, body, self.version)
-        self.sock.sendall(req.pack())  # type: ignore[attr-defined]
+        req = Request(method, target, head, _body(body), self.version)
+        self.sock.sendall(req.pack())
         response = self._reader.read_response(method)
         if not (req.keep_alive and response.keep_alive):
             self.open = False

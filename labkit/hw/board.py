@@ -24,6 +24,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, TypedDict, TypeVar
 
 import numpy as np
 import serial
@@ -45,7 +46,10 @@ from labkit.hw.errors import (
 )
 from labkit.phy import _validate
 
-__all__ = ["Board", "open_serial", "default_idle"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["Board", "BoardOptions", "SerialPort", "open_serial", "default_idle"]
 
 #: How long a real board takes from the port opening (auto-reset) to its banner:
 #: the bootloader waits about 0.5 s (Uno, optiboot) to 2 s (old Nano bootloader).
@@ -54,14 +58,47 @@ RESET_WAIT_S = 3.0
 POLL_S = 0.05
 
 
-def open_serial(port: str, *, timeout: float = 0.1, platform: str | None = None):
+class SerialPort(Protocol):
+    """What a :class:`Board` needs of its port: a pyserial ``Serial``, or a test's stand-in."""
+
+    timeout: float | None
+
+    @property
+    def in_waiting(self) -> int: ...
+
+    def read(self, size: int = 1, /) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+class BoardOptions(TypedDict, total=False):
+    """The keyword arguments that :meth:`Board.open` passes on to :class:`Board`."""
+
+    timeout: float
+    reset_wait: float
+    clock: Callable[[], float] | None
+    connect: bool
+
+
+_Reply = TypeVar("_Reply", covariant=True)
+
+
+class _ReplyType(Protocol[_Reply]):
+    """A reply class of :mod:`labkit.hw.protocol`: it parses its payload."""
+
+    def parse(self, payload: bytes, /) -> _Reply: ...
+
+
+def open_serial(port: str, *, timeout: float = 0.1, platform: str | None = None) -> serial.Serial:
     """Open ``port`` (a device name or a URL) with pyserial, turning failures into labkit errors."""
     platform = platform or sys.platform
-    kwargs = {"baudrate": P.HOST_BAUD, "timeout": timeout, "write_timeout": 2.0}
-    if "://" not in port and platform != "win32":
-        kwargs["exclusive"] = True  # a second program opening it gets "busy", as on Windows
+    # exclusive: a second program opening a device gets "busy", as on Windows (None: pyserial's default).
+    exclusive = True if "://" not in port and platform != "win32" else None
     try:
-        return serial.serial_for_url(port, **kwargs)
+        return serial.serial_for_url(port, baudrate=P.HOST_BAUD, timeout=timeout, write_timeout=2.0,
+                                     exclusive=exclusive)
     except ValueError as exc:  # "invalid URL, protocol 'x' not known"
         raise PortNotFoundError(
             port, f"{port}: {exc}; real ports are named like /dev/ttyACM0 or COM3, simulated ones "
@@ -145,7 +182,7 @@ class Board:
 
     def __init__(
         self,
-        port: object,
+        port: SerialPort,
         *,
         name: str | None = None,
         timeout: float = 1.0,
@@ -176,7 +213,7 @@ class Board:
             self.connect()
 
     @classmethod
-    def open(cls, port: str, **kwargs) -> Board:
+    def open(cls, port: str, **kwargs: Unpack[BoardOptions]) -> Board:
         """Open a port by name (``/dev/ttyACM0``, ``COM3``, ``labkit-sim://lab/0``) and connect."""
         import labkit.hw  # noqa: F401  (registers the labkit-sim:// handler)
 
@@ -290,7 +327,7 @@ class Board:
         seq = self.send(typ, payload)
         return self.wait_reply(seq, typ, self.timeout if timeout is None else timeout)
 
-    def _parse(self, f: P.Frame, typ: int, cls):
+    def _parse(self, f: P.Frame, typ: int, cls: _ReplyType[_Reply]) -> _Reply:
         """The reply's payload as ``cls``, or GarbledReplyError naming what was wrong."""
         payload = self._expect(f, typ)
         try:
@@ -298,7 +335,7 @@ class Board:
         except ParseError as exc:
             raise GarbledReplyError(self.name, exc.field, exc.value, exc.reason) from None
 
-    def _expect(self, f: P.Frame, typ: int):
+    def _expect(self, f: P.Frame, typ: int) -> bytes:
         if f.type != typ:
             raise GarbledReplyError(
                 self.name, "type", f.name, f"expected {P.TYPE_NAMES[typ]} for this command"
@@ -440,9 +477,11 @@ class Board:
             )
         return samples
 
-    def sample(self, rate: int, count: int, **kwargs) -> P.Samples:
+    def sample(
+        self, rate: int, count: int, *, mode: str = "digital", trigger: str = "now", timeout_ms: int = 2000
+    ) -> P.Samples:
         """Capture samples and wait for them (:meth:`arm` then :meth:`fetch`)."""
-        self.arm(rate, count, **kwargs)
+        self.arm(rate, count, mode=mode, trigger=trigger, timeout_ms=timeout_ms)
         return self.fetch()
 
     # ------------------------------------------------------------------ bridge

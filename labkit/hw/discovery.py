@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from labkit.hw import protocol as P
 from labkit.hw.errors import (
@@ -66,18 +67,37 @@ class Finding:
     text: str
 
 
-def _comports() -> list:
+class PortInfo(Protocol):
+    """A port as pyserial's ``list_ports.comports()`` lists it (``vid``, ``pid``, ``description``
+    are read when present)."""
+
+    @property
+    def device(self) -> str: ...
+
+
+class OpenedBoard(Protocol):
+    """What :func:`doctor` reads of a board that opened (a :class:`~labkit.hw.Board`)."""
+
+    @property
+    def banner(self) -> P.Banner | None: ...
+
+    def close(self) -> None: ...
+
+
+def _comports() -> list[PortInfo]:
     from serial.tools import list_ports
 
     return list(list_ports.comports())
 
 
-def find_ports(comports: Callable[[], Iterable] | None = None) -> list[FoundPort]:
+def find_ports(comports: Callable[[], Iterable[PortInfo]] | None = None) -> list[FoundPort]:
     """Serial ports on this computer (or from ``comports()``), likely boards first."""
     found = []
     for info in (comports or _comports)():
-        vid, pid = getattr(info, "vid", None), getattr(info, "pid", None)
-        board, supported = USB_IDS.get((vid, pid), (None, False))
+        vid: int | None = getattr(info, "vid", None)
+        pid: int | None = getattr(info, "pid", None)
+        known = USB_IDS.get((vid, pid)) if vid is not None and pid is not None else None
+        board, supported = known if known is not None else (None, False)
         desc = getattr(info, "description", "") or ""
         if board is None and "arduino" in desc.lower():
             board, supported = desc, True
@@ -99,8 +119,8 @@ def _in_dialout() -> bool | None:
 def doctor(
     ports: Iterable[str] | None = None,
     *,
-    comports: Callable[[], Iterable] | None = None,
-    opener: Callable[[str], object] | None = None,
+    comports: Callable[[], Iterable[PortInfo]] | None = None,
+    opener: Callable[[str], OpenedBoard] | None = None,
     platform: str | None = None,
     in_dialout: Callable[[], bool | None] = _in_dialout,
 ) -> list[Finding]:
@@ -143,7 +163,9 @@ def doctor(
     return findings
 
 
-def _check_port(port: str, opener, platform: str, in_dialout) -> Finding:
+def _check_port(
+    port: str, opener: Callable[[str], OpenedBoard], platform: str, in_dialout: Callable[[], bool | None]
+) -> Finding:
     try:
         board = opener(port)
     except PortNotFoundError as exc:

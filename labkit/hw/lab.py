@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import numpy as np
 
 from labkit.errors import LabkitValueError, ParseError
 from labkit.hw import protocol as P
-from labkit.hw.board import Board, default_idle
+from labkit.hw.board import Board, BoardOptions, default_idle
 from labkit.phy import _validate, receive
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "PREAMBLE",
@@ -50,8 +54,8 @@ def open_pair(
     rx: str | None = None,
     *,
     pair: str = "lab",
-    wire: dict | None = None,
-    **board_kwargs: object,
+    wire: dict[str, object] | None = None,
+    **board_kwargs: Unpack[BoardOptions],
 ) -> tuple[Board, Board]:
     """Open the transmitter and the receiver.
 

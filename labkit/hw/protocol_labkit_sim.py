@@ -27,6 +27,7 @@ pyserial finds this module as ``protocol_labkit-sim`` (the URL scheme);
 from __future__ import annotations
 
 import errno
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import parse_qsl, urlsplit
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
@@ -39,8 +40,20 @@ _PAIR_KEYS = {
 }
 _BOARD_KEYS = ("firmware", "proto", "reset", "boot_s")
 
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
-def parse_url(url: str) -> tuple[str, int, dict, dict]:
+
+class BoardOptions(TypedDict, total=False):
+    """The board's options in a ``labkit-sim://`` URL (the rest set the wire)."""
+
+    firmware: str
+    proto: tuple[int, int]
+    reset: bool
+    boot_s: float
+
+
+def parse_url(url: str) -> tuple[str, int, dict[str, Any], BoardOptions]:
     """Split ``labkit-sim://NAME/INDEX?k=v`` into (name, index, wire options, board options)."""
     parts = urlsplit(url)
     if parts.scheme.lower() != "labkit-sim":
@@ -51,8 +64,8 @@ def parse_url(url: str) -> tuple[str, int, dict, dict]:
         raise SerialException(
             errno.ENOENT, f"could not open port {url}: a simulated pair has boards 0 and 1"
         )
-    wire: dict = {}
-    board: dict = {}
+    wire: dict[str, Any] = {}  # WireModel's keyword arguments, converted by _PAIR_KEYS
+    board: BoardOptions = {}
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         try:
             if key in _PAIR_KEYS:
@@ -60,14 +73,14 @@ def parse_url(url: str) -> tuple[str, int, dict, dict]:
             elif key == "firmware":
                 if value not in ("labkit", "none", "text"):
                     raise ValueError("firmware is labkit, none or text")
-                board[key] = value
+                board["firmware"] = value
             elif key == "proto":
                 major, minor = value.split(".")
-                board[key] = (int(major), int(minor))
+                board["proto"] = (int(major), int(minor))
             elif key == "reset":
-                board[key] = value not in ("0", "false", "no")
+                board["reset"] = value not in ("0", "false", "no")
             elif key == "boot_s":
-                board[key] = float(value)
+                board["boot_s"] = float(value)
             else:
                 known = sorted(_PAIR_KEYS) + list(_BOARD_KEYS)
                 raise ValueError(f"unknown option (known: {known})")
@@ -79,7 +92,7 @@ def parse_url(url: str) -> tuple[str, int, dict, dict]:
 class Serial(SerialBase):
     """A pyserial port whose other end is a :class:`labkit.hw.sim.SimBoard`."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # pyserial's SerialBase arguments
         self._board: sim.SimBoard | None = None
         super().__init__(*args, **kwargs)
 
@@ -88,9 +101,10 @@ class Serial(SerialBase):
     def open(self) -> None:
         if self.is_open:
             raise SerialException("Port is already open.")
-        if self._port is None:
+        url = self.portstr
+        if self.port is None or url is None:
             raise SerialException("Port must be configured before it can be used.")
-        name, index, wire, opts = parse_url(self.portstr)
+        name, index, wire, opts = parse_url(url)
         model = sim.WireModel(**wire) if wire else None
         try:
             pair = sim.get_pair(name, model)
@@ -157,14 +171,14 @@ class Serial(SerialBase):
 
     def read(self, size: int = 1) -> bytes:
         board = self._need()
-        board.pair.advance(board, size, self._timeout)
+        board.pair.advance(board, size, self.timeout)
         data = bytes(board.host_buffer[:size])
         del board.host_buffer[:size]
         return data
 
-    def write(self, data) -> int:
+    def write(self, b: Buffer, /) -> int:
         board = self._need()
-        data = bytes(data)
+        data = bytes(b)
         board.host_write(data)
         return len(data)
 

@@ -30,6 +30,7 @@ class Serial(serial.Serial):
 
     _labkit_twin: tuple[str, int] | None = None
     _labkit_twin_obj: _twin.Twin | None = None
+    _port: str | None  # pyserial's own attribute behind ``port`` (its stubs leave it out)
 
     def open(self) -> None:
         if self.is_open:
@@ -76,19 +77,19 @@ class Serial(serial.Serial):
         timeout would wait too long or too short; this waits on the twin's clock (in
         short polls of the pty), as a read on ``labkit-sim://`` waits on virtual time.
         """
-        tw = self._labkit_twin_obj
-        if tw is None or self._timeout is None or not self.is_open:
+        tw, timeout, fd = self._labkit_twin_obj, self.timeout, self.fd
+        if tw is None or timeout is None or not self.is_open or fd is None:
             return super().read(size)
-        deadline = tw.sim_time() + self._timeout
+        deadline = tw.sim_time() + timeout
         out = bytearray()
         while len(out) < size:
             left = deadline - tw.sim_time()
             if left <= 0:
                 break
-            ready, _, _ = select.select([self.fd], [], [], 0.0005 if left < 0.05 else 0.005)
+            ready, _, _ = select.select([fd], [], [], 0.0005 if left < 0.05 else 0.005)
             if ready:
                 try:
-                    out += os.read(self.fd, size - len(out))
+                    out += os.read(fd, size - len(out))
                 except BlockingIOError:
                     pass
         return bytes(out)

@@ -386,6 +386,7 @@ class SimBoard:
         cmd, model = cap.cmd, self.pair.model
         tick = self.seconds(cap.tick_cycles)
         wire = self.in_wire
+        first: int | None  # the tick of the first sample; None: the trigger timed out
         if cmd.trigger == 0:
             first = 1
         else:

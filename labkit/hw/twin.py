@@ -38,15 +38,20 @@ import threading
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from labkit.errors import LabkitValueError
 from labkit.hw.errors import HwError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "HARDWARE_DIR",
     "Twin",
     "TwinError",
     "TwinWire",
+    "TwinWireOptions",
     "build",
     "missing_tools",
     "twin_url",
@@ -85,6 +90,17 @@ class TwinWire:
 
     def args(self) -> list[str]:
         return [x for k, v in asdict(self).items() for x in (f"--{k.replace('_', '-')}", repr(v))]
+
+
+class TwinWireOptions(TypedDict, total=False):
+    """:class:`TwinWire`'s fields as keyword arguments (``Twin(noise_mv=0)``)."""
+
+    rc_us: float
+    noise_mv: float
+    delay_us: float
+    ppm0: float
+    ppm1: float
+    seed: int
 
 
 def missing_tools() -> list[str]:
@@ -148,7 +164,7 @@ class Twin:
         host_baud: int = 500_000,
         build_dir: str | Path | None = None,
         start: bool = True,
-        **options: float,
+        **options: Unpack[TwinWireOptions],
     ) -> None:
         if wire is not None and options:
             raise LabkitValueError("give either wire= or the wire's options, not both")
@@ -184,7 +200,7 @@ class Twin:
         )
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
-        names = []
+        names: list[str] = []
         while len(names) < 2:
             line = self._reply(timeout, "the pty names")
             if line.startswith("board"):

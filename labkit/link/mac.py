@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numbers
 import re
+from collections.abc import Callable
 from typing import Any
 
 from labkit.errors import LabkitValueError
@@ -244,7 +245,8 @@ class MACAddress:
 
 _interned: dict[bytes, MACAddress] = {}
 _INTERN_LIMIT = 4096
-_set_mac = MACAddress._mac.__set__  # type: ignore[attr-defined]  # the slot, bypassing __setattr__
+#: The slot's own setter, bypassing the immutable __setattr__.
+_set_mac: Callable[[MACAddress, int], None] = MACAddress.__dict__["_mac"].__set__
 
 
 def _parse_str(text: str) -> int:

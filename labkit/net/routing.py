@@ -19,6 +19,7 @@ size. Pure logic: no interfaces, no clock.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
@@ -153,7 +154,7 @@ class RoutingTable:
         """All routes, longest prefix first, then by address."""
         return [self._by_length[p][k] for p in self._lengths for k in sorted(self._by_length[p])]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Route]:
         return iter(self.routes())
 
     def __len__(self) -> int:

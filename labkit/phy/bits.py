@@ -8,6 +8,8 @@ first (MSB-first, how we write numbers) or least significant bit first
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from labkit.errors import LabkitValueError
@@ -16,7 +18,7 @@ from labkit.phy import _validate
 __all__ = ["bits_from_bytes", "bytes_from_bits"]
 
 
-def _bitorder(lsb_first: bool) -> str:
+def _bitorder(lsb_first: bool) -> Literal["big", "little"]:
     return "little" if lsb_first else "big"
 
 

@@ -132,14 +132,14 @@ class Corrupt(Impairment):
         self.rate = check_rate(rate, "corrupt")
         if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or bits < 1:
             raise LabkitValueError(f"bits={bits!r}: flip at least one bit (a whole number >= 1)")
-        self.bits = int(bits)
+        self.bits: int = int(bits)
 
     def apply(self, frame: bytes, rng: np.random.Generator) -> Arrival:
         if not frame or not self._fires(self.rate, rng):
             return [(0, frame)]
         nbits = len(frame) * 8
         k = min(self.bits, nbits)
-        positions = rng.choice(nbits, size=k, replace=False) if k > 1 else [rng.integers(nbits)]
+        positions = rng.choice(nbits, size=k, replace=False) if k > 1 else [int(rng.integers(nbits))]
         return [(0, _flip(frame, positions))]
 
     def __repr__(self) -> str:

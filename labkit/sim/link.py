@@ -25,6 +25,7 @@ Counters per direction: :attr:`Channel.sent`, :attr:`Channel.delivered`,
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from heapq import heappush
 from typing import TYPE_CHECKING
 
@@ -73,7 +74,7 @@ class Channel:
         mtu: int,
         overhead: int,
         queue: int,
-        xid: object,
+        xid: Iterator[int],
     ) -> None:
         self.engine = engine
         self.src = src

@@ -152,7 +152,7 @@ def read_pcap(source: str | os.PathLike[str] | bytes | BinaryIO) -> PcapFile:
     ns = magic == MAGIC_NS
     scale = 1 if ns else 1000
     limit = 1_000_000_000 if ns else 1_000_000
-    records = []
+    records: list[PcapRecord] = []
     pos = 24
     while pos < len(data):
         if pos + 16 > len(data):

@@ -43,9 +43,10 @@ def check_port(value: object, name: str = "port") -> int:
     """Return ``value`` as a port number, or raise a clear error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise LabkitValueError(f"{name}={value!r}: a port is a whole number 0..65535")
-    if not 0 <= value <= MAX_PORT:
+    port = int(value)
+    if not 0 <= port <= MAX_PORT:
         raise LabkitValueError(f"{name}={value!r}: out of range; a port is 16 bits, 0..65535")
-    return int(value)
+    return port
 
 
 def is_well_known(port: int) -> bool:

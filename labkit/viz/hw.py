@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from labkit.hw.lab import BitErrorResult, Capture
 from labkit.phy import CODES
@@ -49,7 +50,7 @@ def plot_capture(
     return ax
 
 
-def plot_captures(captures: Sequence[Capture], *, bits: int | None = None):
+def plot_captures(captures: Sequence[Capture], *, bits: int | None = None) -> Figure:
     """One panel per capture, stacked, each with its own time axis."""
     fig, axes = plt.subplots(len(captures), 1, figsize=(10, 2.4 * len(captures)),
                              squeeze=False)

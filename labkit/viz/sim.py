@@ -18,19 +18,28 @@ with no randomness), so a notebook's figure is the same on every run.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TypedDict
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
 from labkit.errors import LabkitValueError
-from labkit.sim import Network, Trace, TraceRecord
+from labkit.sim import Interface, Network, Trace, TraceRecord
 from labkit.units import format_rate, format_time
 
 __all__ = ["layout", "draw_topology", "draw_sequence", "NODE_STYLE"]
 
+class NodeStyle(TypedDict):
+    """How one kind of node is drawn: a matplotlib marker, a colour and a marker size."""
+
+    marker: str
+    color: str
+    size: int
+
+
 #: Marker, colour and size for each kind of node.
-NODE_STYLE = {
+NODE_STYLE: dict[str, NodeStyle] = {
     "host": {"marker": "s", "color": "#4C72B0", "size": 500},
     "switch": {"marker": "D", "color": "#55A868", "size": 550},
     "router": {"marker": "o", "color": "#C44E52", "size": 650},
@@ -95,7 +104,7 @@ def layout(net: Network, iterations: int = 300) -> dict[str, tuple[float, float]
     return {name: (float(x), float(y)) for name, (x, y) in zip(names, pos, strict=True)}
 
 
-def _iface_label(iface, show_macs: bool) -> str:
+def _iface_label(iface: Interface, show_macs: bool) -> str:
     parts = []
     if iface.ip is not None:
         parts.append(str(iface.ip))
@@ -177,8 +186,8 @@ def draw_topology(
     for node in net:
         style = NODE_STYLE.get(node.kind, NODE_STYLE["node"])
         x, y = pos[node.name]
-        label = node.kind if node.kind not in kinds_seen else None
-        if label:
+        legend = node.kind if node.kind not in kinds_seen else None
+        if legend:
             kinds_seen.append(node.kind)
         ax.scatter(
             [x],
@@ -189,7 +198,7 @@ def draw_topology(
             edgecolors="black",
             linewidths=0.8,
             zorder=4,
-            label=label,
+            label=legend,
         )
         ax.annotate(
             node.name,
