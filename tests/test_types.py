@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 # Their errors are fixed by the header classes' own rewrite, not here.
@@ -23,6 +21,7 @@ HEADER_MODULES = {
     "labkit/transport/udp.py",
     "labkit/transport/tcp.py",
 }
+#: Outside the header modules (theirs go with their rewrite, as their errors do).
 MAX_TYPE_IGNORES = 20
 
 _ERROR = re.compile(r"^(?P<path>[^:\s]+\.pyi?):(?P<line>\d+): error: (?P<message>.*)$")
@@ -30,7 +29,6 @@ _IGNORE = re.compile(r"#\s*type:\s*ignore(?P<codes>\[[^\]]*\])?")
 
 
 def test_mypy_finds_no_error_outside_the_header_modules(tmp_path: Path) -> None:
-    pytest.importorskip("mypy", reason="mypy is in the test extra: pip install -e '.[test]'")
     # The configuration (files, strictness) is pyproject.toml's; a fresh cache keeps runs independent.
     run = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", "pyproject.toml", "--cache-dir", str(tmp_path),
@@ -48,6 +46,8 @@ def test_mypy_finds_no_error_outside_the_header_modules(tmp_path: Path) -> None:
 def _type_ignores() -> list[tuple[str, int, str | None]]:
     found = []
     for path in sorted((ROOT / "labkit").rglob("*.py")):
+        if path.relative_to(ROOT).as_posix() in HEADER_MODULES:
+            continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             for m in _IGNORE.finditer(line):
                 found.append((path.relative_to(ROOT).as_posix(), number, m.group("codes")))
@@ -59,8 +59,10 @@ def test_type_ignores_are_few_and_each_names_its_error_code() -> None:
     without_code = [f"{path}:{line}" for path, line, codes in found if not codes or codes == "[]"]
     assert not without_code, "a '# type: ignore' must name its error code, e.g. [attr-defined]: " + ", ".join(
         without_code)
-    assert len(found) <= MAX_TYPE_IGNORES, f"{len(found)} '# type: ignore' comments in labkit (at most " \
-        f"{MAX_TYPE_IGNORES}): " + ", ".join(f"{path}:{line}" for path, line, _ in found)
+    where = ", ".join(f"{path}:{line}" for path, line, _ in found)
+    assert len(found) <= MAX_TYPE_IGNORES, (
+        f"{len(found)} '# type: ignore' comments outside the header modules "
+        f"(at most {MAX_TYPE_IGNORES}): {where}")
 
 
 def test_mypy_config_silences_no_module() -> None:

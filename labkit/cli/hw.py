@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from labkit.errors import LabkitError
+
+if TYPE_CHECKING:
+    from labkit.hw.board import Board
 
 __all__ = ["add_parser", "run", "cmd_ports", "cmd_doctor", "cmd_selftest", "cmd_send",
            "cmd_recv"]
@@ -128,7 +131,7 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 1 if any(f.level == "error" for f in findings) else 0
 
 
-def _open_pair(tx: str, rx: str | None, wire: dict | None = None):
+def _open_pair(tx: str, rx: str | None, wire: dict | None = None) -> tuple[Board, Board]:
     from labkit.hw.lab import open_pair
 
     return open_pair(tx, rx, pair="cli", wire=wire)
@@ -156,8 +159,8 @@ def cmd_selftest(
         print(f"labkit hw selftest: {exc}", file=err)
         return 2
     try:
-        print(f"tx: {tx.name}: {tx.banner.summary()}", file=out)
-        print(f"rx: {rx.name}: {rx.banner.summary()}", file=out)
+        for role, board in (("tx", tx), ("rx", rx)):  # open_pair has read each banner
+            print(f"{role}: {board.name}: {board.banner.summary() if board.banner else '?'}", file=out)
         report = run_selftest(
             tx, rx, rates=args.rates or DEFAULT_RATES, codes=args.codes or CODES,
             rng=args.seed, progress=progress,

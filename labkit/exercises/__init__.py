@@ -29,6 +29,7 @@ import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from labkit.errors import LabkitValueError
 
@@ -98,7 +99,7 @@ def check(name: str, answer: object) -> None:
     print(repr(evaluate(name, answer)))
 
 
-def evaluate(name: str, answer: object) -> ExerciseResult:
+def evaluate(name: str, answer: Any) -> ExerciseResult:
     """Check ``answer`` for exercise ``name`` and return the verdict without printing it.
 
     An answer that raises is reported with the exception, as a hint.

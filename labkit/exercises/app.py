@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import struct
+from typing import Any
 
 from labkit.app.chat import ChatMessage
 from labkit.app.framing import MessageDecoder, pack_msg
@@ -42,27 +43,27 @@ class TrickleSocket:
         pass
 
 
-def _callable(answer: object, name: str) -> ExerciseResult | None:
+def _callable(answer: Any, name: str) -> ExerciseResult | None:
     if not callable(answer):
         return ExerciseResult(False, f"pass your function itself, e.g. check(..., {name})")
     return None
 
 
 @exercise("app.recv_exactly")
-def _check_recv_exactly(answer: object) -> ExerciseResult:
+def _check_recv_exactly(answer: Any) -> ExerciseResult:
     if (bad := _callable(answer, "recv_exactly")) is not None:
         return bad
     for n, per in ((10, 3), (1, 1), (5, 100)):
         sock = TrickleSocket(b"0123456789ABCDEF", per)
-        got = answer(sock, n)  # type: ignore[operator]
+        got = answer(sock, n)
         if got != b"0123456789ABCDEF"[:n]:
             return ExerciseResult(False, f"recv_exactly(sock, {n}) with {per} bytes per recv() "
                                   f"returned {got!r}: recv(n) may return fewer than n bytes, so "
                                   "call it in a loop until you have n")
-    if answer(TrickleSocket(b"abc"), 0) != b"":  # type: ignore[operator]
+    if answer(TrickleSocket(b"abc"), 0) != b"":
         return ExerciseResult(False, "recv_exactly(sock, 0) should return b'' without reading")
     try:
-        got = answer(TrickleSocket(b"abc"), 5)  # type: ignore[operator]
+        got = answer(TrickleSocket(b"abc"), 5)
     except (EOFError, ConnectionError, LabkitError):
         return ExerciseResult(True, "recv_exactly loops over short reads and refuses a stream "
                               "that ends early")
@@ -73,11 +74,11 @@ def _check_recv_exactly(answer: object) -> ExerciseResult:
 
 
 @exercise("app.frame")
-def _check_frame(answer: object) -> ExerciseResult:
+def _check_frame(answer: Any) -> ExerciseResult:
     if (bad := _callable(answer, "frame")) is not None:
         return bad
     for message in _MESSAGES:
-        got = answer(message)  # type: ignore[operator]
+        got = answer(message)
         want = pack_msg(message)
         if got != want:
             return ExerciseResult(False, f"frame({message[:10]!r}{'...' if len(message) > 10 else ''}) "
@@ -88,7 +89,7 @@ def _check_frame(answer: object) -> ExerciseResult:
 
 
 @exercise("app.split_frames")
-def _check_split_frames(answer: object) -> ExerciseResult:
+def _check_split_frames(answer: Any) -> ExerciseResult:
     if (bad := _callable(answer, "split_frames")) is not None:
         return bad
     rng = random.Random(8)
@@ -99,7 +100,7 @@ def _check_split_frames(answer: object) -> ExerciseResult:
         decoder = MessageDecoder()
         want_msgs = decoder.feed(buffer)
         consumed = len(buffer) - decoder.pending
-        got = answer(buffer)  # type: ignore[operator]
+        got = answer(buffer)
         if not (isinstance(got, tuple) and len(got) == 2):
             return ExerciseResult(False, "return a pair: (list of complete messages, leftover bytes)")
         msgs, rest = got
@@ -115,11 +116,11 @@ def _check_split_frames(answer: object) -> ExerciseResult:
 
 
 @exercise("app.http_get")
-def _check_http_get(answer: object) -> ExerciseResult:
+def _check_http_get(answer: Any) -> ExerciseResult:
     if (bad := _callable(answer, "http_get")) is not None:
         return bad
     for target, host in (("/", "127.0.0.1"), ("/index.html?q=1", "localhost:8080")):
-        data = answer(target, host)  # type: ignore[operator]
+        data = answer(target, host)
         if not isinstance(data, bytes):
             return ExerciseResult(False, f"return bytes, not {type(data).__name__} "
                                   "(text.encode('ascii'))")
@@ -137,11 +138,11 @@ def _check_http_get(answer: object) -> ExerciseResult:
 
 
 @exercise("app.lcp_say")
-def _check_lcp_say(answer: object) -> ExerciseResult:
+def _check_lcp_say(answer: Any) -> ExerciseResult:
     if (bad := _callable(answer, "lcp_say")) is not None:
         return bad
     for text, rid in (("hi", 1), ("hello, 世界", 513), ("x" * 900, 65535)):
-        got = answer(text, rid)  # type: ignore[operator]
+        got = answer(text, rid)
         want = ChatMessage.say(text, rid).pack()
         if got != want:
             head = struct.unpack("!BBH", bytes(got)[:4]) if len(got) >= 4 else got

@@ -6,6 +6,8 @@ layer and the simulator together, so they live here rather than in a layer.
 
 from __future__ import annotations
 
+from typing import Any
+
 from labkit.exercises import ExerciseResult, exercise
 
 _CHANGED = {"eth.dst", "eth.src", "ip.ttl", "ip.checksum"}
@@ -21,7 +23,7 @@ def _wire_bytes(http_bytes: int) -> int:
 
 
 @exercise("capstone.wire_bytes")
-def _wire_bytes_check(answer: object) -> ExerciseResult:
+def _wire_bytes_check(answer: Any) -> ExerciseResult:
     """answer(http_bytes) -> bytes on the wire for one segment carrying that much HTTP data."""
     if not callable(answer):
         return ExerciseResult(False, "pass your function itself, e.g. check(..., wire_bytes)")
@@ -40,7 +42,7 @@ def _wire_bytes_check(answer: object) -> ExerciseResult:
 
 
 @exercise("capstone.router_changes")
-def _router_changes(answer: object) -> ExerciseResult:
+def _router_changes(answer: Any) -> ExerciseResult:
     """answer: the set of fields a router rewrites, named as in the list given in the notebook."""
     if not isinstance(answer, (set, frozenset, list, tuple)):
         return ExerciseResult(False, "give a set of field names, e.g. {'ip.ttl'}")
@@ -64,7 +66,7 @@ def _router_changes(answer: object) -> ExerciseResult:
 
 
 @exercise("capstone.peel")
-def _peel(answer: object) -> ExerciseResult:
+def _peel(answer: Any) -> ExerciseResult:
     """answer(frame) -> the TCP payload, taken out with the headers' own length fields."""
     from labkit.capstone import build, fetch, layers
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +32,10 @@ TICK_BIT_RATE = 2400
 RC_TAU_US = 22.0
 
 
-def _tick_cycles(bit_rate: int, answer: object) -> ExerciseResult:
+def _tick_cycles(bit_rate: int, answer: Any) -> ExerciseResult:
     want = P.timer_tick_cycles(2 * bit_rate)
     try:
-        got = int(answer)  # type: ignore[call-overload]
+        got = int(answer)
     except (TypeError, ValueError):
         return ExerciseResult(False, f"answer with a whole number of cycles, not {answer!r}")
     if got == want:
@@ -76,10 +77,10 @@ def _sample_decoder(decoder: Callable[[np.ndarray, int], bytes], *, unwritten_ra
                                 "per bit, whichever level the boundary samples read")
 
 
-def _rc_limit(tau_us: float, answer_bit_rate: object) -> ExerciseResult:
+def _rc_limit(tau_us: float, answer_bit_rate: Any) -> ExerciseResult:
     want = 1e6 / (2 * tau_us)
     try:
-        got = float(answer_bit_rate)  # type: ignore[arg-type]
+        got = float(answer_bit_rate)
     except (TypeError, ValueError):
         return ExerciseResult(False, "answer with a number of bits per second")
     if math.isclose(got, want, rel_tol=0.02):
@@ -96,13 +97,13 @@ def _rc_limit(tau_us: float, answer_bit_rate: object) -> ExerciseResult:
 
 
 @exercise("hw.tick_cycles")
-def _check_tick_cycles(answer: object) -> ExerciseResult:
+def _check_tick_cycles(answer: Any) -> ExerciseResult:
     """Exercise 1: the CPU cycles the firmware's timer gives one half-bit at :data:`TICK_BIT_RATE`."""
     return _tick_cycles(TICK_BIT_RATE, answer)
 
 
 @exercise("hw.sample_decoder")
-def _check_sample_decoder(answer: object) -> ExerciseResult:
+def _check_sample_decoder(answer: Any) -> ExerciseResult:
     """Exercise 2: ``answer(samples, samples_per_bit) -> bytes`` for NRZ-L, MSB first."""
     if not callable(answer):
         return ExerciseResult(False, "pass your function itself, e.g. check(..., my_decoder)")
@@ -110,7 +111,7 @@ def _check_sample_decoder(answer: object) -> ExerciseResult:
 
 
 @exercise("hw.rc_limit")
-def _check_rc_limit(answer: object) -> ExerciseResult:
+def _check_rc_limit(answer: Any) -> ExerciseResult:
     """Exercise 3: the Manchester bit rate at which a half-bit lasts :data:`RC_TAU_US`."""
     return _rc_limit(RC_TAU_US, answer)
 

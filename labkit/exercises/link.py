@@ -37,7 +37,7 @@ HEADER_TASK: dict[str, Any] = {
 
 
 @exercise("link.header")
-def _check_header(header: object) -> ExerciseResult:
+def _check_header(header: Any) -> ExerciseResult:
     """Exercise 1: the 14 header bytes of :data:`HEADER_TASK`'s frame."""
     want = EthernetFrame(
         HEADER_TASK["dst"], HEADER_TASK["src"], HEADER_TASK["ethertype"], bytes(46)
@@ -67,7 +67,7 @@ PADDING_PAYLOAD = 40
 
 
 @exercise("link.padding")
-def _check_padding(answer: object) -> ExerciseResult:
+def _check_padding(answer: Any) -> ExerciseResult:
     """Exercise 2: how many padding bytes a frame with a :data:`PADDING_PAYLOAD`-byte payload needs."""
     payload_length = PADDING_PAYLOAD
     frame = EthernetFrame(BROADCAST, 1, EtherType.IPV4, bytes(payload_length))
@@ -92,7 +92,7 @@ _MULTICAST_CASES = [
 
 
 @exercise("link.is_multicast")
-def _check_is_multicast(fn: object) -> ExerciseResult:
+def _check_is_multicast(fn: Any) -> ExerciseResult:
     """Exercise 3: ``fn(text) -> bool`` tells group (multicast) addresses from unicast ones."""
     if not callable(fn):
         return _hint("pass your function itself, e.g. check(..., is_multicast)")
@@ -118,7 +118,7 @@ _CRC_CASES = [b"", b"a", b"123456789", bytes(range(256)), b"\xff" * 7, b"Etherne
 
 
 @exercise("link.crc32")
-def _check_crc32(fn: object) -> ExerciseResult:
+def _check_crc32(fn: Any) -> ExerciseResult:
     """Exercise 4: ``fn(data) -> int`` computes CRC-32 bit by bit, equal to zlib.crc32."""
     if not callable(fn):
         return _hint("pass your function itself, e.g. check(..., my_crc32)")
@@ -159,7 +159,7 @@ SWITCH_QUIZ = [
 
 
 @exercise("link.switch_prediction")
-def _check_switch_prediction(answers: object) -> ExerciseResult:
+def _check_switch_prediction(answers: Any) -> ExerciseResult:
     """Exercise 5: one list of out ports per step of :data:`SWITCH_QUIZ`."""
     switch = LearningSwitch(3, ageing_time_ns=60 * 1_000_000_000)
     if not isinstance(answers, (list, tuple)) or len(answers) != len(SWITCH_QUIZ):
@@ -170,7 +170,7 @@ def _check_switch_prediction(answers: object) -> ExerciseResult:
             got = sorted(answer)
         except TypeError:
             return _hint(f"step {i + 1}: give a list of port numbers, e.g. [2, 3]")
-        want: list[Any] = sorted(decision.out_ports)  # type: ignore[type-var]  # port numbers
+        want: list[Any] = sorted(decision.out_ports)
         if got != want:
             return _hint(
                 f"step {i + 1} (t={t} s, port {port}): the switch would {decision.action} "

@@ -11,6 +11,7 @@ gives a hint.
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ ADDRESSES = [
 ] + [str(IPv4Address(int(x))) for x in _rng.integers(0, 2**32, 40, dtype=np.uint64)]
 
 
-def _callable(answer: object, example: str) -> ExerciseResult | None:
+def _callable(answer: Any, example: str) -> ExerciseResult | None:
     if not callable(answer):
         return ExerciseResult(False, f"pass your function itself, e.g. {example}")
     return None
@@ -48,14 +49,14 @@ def _same(got: object, want: object) -> bool:
 
 
 @exercise("net.class_of")
-def _check_class_of(answer: object) -> ExerciseResult:
+def _check_class_of(answer: Any) -> ExerciseResult:
     bad = _callable(answer, 'check("net.class_of", class_of)')
     if bad is not None:
         return bad
     for addr in ADDRESSES:
         cls = addressing.address_class(addr)
         want = cls.name if cls is not None else None
-        got = answer(addr)  # type: ignore[operator]
+        got = answer(addr)
         if got != want:
             first = int(IPv4Address(addr)) >> 24
             return ExerciseResult(
@@ -68,7 +69,7 @@ def _check_class_of(answer: object) -> ExerciseResult:
 
 
 @exercise("net.network_address")
-def _check_network_address(answer: object) -> ExerciseResult:
+def _check_network_address(answer: Any) -> ExerciseResult:
     bad = _callable(answer, 'check("net.network_address", network_address)')
     if bad is not None:
         return bad
@@ -77,7 +78,7 @@ def _check_network_address(answer: object) -> ExerciseResult:
         p = prefixes[i % len(prefixes)]
         mask = addressing.mask(p).dotted
         want = addressing.network_part(addr, p)
-        got = answer(addr, mask)  # type: ignore[operator]
+        got = answer(addr, mask)
         if not _same(got, want):
             return ExerciseResult(
                 False,
@@ -89,13 +90,13 @@ def _check_network_address(answer: object) -> ExerciseResult:
 
 
 @exercise("net.hosts_per_prefix")
-def _check_hosts(answer: object) -> ExerciseResult:
+def _check_hosts(answer: Any) -> ExerciseResult:
     bad = _callable(answer, 'check("net.hosts_per_prefix", hosts_per_prefix)')
     if bad is not None:
         return bad
     for p in range(0, 31):
         want = addressing.host_count(p)
-        got = answer(p)  # type: ignore[operator]
+        got = answer(p)
         if got != want:
             hint = "2 ** (32 - prefix) addresses, minus the network address and the broadcast"
             if got == 2 ** (32 - p):
@@ -110,10 +111,10 @@ SUBNET_TASK = {"network": SUBNET_NETWORK, "hosts": SUBNET_HOSTS}
 
 
 @exercise("net.subnet_plan")
-def _check_subnet_plan(answer: object) -> ExerciseResult:
+def _check_subnet_plan(answer: Any) -> ExerciseResult:
     want = addressing.subnets_for_hosts(SUBNET_NETWORK, SUBNET_HOSTS)
     try:
-        got = [IPv4Network(str(x).strip()) for x in answer]  # type: ignore[attr-defined]
+        got = [IPv4Network(str(x).strip()) for x in answer]
     except (TypeError, ValueError) as exc:
         return ExerciseResult(False, f"expected a list of networks like '192.168.40.0/26' ({exc})")
     if got == want:
@@ -134,7 +135,7 @@ def _check_subnet_plan(answer: object) -> ExerciseResult:
 
 
 @exercise("net.same_subnet")
-def _check_same_subnet(answer: object) -> ExerciseResult:
+def _check_same_subnet(answer: Any) -> ExerciseResult:
     bad = _callable(answer, 'check("net.same_subnet", same_subnet)')
     if bad is not None:
         return bad
@@ -146,7 +147,7 @@ def _check_same_subnet(answer: object) -> ExerciseResult:
     cases += [(a, b, addressing.mask(p).dotted) for a, b, p in zip(ADDRESSES, ADDRESSES[5:], range(33))]
     for a, b, m in cases:
         want = addressing.same_subnet(a, b, m)
-        got = answer(a, b, m)  # type: ignore[operator]
+        got = answer(a, b, m)
         if got is not want and got != want:
             return ExerciseResult(False, f"same_subnet({a!r}, {b!r}, {m!r}) returned {got!r}, expected "
                                          f"{want}: compare (a AND mask) with (b AND mask)")
@@ -157,7 +158,7 @@ def _check_same_subnet(answer: object) -> ExerciseResult:
 
 
 @exercise("net.next_hop")
-def _check_next_hop(answer: object) -> ExerciseResult:
+def _check_next_hop(answer: Any) -> ExerciseResult:
     bad = _callable(answer, 'check("net.next_hop", my_next_hop)')
     if bad is not None:
         return bad
@@ -169,7 +170,7 @@ def _check_next_hop(answer: object) -> ExerciseResult:
              ("172.16.0.100", "172.16.0.10/25", "172.16.0.1")]
     for dst, iface, gw in cases:
         want = next_hop(dst, iface, gw)
-        got = answer(dst, iface, gw)  # type: ignore[operator]
+        got = answer(dst, iface, gw)
         if not _same(got, want):
             where = "on my subnet" if want == IPv4Address(dst) else "not on my subnet"
             return ExerciseResult(False, f"my_next_hop({dst!r}, {iface!r}, {gw!r}) returned {got!r}: "
@@ -197,7 +198,7 @@ def _task_table() -> RoutingTable:
 
 
 @exercise("net.longest_prefix_match")
-def _check_lpm(answer: object) -> ExerciseResult:
+def _check_lpm(answer: Any) -> ExerciseResult:
     bad = _callable(answer, 'check("net.longest_prefix_match", lookup)')
     if bad is not None:
         return bad
@@ -208,7 +209,7 @@ def _check_lpm(answer: object) -> ExerciseResult:
     for dst in dsts:
         route = table.lookup(dst)
         want = str(route.network) if route is not None else None
-        got = answer(ROUTES_TASK, dst)  # type: ignore[operator]
+        got = answer(ROUTES_TASK, dst)
         if not _same(got, want):
             cands = [str(r.network) for r in table.matches(dst)]
             return ExerciseResult(False, f"lookup(ROUTES_TASK, {dst!r}) returned {got!r}, expected {want!r}: "
@@ -217,16 +218,16 @@ def _check_lpm(answer: object) -> ExerciseResult:
 
 
 @exercise("net.fragments")
-def _check_fragments(answer: object) -> ExerciseResult:
+def _check_fragments(answer: Any) -> ExerciseResult:
     bad = _callable(answer, 'check("net.fragments", fragments)')
     if bad is not None:
         return bad
     for size, mtu in ((4000, 1500), (1480, 1500), (1481, 1500), (3000, 576), (100, 68), (20, 1500)):
         packet = IPv4Packet(src="10.0.0.1", dst="10.0.0.2", payload=bytes(size))
         want = [(f.fragment_offset, len(f.payload), f.more_fragments) for f in fragment(packet, mtu)]
-        got = answer(size, mtu)  # type: ignore[operator]
+        got = answer(size, mtu)
         try:
-            got_list = [(int(o), int(n), bool(m)) for o, n, m in got]  # type: ignore[union-attr]
+            got_list = [(int(o), int(n), bool(m)) for o, n, m in got]
         except (TypeError, ValueError):
             return ExerciseResult(False, f"fragments({size}, {mtu}) should return a list of "
                                          "(offset, data_length, more_fragments) tuples")

@@ -8,6 +8,7 @@ and gives a hint.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from labkit.exercises import ExerciseResult, exercise
 from labkit.phy import add_noise, ber_theory, bits_from_bytes, encode
 
 
-def _compare_arrays(got: object, want: np.ndarray, what: str, hint: str) -> ExerciseResult | None:
+def _compare_arrays(got: Any, want: np.ndarray, what: str, hint: str) -> ExerciseResult | None:
     arr = np.asarray(got)
     if arr.shape != want.shape:
         return ExerciseResult(
@@ -37,7 +38,7 @@ _PHY_CASES = [
 
 
 @exercise("phy.bits_of_byte")
-def _check_bits_of_byte(answer: object) -> ExerciseResult:
+def _check_bits_of_byte(answer: Any) -> ExerciseResult:
     if not callable(answer):
         return ExerciseResult(False, "pass your function itself, e.g. check(..., bits_of_byte)")
     for value in (0, 1, 0x41, 0x80, 0xA5, 0xFF):
@@ -52,7 +53,7 @@ def _check_bits_of_byte(answer: object) -> ExerciseResult:
 
 
 @exercise("phy.nrz_l")
-def _check_nrz_l(answer: object) -> ExerciseResult:
+def _check_nrz_l(answer: Any) -> ExerciseResult:
     if not callable(answer):
         return ExerciseResult(False, "pass your function itself, e.g. check(..., nrz_l)")
     for spb in (2, 8):
@@ -69,7 +70,7 @@ def _check_nrz_l(answer: object) -> ExerciseResult:
 
 
 @exercise("phy.manchester_decode")
-def _check_manchester_decode(answer: object) -> ExerciseResult:
+def _check_manchester_decode(answer: Any) -> ExerciseResult:
     if not callable(answer):
         return ExerciseResult(False, "pass your function itself, e.g. check(..., manchester_decode)")
     rng = np.random.default_rng(11)
@@ -89,9 +90,9 @@ def _check_manchester_decode(answer: object) -> ExerciseResult:
 
 
 @exercise("phy.snr_for_ber")
-def _check_snr_for_ber(answer: object) -> ExerciseResult:
+def _check_snr_for_ber(answer: Any) -> ExerciseResult:
     try:
-        snr = float(answer)  # type: ignore[arg-type]
+        snr = float(answer)
     except (TypeError, ValueError):
         return ExerciseResult(False, f"expected a number of decibels, got {answer!r}")
     if not math.isfinite(snr):

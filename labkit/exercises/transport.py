@@ -7,6 +7,7 @@ because some build a small simulated network, and no layer imports the simulator
 from __future__ import annotations
 
 from ipaddress import IPv4Address
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ _SRC, _DST = IPv4Address("192.168.1.10"), IPv4Address("192.168.2.20")
 
 
 @exercise("udp.checksum")
-def _udp_checksum(answer: object) -> ExerciseResult:
+def _udp_checksum(answer: Any) -> ExerciseResult:
     """answer(src, dst, sport, dport, payload) -> the UDP checksum as an int."""
     if not callable(answer):
         return ExerciseResult(False, "pass your function itself, e.g. check(..., udp_checksum)")
@@ -38,7 +39,7 @@ def _udp_checksum(answer: object) -> ExerciseResult:
 
 
 @exercise("udp.max_payload")
-def _max_payload(answer: object) -> ExerciseResult:
+def _max_payload(answer: Any) -> ExerciseResult:
     """The largest UDP payload in one IPv4 packet whose header carries 8 bytes of options."""
     want = 65535 - (20 + 8) - 8
     if answer == want:
@@ -51,7 +52,7 @@ def _max_payload(answer: object) -> ExerciseResult:
 
 
 @exercise("udp.reliable_request")
-def _reliable_request(answer: object) -> ExerciseResult:
+def _reliable_request(answer: Any) -> ExerciseResult:
     """answer(sock, request, server, retries) sends, waits with the socket's timeout, retries."""
     from labkit.sim import Loss, Network
     from labkit.sim.stacks import install_transport, socket
@@ -88,19 +89,19 @@ def _reliable_request(answer: object) -> ExerciseResult:
 
 
 @exercise("tcp.seq_ack")
-def _seq_ack(answer: object) -> ExerciseResult:
+def _seq_ack(answer: Any) -> ExerciseResult:
     """The (seq, ack) of B's ACK after A (ISS 1000) sent SYN, then 100 and 50 data bytes, B ISS 7000."""
     want = (7001, 1151)
-    if tuple(answer) == want:  # type: ignore[arg-type]
+    if tuple(answer) == want:
         return ExerciseResult(True, "seq 7001 (B's SYN used 7000), ack 1151 (1001 + 100 + 50)")
-    if tuple(answer) == (7001, 1150):  # type: ignore[arg-type]
+    if tuple(answer) == (7001, 1150):
         return ExerciseResult(False, "the SYN uses one sequence number: A's data starts at 1001")
     return ExerciseResult(False, "the ACK number is the next byte B expects; A's SYN took "
                                  "sequence number 1000, so its data are 1001..1150")
 
 
 @exercise("tcp.rto")
-def _rto(answer: object) -> ExerciseResult:
+def _rto(answer: Any) -> ExerciseResult:
     """answer(samples_ns) -> the RTO after the samples, by RFC 6298 (min 200 ms, G 1 ms)."""
     if not callable(answer):
         return ExerciseResult(False, "pass your function itself, e.g. check(..., rto)")

@@ -98,10 +98,8 @@ class NodeClock:
 
 
 def _logic(switch: Switch) -> SwitchLogic | None:
-    logic = switch.logic
-    if isinstance(logic, type):  # a class: one instance per switch
-        logic = logic()
-    return logic  # type: ignore[no-any-return]
+    logic: SwitchLogic | None = switch.logic() if isinstance(switch.logic, type) else switch.logic
+    return logic  # a class is made once per switch
 
 
 def install_switching(net: Network, *switches: Switch | str, **options: Any) -> dict[str, Bridge]:
