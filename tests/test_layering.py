@@ -50,6 +50,7 @@ PLACES = {
     "labkit.errors": "bottom",
     "labkit.units": "bottom",
     "labkit.display": "bottom",
+    "labkit._moved": "bottom",  # serves names that moved up from where notebooks found them
     "labkit.phy.*": "phy",
     "labkit.link.*": "link",
     "labkit.net.*": "net",

@@ -13,18 +13,11 @@ of one of its names imports :mod:`labkit.exercises.app` (a PEP 562 module
 exercises. New code imports from :mod:`labkit.exercises.app`.
 """
 
+from labkit._moved import moved
+
 __all__ = ["TrickleSocket"]  # noqa: F822  (served by __getattr__)
 
-
-def __getattr__(name: str) -> object:
-    """Return ``name`` from :mod:`labkit.exercises.app`, importing it on first use."""
-    if name in __all__:
-        from labkit.exercises import app
-
-        return getattr(app, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r} "
-                         "(the checks moved to labkit.exercises.app)")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = moved(
+    __name__, dict.fromkeys(__all__, "labkit.exercises.app"),
+    hint=" (the checks moved to labkit.exercises.app)",
+)

@@ -539,11 +539,15 @@ class Board:
         while self.clock() < deadline:
             if not self._frames and not self._fill(deadline):
                 break
-            while self._frames:
-                f = self._frames.popleft()
-                if f.type == P.BRIDGE_RECV:
-                    self._bridge_rx += f.payload
+            self._take_bridge_frames()
         self._bridge_queued = 0
+
+    def _take_bridge_frames(self) -> None:
+        """Move the bytes of every BRIDGE_RECV frame read so far into the receive buffer."""
+        while self._frames:
+            f = self._frames.popleft()
+            if f.type == P.BRIDGE_RECV:
+                self._bridge_rx += f.payload
 
     def bridge_recv(self, size: int | None = None, *, timeout: float | None = None) -> bytes:
         """Bytes that arrived over the wire: wait for ``size`` of them (or any) until timeout."""
@@ -552,10 +556,7 @@ class Board:
         while len(self._bridge_rx) < want:
             if not self._frames and not self._fill(deadline):
                 break
-            while self._frames:
-                f = self._frames.popleft()
-                if f.type == P.BRIDGE_RECV:
-                    self._bridge_rx += f.payload
+            self._take_bridge_frames()
         n = len(self._bridge_rx) if size is None else min(size, len(self._bridge_rx))
         out = bytes(self._bridge_rx[:n])
         del self._bridge_rx[:n]

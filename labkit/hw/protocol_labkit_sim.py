@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import errno
 from typing import TYPE_CHECKING, Any, TypedDict
-from urllib.parse import parse_qsl, urlsplit
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from labkit.hw import sim
+from labkit.hw.urls import PairURLError, split_pair_url
 
 _PAIR_KEYS = {
     "rc_us": float, "noise_mv": float, "ppm0": float, "ppm1": float, "seed": int,
@@ -55,18 +55,17 @@ class BoardOptions(TypedDict, total=False):
 
 def parse_url(url: str) -> tuple[str, int, dict[str, Any], BoardOptions]:
     """Split ``labkit-sim://NAME/INDEX?k=v`` into (name, index, wire options, board options)."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "labkit-sim":
-        raise SerialException(f"expected a URL starting labkit-sim://, got {url!r}")
-    name = parts.netloc or "default"
-    path = parts.path.strip("/") or "0"
-    if path not in ("0", "1"):
-        raise SerialException(
-            errno.ENOENT, f"could not open port {url}: a simulated pair has boards 0 and 1"
-        )
+    try:
+        name, index, options = split_pair_url(url, "labkit-sim")
+    except PairURLError as exc:
+        if exc.index:
+            raise SerialException(
+                errno.ENOENT, f"could not open port {url}: a simulated pair has boards 0 and 1"
+            ) from None
+        raise SerialException(str(exc)) from None
     wire: dict[str, Any] = {}  # WireModel's keyword arguments, converted by _PAIR_KEYS
     board: BoardOptions = {}
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    for key, value in options:
         try:
             if key in _PAIR_KEYS:
                 wire[key] = _PAIR_KEYS[key](value)
@@ -86,7 +85,7 @@ def parse_url(url: str) -> tuple[str, int, dict[str, Any], BoardOptions]:
                 raise ValueError(f"unknown option (known: {known})")
         except ValueError as exc:
             raise SerialException(f"{url}: option {key}={value!r}: {exc}") from None
-    return name, int(path), wire, board
+    return name, index, wire, board
 
 
 class Serial(SerialBase):

@@ -383,18 +383,16 @@ def running_twins() -> dict[str, Twin]:
 
 def parse_url(url: str) -> tuple[str, int, TwinWire, bool]:
     """Split ``labkit-twin://NAME/INDEX?k=v`` into (name, index, wire, reset on open)."""
-    from urllib.parse import parse_qsl, urlsplit
+    from labkit.hw.urls import PairURLError, split_pair_url
 
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "labkit-twin":
-        raise LabkitValueError(f"expected a URL starting labkit-twin://, got {url!r}")
-    name = parts.netloc or "default"
-    path = parts.path.strip("/") or "0"
-    if path not in ("0", "1"):
-        raise LabkitValueError(f"{url}: a twin has boards 0 and 1")
+    try:
+        name, index, options = split_pair_url(url, "labkit-twin")
+    except PairURLError as exc:
+        message = f"{url}: a twin has boards 0 and 1" if exc.index else str(exc)
+        raise LabkitValueError(message) from None
     wire: dict = {}
     reset = True
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    for key, value in options:
         if key in _URL_KEYS:
             try:
                 wire[key] = _URL_KEYS[key](value)
@@ -406,7 +404,7 @@ def parse_url(url: str) -> tuple[str, int, TwinWire, bool]:
             raise LabkitValueError(
                 f"{url}: option {key}={value!r}: unknown (known: {sorted(_URL_KEYS)}, reset)"
             )
-    return name, int(path), TwinWire(**wire), reset
+    return name, index, TwinWire(**wire), reset
 
 
 def _stop_all() -> None:

@@ -15,8 +15,8 @@
 (still importable from here, for notebooks written before it moved).
 """
 
-from typing import Any
 
+from labkit._moved import moved
 from labkit.link import crc, framing
 from labkit.link.bridge import Bridge, BridgeEvent, SwitchLogic
 from labkit.link.ethernet import (
@@ -72,11 +72,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # install_switching moved to labkit.sim.stacks, above the layers; imported on first use
-    # only, so that `import labkit.link` imports no simulator (PEP 562).
-    if name == "install_switching":
-        import importlib
-
-        return importlib.import_module("labkit.sim.stacks").install_switching
-    raise AttributeError(f"module 'labkit.link' has no attribute {name!r}")
+# install_switching moved to labkit.sim.stacks, above the layers; served from there on first
+# use, so that `import labkit.link` imports no simulator.
+__getattr__, __dir__ = moved(__name__, {"install_switching": "labkit.sim.stacks"})

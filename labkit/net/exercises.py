@@ -8,23 +8,17 @@ by the name's prefix, so nothing needs importing to register it.
 This file remains only so that notebooks saved before the move, which do
 ``import labkit.net.exercises`` and read ``labkit.net.exercises.SUBNET_TASK``,
 still run. It imports nothing when imported: the first use of one of its
-names imports :mod:`labkit.exercises.net` (a PEP 562 module ``__getattr__``),
+names imports :mod:`labkit.exercises.net` (a PEP 562 module
+``__getattr__`` made by :func:`labkit._moved.moved`),
 so importing :mod:`labkit.net` never imports the exercises. New code imports
 from :mod:`labkit.exercises.net`.
 """
 
+from labkit._moved import moved
+
 __all__ = ["ADDRESSES", "SUBNET_TASK", "ROUTES_TASK"]  # noqa: F822  (served by __getattr__)
 
-
-def __getattr__(name: str) -> object:
-    """Return ``name`` from :mod:`labkit.exercises.net`, importing it on first use."""
-    if name in __all__:
-        from labkit.exercises import net
-
-        return getattr(net, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r} "
-                         "(the checks moved to labkit.exercises.net)")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = moved(
+    __name__, dict.fromkeys(__all__, "labkit.exercises.net"),
+    hint=" (the checks moved to labkit.exercises.net)",
+)

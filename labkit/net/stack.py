@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any, Protocol
 
+from labkit._moved import moved
 from labkit.errors import LabkitError, LabkitValueError
 from labkit.link.ethernet import EthernetFrame, EtherType
 from labkit.link.interface import Clock, NetworkInterface, Timer
@@ -76,13 +77,7 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _MOVED.get(name)
-    if home is None:
-        raise AttributeError(f"module 'labkit.net.stack' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(home), name)
+__getattr__, __dir__ = moved(__name__, _MOVED)
 
 Listener = Callable[[IPv4Packet, ICMPMessage, int], Any]
 # destination unreachable, source quench, redirect, time exceeded, parameter problem

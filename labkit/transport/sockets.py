@@ -61,8 +61,9 @@ import errno
 from collections import deque
 from collections.abc import Callable
 from ipaddress import IPv4Address
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from labkit._moved import moved
 from labkit.errors import LabkitError, LabkitValueError, ParseError
 from labkit.link.interface import WaitingClock
 from labkit.net.icmp import ICMPMessage, Unreachable
@@ -106,13 +107,9 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _MOVED.get(name)
-    if home is None:
-        raise AttributeError(f"module 'labkit.transport.sockets' has no attribute {name!r}")
-    import importlib
+__getattr__, __dir__ = moved(__name__, _MOVED)
 
-    return getattr(importlib.import_module(home), name)
+_T = TypeVar("_T")
 
 AF_INET = 2
 SOCK_STREAM = 1
@@ -258,12 +255,19 @@ class Transport:
                     conn.local_port not in self.listeners:
                 self.ports[6].release(conn.local_port)
 
-    def _tcp_arrives(self, packet: IPv4Packet, now: int) -> None:
-        src, dst = packet.src, packet.dst
+    def _parse(self, parse: Callable[[bytes, IPv4Address, IPv4Address], _T], packet: IPv4Packet,
+               now: int) -> _T | None:
+        """``parse`` the packet's payload (checksum over its addresses); a bad one is dropped, noted."""
         try:
-            seg = TCPSegment.parse(packet.payload, src, dst)
+            return parse(packet.payload, packet.src, packet.dst)
         except ParseError as exc:
             self.dropped.append((now, str(exc)))
+            return None
+
+    def _tcp_arrives(self, packet: IPv4Packet, now: int) -> None:
+        src, dst = packet.src, packet.dst
+        seg = self._parse(TCPSegment.parse, packet, now)
+        if seg is None:
             return
         key = (seg.dst_port, src, seg.src_port)
         conn = self.connections.get(key)
@@ -297,10 +301,8 @@ class Transport:
     # ------------------------------------------------------------------ UDP plumbing
     def _udp_arrives(self, packet: IPv4Packet, now: int) -> None:
         src, dst = packet.src, packet.dst
-        try:
-            datagram = UDPDatagram.parse(packet.payload, src, dst)
-        except ParseError as exc:
-            self.dropped.append((now, str(exc)))
+        datagram = self._parse(UDPDatagram.parse, packet, now)
+        if datagram is None:
             return
         sock = self.udp_sockets.get(datagram.dst_port)
         if sock is None:
@@ -504,12 +506,9 @@ class Socket:
         The socket switches to event mode (``sendall`` no longer blocks).
         Bytes already received are handed over at once.
         """
-        self._stream()
-        if handler is not None and not callable(handler):
-            raise LabkitValueError(f"handler={handler!r}: expected a function (data)")
+        self._check_handler(handler, "(data)")
         self._on_data = handler
-        self._events = True
-        self._dispatch()
+        self._start_events()
 
     def on_close(self, handler: Callable[[], Any] | None) -> None:
         """Call ``handler()`` once, when the peer has closed its side (FIN) or reset the connection.
@@ -517,10 +516,17 @@ class Socket:
         After it, :meth:`recv` returns ``b""`` (or raises the reset); call
         :meth:`close` to finish this side too.
         """
+        self._check_handler(handler, "()")
+        self._on_close = handler
+        self._start_events()
+
+    def _check_handler(self, handler: object, arguments: str) -> None:
         self._stream()
         if handler is not None and not callable(handler):
-            raise LabkitValueError(f"handler={handler!r}: expected a function ()")
-        self._on_close = handler
+            raise LabkitValueError(f"handler={handler!r}: expected a function {arguments}")
+
+    def _start_events(self) -> None:
+        """Switch to event mode and hand over what is already waiting."""
         self._events = True
         self._dispatch()
 
