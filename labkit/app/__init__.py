@@ -6,9 +6,11 @@
 - :mod:`labkit.app.chat`: LCP, a chat protocol of our own, with its spec;
 - :mod:`labkit.app.servers`: selectors, thread-per-client and UDP servers that
   a notebook can start and stop;
-- :mod:`labkit.app.sockets`: a loopback TCP pair and other lesson helpers.
+- :mod:`labkit.app.sockets`: a loopback TCP pair and other lesson helpers;
+- :mod:`labkit.app.ping` and :mod:`labkit.app.traceroute`: the two diagnostic programs,
+  on a simulated host's IP stack.
 
-Everything here works on any socket-like object (``sendall``, ``recv``,
+Everything else here works on any socket-like object (``sendall``, ``recv``,
 ``settimeout``): real sockets today, labkit's simulated TCP sockets too.
 """
 

@@ -27,9 +27,13 @@ The pieces:
   ``add_router``, ``connect``, ``impair``, ``capture``, ``at``/``after``,
   ``run``/``run_for``, ``net["A"]``, ``net["A.eth0"]``.
 - :class:`Host`, :class:`Switch`, :class:`Router`, :class:`Interface`
-  (:mod:`~labkit.sim.nodes`): the plug-in point for the layers,
-  ``node.set_handler(fn(iface, frame, now))``, ``iface.send(frame)``,
-  ``node.call_later(delay, fn)``, ``node.rng``.
+  (:mod:`~labkit.sim.nodes`): ``node.set_handler(fn(iface, frame, now))``,
+  ``iface.send(frame)``, ``node.call_later(delay, fn)``, ``node.rng``.
+- The protocol stacks (:mod:`~labkit.sim.stacks`, imported on its own): the one
+  module where the layers meet the simulator: ``install_switching``,
+  ``install_ip``, ``install_transport``, ``socket``, and :class:`~labkit.sim.stacks.NodeClock`;
+  ``add_switch(name, logic=...)``, ``add_router(..., forwarding=...)`` and
+  ``add_host(..., tcp=...)`` give a node a component of one's own.
 - :class:`Link` and :class:`Channel` (:mod:`~labkit.sim.link`): bandwidth,
   propagation delay, MTU, drop-tail queue.
 - Impairments (:mod:`~labkit.sim.impair`): :class:`Loss`, :class:`Corrupt`,
@@ -43,7 +47,8 @@ The pieces:
 
 Units (``"1ms"``, ``"10Mbit"``) are read by :mod:`labkit.units`; drawings are
 in :mod:`labkit.viz.sim`; the scenario-test helper is :mod:`labkit.testing`.
-The engine imports no protocol layer: layers plug into the nodes.
+The engine (everything here but :mod:`~labkit.sim.stacks`) imports no protocol layer; see
+docs/architecture.md.
 """
 
 from labkit.sim.capture import Capture, Trace, TraceRecord, hex_summary
