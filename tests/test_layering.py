@@ -51,6 +51,7 @@ PLACES = {
     "labkit.units": "bottom",
     "labkit.display": "bottom",
     "labkit._moved": "bottom",  # serves names that moved up from where notebooks found them
+    "labkit.fields": "bottom",  # a header's layout, stated once; every header module uses it
     "labkit.phy.*": "phy",
     "labkit.link.*": "link",
     "labkit.net.*": "net",

@@ -21,7 +21,7 @@ from labkit.errors import LabkitError, LabkitValueError, ParseError
 from labkit.net.checksum import internet_checksum
 from labkit.net.ipv4 import (
     ICMP,
-    MAX_UDP_PAYLOAD,
+    TIMED_OUT_KEPT,
     UDP,
     FragmentationNeeded,
     IPv4Packet,
@@ -137,6 +137,8 @@ def test_usual_values_of_other_types_are_stored_as_plain_ints():
 
 
 def test_largest_udp_payload_fits_and_one_more_does_not():
+    from labkit.transport.udp import MAX_IPV4_PAYLOAD as MAX_UDP_PAYLOAD  # stated once, by UDP
+
     assert MAX_UDP_PAYLOAD == 65_507
     IPv4Packet(src="1.1.1.1", dst="2.2.2.2", protocol=UDP, payload=bytes(MAX_UDP_PAYLOAD + 8))
     with pytest.raises(LabkitValueError):
@@ -433,3 +435,54 @@ def test_ipaddress_keeps_the_integer_the_codecs_read():
     # this fails first.
     address = IPv4Address("192.168.1.10")
     assert address._ip == int(address) == 0xC0A8010A
+
+
+# -- reassembly stays bounded, in memory and in time --------------------------------------------
+
+
+def _fragments_of(size: int, piece: int, ident: int = 7) -> list[IPv4Packet]:
+    """``size`` bytes cut in fragments of ``piece`` bytes (by hand: no link has an MTU that small)."""
+    data = bytes(i & 0xFF for i in range(size))
+    return [IPv4Packet(src="10.0.0.1", dst="10.0.0.2", protocol=UDP, identification=ident,
+                       fragment_offset=start // 8, more_fragments=start + piece < size,
+                       payload=data[start:start + piece]) for start in range(0, size, piece)]
+
+
+def test_reassembly_of_many_small_fragments_in_any_order():
+    pieces = _fragments_of(8_000 * 8, 8)
+    assert len(pieces) == 8_000
+    order = list(range(len(pieces)))
+    import random
+
+    random.Random(3).shuffle(order)
+    r = Reassembler()
+    whole = [r.add(pieces[i], 0) for i in order]
+    assert [w for w in whole if w is not None][0].payload == bytes(i & 0xFF for i in range(64_000))
+    assert whole[-1] is not None and whole.count(None) == len(pieces) - 1
+    assert len(r) == 0 and r.counters["reassembled"] == 1
+
+
+def test_an_overlap_between_neighbours_is_found_wherever_it_falls():
+    pieces = _fragments_of(800, 80)
+    r = Reassembler()
+    for p in pieces[:4] + pieces[5:]:
+        assert r.add(p, 0) is None
+    sneaky = pieces[4].replace(fragment_offset=pieces[4].fragment_offset + 1, more_fragments=True,
+                               payload=pieces[4].payload)  # 8 bytes later: overlaps the next piece
+    assert r.add(sneaky, 0) is None
+    assert r.counters["overlaps"] == 1
+    assert r.add(pieces[4], 0) is None  # the datagram stays dropped until its timeout
+    assert list(r.pending()) == []
+
+
+def test_a_flood_of_datagrams_never_completed_stays_bounded():
+    r = Reassembler(timeout=1_000, max_pending=200)
+    for i in range(20_000):
+        first = IPv4Packet(src="10.0.0.1", dst="10.0.0.2", protocol=UDP, identification=i & 0xFFFF,
+                           more_fragments=True, payload=bytes(8))
+        r.add(first, i * 10)  # a new datagram every 10 ns, each given up 1 us later
+    assert len(r) <= 101 and len(r._deadlines) <= 101
+    assert len(r.timed_out) == TIMED_OUT_KEPT
+    assert r.timed_out[-1].identification == (20_000 - 101) & 0xFFFF  # the newest given up
+    assert r.counters["timeouts"] + r.counters["evicted"] + len(r) == 20_000
+    assert r.next_deadline() == r._pending[next(iter(r._pending))].deadline

@@ -1,15 +1,12 @@
 """Ethernet II frames (IEEE 802.3 with an EtherType; DIX Ethernet), with optional 802.1Q tag.
 
-On the wire, after the preamble and start-of-frame delimiter::
-
-    offset  size  field
-         0     6  destination MAC address
-         6     6  source MAC address
-       (12     4  802.1Q tag: TPID 0x8100, then PCP:3 DEI:1 VID:12; optional)
-        12     2  EtherType: what the payload is (0x0800 IPv4, 0x0806 ARP, 0x86DD IPv6)
-        14  46-1500  payload (padded with zeros up to 46 bytes)
-      end-4     4  FCS: CRC-32 of everything from the destination address on,
-                   least significant byte first
+On the wire, after the preamble and start-of-frame delimiter, comes the
+header, :data:`LAYOUT`: the destination MAC address, the source MAC address and
+the EtherType, what the payload is (0x0800 IPv4, 0x0806 ARP, 0x86DD IPv6). An
+optional 802.1Q tag (:data:`TAG_LAYOUT`: the TPID 0x8100 in the EtherType's
+place, then PCP:3 DEI:1 VID:12, then the real EtherType) may sit in between.
+Then the payload, padded with zeros up to 46 bytes, and the FCS: the CRC-32 of
+everything from the destination address on, least significant byte first.
 
 The header is 14 bytes (6 + 6 + 2: the EtherType is 2 bytes, not 6), the FCS
 4, so a frame carries 18 bytes of overhead. The sizes all follow from these
@@ -40,13 +37,14 @@ Decisions, stated once:
 
 from __future__ import annotations
 
-import struct
 import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 from labkit.display import header_html
 from labkit.errors import LabkitValueError, ParseError
+from labkit.fields import Layout, unfrozen_twin
 from labkit.link.mac import MAC_LENGTH, MACAddress
 from labkit.link.mac import _interned as _mac_table
 
@@ -54,6 +52,8 @@ __all__ = [
     "EtherType",
     "EthernetFrame",
     "VLANTag",
+    "LAYOUT",
+    "TAG_LAYOUT",
     "ETHERTYPE_LENGTH",
     "HEADER_LENGTH",
     "VLAN_TAG_LENGTH",
@@ -77,12 +77,23 @@ class EtherType(IntEnum):
     IPV6 = 0x86DD
 
 
+#: The header, field by field.
+LAYOUT = Layout(
+    ("destination", f"{MAC_LENGTH}s"),
+    ("source", f"{MAC_LENGTH}s"),
+    ("EtherType", "H"),
+)
+#: What follows the TPID 0x8100 of an 802.1Q tag (the TPID takes the EtherType's place).
+TAG_LAYOUT = Layout(
+    ("tag control", "H"),
+    ("EtherType", "H"),
+)
 #: Bytes in the EtherType field.
-ETHERTYPE_LENGTH = 2
+ETHERTYPE_LENGTH = LAYOUT.field("EtherType").end - LAYOUT.field("EtherType").start
 #: Destination + source + EtherType = 6 + 6 + 2 = 14 bytes.
-HEADER_LENGTH = 2 * MAC_LENGTH + ETHERTYPE_LENGTH
+HEADER_LENGTH = LAYOUT.size
 #: The 802.1Q tag inserted before the EtherType: TPID (2) + TCI (2).
-VLAN_TAG_LENGTH = 4
+VLAN_TAG_LENGTH = TAG_LAYOUT.size
 #: The frame check sequence: a CRC-32.
 FCS_LENGTH = 4
 #: The largest payload: Ethernet's MTU.
@@ -100,8 +111,8 @@ MAX_TAGGED_FRAME_LENGTH = MAX_FRAME_LENGTH + VLAN_TAG_LENGTH
 #: Type/length values from here up are EtherTypes; up to 1500 they are 802.3 lengths.
 MIN_ETHERTYPE = 0x0600
 
-_HEADER = struct.Struct("!6s6sH")  # destination, source, EtherType (or TPID)
-_TAG = struct.Struct("!HH")  # TCI, then the inner EtherType
+_HEADER = LAYOUT.struct
+_TAG = TAG_LAYOUT.struct
 _PAD = bytes(MIN_PAYLOAD)
 _TPID = int(EtherType.VLAN)
 _LAYER = "ethernet"
@@ -112,8 +123,8 @@ def fcs(data: bytes | bytearray | memoryview) -> bytes:
     return zlib.crc32(data).to_bytes(FCS_LENGTH, "little")
 
 
-_NAMES = {EtherType.IPV4: "IPv4", EtherType.ARP: "ARP", EtherType.VLAN: "802.1Q",
-          EtherType.IPV6: "IPv6"}
+_NAMES: dict[int, str] = {EtherType.IPV4: "IPv4", EtherType.ARP: "ARP", EtherType.VLAN: "802.1Q",
+                          EtherType.IPV6: "IPv6"}
 
 
 def _ethertype_name(value: int) -> str:
@@ -160,11 +171,11 @@ class VLANTag:
         return cls(vid=tci & 0xFFF, pcp=tci >> 13, dei=bool(tci & 0x1000))
 
 
-def _coerce_mac(name: str, value: object) -> MACAddress:
+def _coerce_mac(name: str, value: Any) -> MACAddress:
     if isinstance(value, MACAddress):
         return value
     try:
-        return MACAddress(value)  # type: ignore[arg-type]
+        return MACAddress(value)
     except LabkitValueError as exc:
         raise LabkitValueError(f"{name}: {exc}") from None
 
@@ -197,56 +208,28 @@ class EthernetFrame:
         vlan: VLANTag | None = None,
     ) -> EthernetFrame:
         # What dataclass's __init__ would do, but faster: a frozen dataclass sets each
-        # field through object.__setattr__. The object is born an _Unchecked (same slots,
-        # not frozen), takes its fields by plain assignment and then its real class
-        # (labkit.net.ipv4 and labkit.transport.udp do the same). The usual frame passes
-        # the one test below; __post_init__ converts other values or names the bad field.
-        u = _Unchecked()
+        # field through object.__setattr__. Instead the fields go into an unfrozen twin by
+        # plain assignment, which then takes its real class (labkit.fields.unfrozen_twin
+        # says what that buys, measured). The usual frame passes the one test below;
+        # anything else is converted or refused by name while it can still be written to.
+        u: Any = _Twin()
         u.dst = dst
         u.src = src
         u.ethertype = ethertype
         u.payload = payload
         u.vlan = vlan
-        u.__class__ = cls
         if not (
             type(dst) is MACAddress and type(src) is MACAddress and type(ethertype) is int
             and MIN_ETHERTYPE <= ethertype <= 0xFFFF and ethertype != _TPID
             and type(payload) is bytes and len(payload) <= MAX_PAYLOAD and vlan is None
         ):
-            u.__post_init__()  # type: ignore[attr-defined]
-        return u  # type: ignore[return-value]
+            _normalise(u)
+        u.__class__ = cls
+        return u
 
     def __getnewargs__(self) -> tuple[object, ...]:
         # copy and pickle call __new__ with these (then restore the slots)
         return (self.dst, self.src, self.ethertype, self.payload, self.vlan)
-
-    def __post_init__(self) -> None:
-        # Fields already of the right type are left alone (the common, fast case); others
-        # are converted or refused with the field's name.
-        if type(self.dst) is not MACAddress:
-            object.__setattr__(self, "dst", _coerce_mac("dst", self.dst))
-        if type(self.src) is not MACAddress:
-            object.__setattr__(self, "src", _coerce_mac("src", self.src))
-        et = self.ethertype
-        if type(et) is not int:
-            if isinstance(et, bool) or not isinstance(et, int):
-                raise LabkitValueError(f"ethertype={et!r}: expected an int such as 0x0800")
-            object.__setattr__(self, "ethertype", int(et))  # an IntEnum such as EtherType.ARP
-        if not MIN_ETHERTYPE <= et <= 0xFFFF or et == _TPID:
-            self._refuse_ethertype(et)
-        payload = self.payload
-        if type(payload) is not bytes:
-            if not isinstance(payload, (bytes, bytearray, memoryview)):
-                raise LabkitValueError(f"payload: expected bytes, got {type(payload).__name__}")
-            payload = bytes(payload)
-            object.__setattr__(self, "payload", payload)
-        if len(payload) > MAX_PAYLOAD:
-            raise LabkitValueError(
-                f"payload: {len(payload)} bytes is more than Ethernet's maximum of {MAX_PAYLOAD} "
-                "(the MTU). Ethernet does not fragment: IP splits packets to fit the MTU"
-            )
-        if self.vlan is not None and not isinstance(self.vlan, VLANTag):
-            raise LabkitValueError(f"vlan={self.vlan!r}: expected a VLANTag or None")
 
     @staticmethod
     def _refuse_ethertype(et: int) -> None:
@@ -285,13 +268,11 @@ class EthernetFrame:
     def pack(self, *, fcs: bool = True) -> bytes:
         """The frame's bytes: header, payload, zero padding and (by default) the FCS."""
         vlan = self.vlan
-        # destination, source and EtherType are 48 + 48 + 16 bits: one integer, one to_bytes
-        # (_mac is MACAddress's integer slot; int() would cost a method call each)
-        macs = self.dst._mac << 64 | self.src._mac << 16
+        # (_packed is MACAddress's bytes slot: .packed would cost a property call each)
         if vlan is None:
-            head = (macs | self.ethertype).to_bytes(HEADER_LENGTH, "big")
+            head = _pack_header(self.dst._packed, self.src._packed, self.ethertype)
         else:
-            head = (macs | _TPID).to_bytes(HEADER_LENGTH, "big") + _TAG.pack(
+            head = _pack_header(self.dst._packed, self.src._packed, _TPID) + _TAG.pack(
                 vlan.tci, self.ethertype
             )
         pad = MIN_FRAME_LENGTH - FCS_LENGTH - len(head) - len(self.payload)
@@ -389,14 +370,14 @@ class EthernetFrame:
                 )
             end = offset + payload_length
         # every field is checked: fill an unfrozen twin, then give it its real class
-        frame = _Unchecked()
+        frame: Any = _Twin()
         frame.dst = _interned_mac(dst) or _mac_from_packed(dst)  # a dict lookup, usually
         frame.src = _interned_mac(src) or _mac_from_packed(src)
         frame.ethertype = ethertype
         frame.payload = raw[offset:end]
         frame.vlan = vlan
         frame.__class__ = cls
-        return frame  # type: ignore[return-value]
+        return frame
 
     def trimmed(self, length: int) -> EthernetFrame:
         """A copy whose payload is cut to ``length`` bytes (dropping the padding)."""
@@ -447,13 +428,13 @@ class EthernetFrame:
 
     def spans(self) -> list[tuple[int, int, str]]:
         """``(start, end, field)`` byte ranges of :meth:`pack`'s output, for hex maps."""
-        out = [(0, 6, "destination"), (6, 12, "source")]
-        pos = 12
+        out = LAYOUT.spans(names=("destination", "source"))
+        pos = LAYOUT.field("EtherType").start
         if self.vlan is not None:
-            out.append((12, 16, "802.1Q tag"))
-            pos = 16
-        out.append((pos, pos + 2, "EtherType"))
-        pos += 2
+            out.append((pos, pos + VLAN_TAG_LENGTH, "802.1Q tag"))
+            pos += VLAN_TAG_LENGTH
+        out.append((pos, pos + ETHERTYPE_LENGTH, "EtherType"))
+        pos += ETHERTYPE_LENGTH
         out.append((pos, pos + len(self.payload), "payload"))
         pos += len(self.payload)
         if self.padding_length:
@@ -469,10 +450,35 @@ class EthernetFrame:
         )
 
 
-class _Unchecked:
-    """Same slots as :class:`EthernetFrame`, not frozen: ``__init__`` and ``parse`` fill one in."""
+_Twin = unfrozen_twin(EthernetFrame)
+_pack_header = _HEADER.pack
 
-    __slots__ = EthernetFrame.__slots__
+
+def _normalise(u: Any) -> None:
+    """Convert the fields of an EthernetFrame still being built, or refuse the bad one by name."""
+    if type(u.dst) is not MACAddress:
+        u.dst = _coerce_mac("dst", u.dst)
+    if type(u.src) is not MACAddress:
+        u.src = _coerce_mac("src", u.src)
+    et = u.ethertype
+    if type(et) is not int:
+        if isinstance(et, bool) or not isinstance(et, int):
+            raise LabkitValueError(f"ethertype={et!r}: expected an int such as 0x0800")
+        u.ethertype = int(et)  # an IntEnum such as EtherType.ARP
+    if not MIN_ETHERTYPE <= et <= 0xFFFF or et == _TPID:
+        EthernetFrame._refuse_ethertype(et)
+    payload = u.payload
+    if type(payload) is not bytes:
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise LabkitValueError(f"payload: expected bytes, got {type(payload).__name__}")
+        u.payload = payload = bytes(payload)
+    if len(payload) > MAX_PAYLOAD:
+        raise LabkitValueError(
+            f"payload: {len(payload)} bytes is more than Ethernet's maximum of {MAX_PAYLOAD} "
+            "(the MTU). Ethernet does not fragment: IP splits packets to fit the MTU"
+        )
+    if u.vlan is not None and not isinstance(u.vlan, VLANTag):
+        raise LabkitValueError(f"vlan={u.vlan!r}: expected a VLANTag or None")
 
 
 _mac_from_packed = MACAddress._from_packed

@@ -60,8 +60,9 @@ class MACAddress:
     lower-case colon form; ``int()`` and :attr:`packed` the other forms.
     """
 
-    __slots__ = ("_mac",)
+    __slots__ = ("_mac", "_packed")
     _mac: int
+    _packed: bytes  # the same 6 bytes in network order, kept: every frame header packs them
 
     def __init__(self, address: MACAddress | str | int | bytes | bytearray | memoryview) -> None:
         if isinstance(address, MACAddress):
@@ -148,7 +149,7 @@ class MACAddress:
     @property
     def packed(self) -> bytes:
         """The 6 bytes in network order, as they appear in a frame header."""
-        return self._mac.to_bytes(MAC_LENGTH, "big")
+        return self._packed
 
     def __bytes__(self) -> bytes:
         return self.packed
@@ -245,8 +246,15 @@ class MACAddress:
 
 _interned: dict[bytes, MACAddress] = {}
 _INTERN_LIMIT = 4096
-#: The slot's own setter, bypassing the immutable __setattr__.
-_set_mac: Callable[[MACAddress, int], None] = MACAddress.__dict__["_mac"].__set__
+#: The slots' own setters, bypassing the immutable __setattr__.
+_set_int: Callable[[MACAddress, int], None] = MACAddress.__dict__["_mac"].__set__
+_set_packed: Callable[[MACAddress, bytes], None] = MACAddress.__dict__["_packed"].__set__
+
+
+def _set_mac(mac: MACAddress, value: int) -> None:
+    """Set both slots of a new address (bypassing the immutable __setattr__)."""
+    _set_int(mac, value)
+    _set_packed(mac, value.to_bytes(MAC_LENGTH, "big"))
 
 
 def _parse_str(text: str) -> int:

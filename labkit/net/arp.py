@@ -7,19 +7,11 @@ the next hop. ARP asks the whole LAN (a broadcast *request*: "who has
 cache for a while. A *gratuitous* ARP is a request (or reply) for one's own
 address: it announces a new or changed MAC and detects address conflicts.
 
-The packet for Ethernet and IPv4 (28 bytes, after a 14-byte Ethernet header
-with EtherType 0x0806)::
-
-    offset size field
-         0    2 hardware type (1 = Ethernet)
-         2    2 protocol type (0x0800 = IPv4)
-         4    1 hardware address length (6)
-         5    1 protocol address length (4)
-         6    2 operation (1 = request, 2 = reply)
-         8    6 sender hardware address
-        14    4 sender protocol address
-        18    6 target hardware address (zeros in a request)
-        24    4 target protocol address
+The packet for Ethernet and IPv4 is :data:`LAYOUT` (28 bytes, after a 14-byte
+Ethernet header with EtherType 0x0806): the hardware type (1 = Ethernet), the
+protocol type (0x0800 = IPv4), the two address lengths (6 and 4), the operation
+(1 = request, 2 = reply), then the sender's MAC and IP addresses and the
+target's (the target MAC is zeros in a request).
 
 Which address to ARP for is the rule the source teaches (:func:`next_hop`):
 a destination on my own subnet is asked for directly; any other destination
@@ -33,14 +25,15 @@ Everything here is pure logic with time passed in (integer nanoseconds):
 
 from __future__ import annotations
 
-import struct
 from collections import deque
 from dataclasses import dataclass, field
 from html import escape
 from ipaddress import IPv4Address, IPv4Interface
+from typing import Any
 
 from labkit.display import header_html
 from labkit.errors import LabkitValueError, ParseError
+from labkit.fields import Layout
 from labkit.link.ethernet import EtherType
 from labkit.link.mac import BROADCAST, MACAddress
 from labkit.net.addressing import LIMITED_BROADCAST, UNSPECIFIED, as_address, as_network
@@ -48,6 +41,7 @@ from labkit.units import format_time, parse_time
 
 __all__ = [
     "ARPPacket",
+    "LAYOUT",
     "REQUEST",
     "REPLY",
     "PACKET_LENGTH",
@@ -62,9 +56,21 @@ __all__ = [
 ]
 
 _LAYER = "arp"
-_PACKET = struct.Struct("!HHBBH6s4s6s4s")
+#: The packet for Ethernet and IPv4, field by field.
+LAYOUT = Layout(
+    ("hardware type", "H"),
+    ("protocol type", "H"),
+    ("hardware length", "B"),
+    ("protocol length", "B"),
+    ("operation", "H"),
+    ("sender MAC", "6s"),
+    ("sender IP", "4s"),
+    ("target MAC", "6s"),
+    ("target IP", "4s"),
+)
+_PACKET = LAYOUT.struct
 #: Bytes in an ARP packet for Ethernet and IPv4.
-PACKET_LENGTH = _PACKET.size
+PACKET_LENGTH = LAYOUT.size
 REQUEST = 1
 REPLY = 2
 _ZERO_MAC = MACAddress(0)
@@ -73,11 +79,11 @@ _ZERO_MAC = MACAddress(0)
 DEFAULT_CACHE_TIMEOUT_NS = 60_000_000_000
 
 
-def _mac(name: str, value: object) -> MACAddress:
+def _mac(name: str, value: Any) -> MACAddress:
     if isinstance(value, MACAddress):
         return value
     try:
-        return MACAddress(value)  # type: ignore[arg-type]
+        return MACAddress(value)
     except LabkitValueError as exc:
         raise LabkitValueError(f"{name}: {exc}") from None
 
@@ -113,19 +119,21 @@ class ARPPacket:
     @classmethod
     def request(cls, sender_mac: object, sender_ip: object, target_ip: object) -> ARPPacket:
         """"Who has ``target_ip``? Tell ``sender_ip``" (sent to the broadcast MAC)."""
-        return cls(operation=REQUEST, sender_mac=sender_mac, sender_ip=sender_ip,  # type: ignore[arg-type]
-                   target_ip=target_ip)  # type: ignore[arg-type]
+        return cls(operation=REQUEST, sender_mac=_mac("sender_mac", sender_mac),
+                   sender_ip=as_address(sender_ip, "sender_ip"), target_ip=as_address(target_ip, "target_ip"))
 
     @classmethod
     def reply(cls, sender_mac: object, sender_ip: object, target_mac: object, target_ip: object) -> ARPPacket:
         """"``sender_ip`` is at ``sender_mac``" (sent to the asker alone)."""
-        return cls(operation=REPLY, sender_mac=sender_mac, sender_ip=sender_ip,  # type: ignore[arg-type]
-                   target_mac=target_mac, target_ip=target_ip)  # type: ignore[arg-type]
+        return cls(operation=REPLY, sender_mac=_mac("sender_mac", sender_mac),
+                   sender_ip=as_address(sender_ip, "sender_ip"), target_mac=_mac("target_mac", target_mac),
+                   target_ip=as_address(target_ip, "target_ip"))
 
     @classmethod
     def gratuitous(cls, mac: object, ip: object) -> ARPPacket:
         """A request for one's own address: announces ``ip`` is at ``mac`` to the whole LAN."""
-        return cls(operation=REQUEST, sender_mac=mac, sender_ip=ip, target_ip=ip)  # type: ignore[arg-type]
+        address = as_address(ip, "ip")
+        return cls(operation=REQUEST, sender_mac=_mac("mac", mac), sender_ip=address, target_ip=address)
 
     def answer(self, my_mac: object) -> ARPPacket:
         """The reply to this request from the owner of :attr:`target_ip`."""
@@ -188,22 +196,22 @@ class ARPPacket:
                 f"target_ip='{self.target_ip}')")
 
     def fields(self) -> list[tuple[str, str, str]]:
-        return [
-            ("hardware type", str(self.hardware_type), "Ethernet" if self.hardware_type == 1 else ""),
-            ("protocol type", f"{self.protocol_type:#06x}", "IPv4" if self.protocol_type == 0x800 else ""),
-            ("hardware length", str(self.hardware_length), "bytes in a MAC address"),
-            ("protocol length", str(self.protocol_length), "bytes in an IPv4 address"),
-            ("operation", str(self.operation), {1: "request", 2: "reply"}.get(self.operation, "")),
-            ("sender MAC", str(self.sender_mac), ""),
-            ("sender IP", str(self.sender_ip), ""),
-            ("target MAC", str(self.target_mac), "unknown yet" if self.target_mac == _ZERO_MAC else ""),
-            ("target IP", str(self.target_ip), "gratuitous: my own" if self.is_gratuitous else ""),
-        ]
+        """``(field, value, meaning)`` rows for the HTML table."""
+        return LAYOUT.rows([
+            (str(self.hardware_type), "Ethernet" if self.hardware_type == 1 else ""),
+            (f"{self.protocol_type:#06x}", "IPv4" if self.protocol_type == 0x800 else ""),
+            (str(self.hardware_length), "bytes in a MAC address"),
+            (str(self.protocol_length), "bytes in an IPv4 address"),
+            (str(self.operation), {1: "request", 2: "reply"}.get(self.operation, "")),
+            (str(self.sender_mac), ""),
+            (str(self.sender_ip), ""),
+            (str(self.target_mac), "unknown yet" if self.target_mac == _ZERO_MAC else ""),
+            (str(self.target_ip), "gratuitous: my own" if self.is_gratuitous else ""),
+        ])
 
     def spans(self) -> list[tuple[int, int, str]]:
-        return [(0, 2, "hardware type"), (2, 4, "protocol type"), (4, 5, "hardware length"),
-                (5, 6, "protocol length"), (6, 8, "operation"), (8, 14, "sender MAC"),
-                (14, 18, "sender IP"), (18, 24, "target MAC"), (24, 28, "target IP")]
+        """``(start, end, field)`` byte ranges of :meth:`pack`'s output, for hex maps."""
+        return LAYOUT.spans()
 
     def _repr_html_(self) -> str:
         return header_html(self.summary(), self.fields(), self.pack(), self.spans())
@@ -395,7 +403,7 @@ class ArpResolver:
     def __init__(
         self,
         mac: object,
-        interface: object,
+        interface: Any,
         *,
         cache: ArpCache | None = None,
         retry_interval: object = 1_000_000_000,
@@ -407,7 +415,7 @@ class ArpResolver:
             self.interface = interface
         else:
             try:
-                self.interface = IPv4Interface(interface)  # type: ignore[arg-type]
+                self.interface = IPv4Interface(interface)
             except ValueError:
                 raise LabkitValueError(f"interface={interface!r}: expected an address with a prefix "
                                        "like '192.168.1.10/24'") from None

@@ -1,15 +1,8 @@
 """ICMP for IPv4 (RFC 792): echo (ping), destination unreachable, time exceeded.
 
-Every message starts with the same 8 bytes::
-
-     0                   1                   2                   3
-     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
-    +---------------+---------------+-------------------------------+
-    |     Type      |     Code      |          Checksum             |
-    +---------------+---------------+-------------------------------+
-    |                     Rest of header                            |
-    +---------------------------------------------------------------+
-    |                     Data ...
+Every message starts with the same 8 bytes, :data:`LAYOUT`: type, code,
+checksum and a 4-byte "rest of header" whose meaning depends on the type;
+the data follows.
 
 - echo request (type 8) and echo reply (type 0): the rest of the header is an
   identifier and a sequence number; the data is echoed back unchanged;
@@ -26,13 +19,13 @@ errors; it does not make IP reliable (no retransmission: that is TCP's job).
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 from labkit.display import header_html
 from labkit.errors import LabkitError, LabkitValueError, ParseError
-from labkit.net.checksum import internet_checksum
+from labkit.fields import Layout
+from labkit.net.checksum import checksum_of, data_sum
 from labkit.net.ipv4 import IPv4Packet
 
 __all__ = [
@@ -40,14 +33,31 @@ __all__ = [
     "ICMPType",
     "Unreachable",
     "TimeExceeded",
+    "LAYOUT",
+    "ECHO_LAYOUT",
     "HEADER_LENGTH",
     "quote",
 ]
 
 _LAYER = "icmp"
-_HEADER = struct.Struct("!BBHI")  # type, code, checksum, rest of header
+#: The header every message has, field by field.
+LAYOUT = Layout(
+    ("type", "B"),
+    ("code", "B"),
+    ("checksum", "H"),
+    ("rest", "I"),
+)
+#: The same 8 bytes as echo request and reply read them: the rest is an identifier and a sequence.
+ECHO_LAYOUT = Layout(
+    ("type", "B"),
+    ("code", "B"),
+    ("checksum", "H"),
+    ("identifier", "H"),
+    ("sequence", "H"),
+)
+_HEADER = LAYOUT.struct
 #: Bytes in the ICMP header (type, code, checksum and the 4-byte rest of header).
-HEADER_LENGTH = _HEADER.size
+HEADER_LENGTH = LAYOUT.size
 
 
 class ICMPType(IntEnum):
@@ -107,12 +117,13 @@ class ICMPMessage:
 
     Build messages with the class methods (:meth:`echo_request`,
     :meth:`echo_reply`, :meth:`unreachable`, :meth:`time_exceeded`); the
-    checksum is computed by :meth:`pack` unless given.
+    checksum is computed by :meth:`pack` unless given. It is a computed field:
+    it takes no part in equality, so a message equals its parsed copy.
     """
 
     type: int
     code: int = 0
-    checksum: int | None = None
+    checksum: int | None = field(default=None, compare=False)
     rest: int = 0
     data: bytes = b""
 
@@ -205,7 +216,9 @@ class ICMPMessage:
         """The message's bytes, the checksum computed unless given."""
         csum = self.checksum
         if csum is None:
-            csum = internet_checksum(_HEADER.pack(self.type, self.code, 0, self.rest) + self.data)
+            # the header's words straight from the fields (the 32-bit rest is congruent to the
+            # sum of its halves; see labkit.net.checksum), then the data's
+            csum = checksum_of((self.type << 8 | self.code) + self.rest + data_sum(self.data))
         return _HEADER.pack(self.type, self.code, csum, self.rest) + self.data
 
     def __bytes__(self) -> bytes:
@@ -220,8 +233,9 @@ class ICMPMessage:
         if len(raw) < HEADER_LENGTH:
             raise ParseError(_LAYER, "length", len(raw), f"shorter than the {HEADER_LENGTH}-byte header")
         typ, code, csum, rest = _HEADER.unpack_from(raw)
-        if verify_checksum and internet_checksum(raw):
-            want = internet_checksum(raw[:2] + b"\0\0" + raw[4:])
+        if verify_checksum and data_sum(raw) % 0xFFFF:  # a correct message's words sum to 0xFFFF
+            start, end = LAYOUT.span("checksum")
+            want = checksum_of(data_sum(raw[:start] + b"\0\0" + raw[end:]))
             raise ParseError(
                 _LAYER, "checksum", f"{csum:#06x}",
                 f"the message's checksum should be {want:#06x}: it was corrupted",
@@ -259,28 +273,25 @@ class ICMPMessage:
                 f"data=<{len(self.data)} bytes>)")
 
     def fields(self) -> list[tuple[str, str, str]]:
-        csum = int.from_bytes(self.pack()[2:4], "big")
-        rows = [
-            ("type", str(self.type), self.type_name),
-            ("code", str(self.code), self.code_name if self.is_error else ""),
-            ("checksum", f"{csum:#06x}", "RFC 1071, over the whole message"),
+        csum = LAYOUT.read(self.pack(), "checksum")
+        common = [
+            (str(self.type), self.type_name),
+            (str(self.code), self.code_name if self.is_error else ""),
+            (f"{csum:#06x}", "RFC 1071, over the whole message"),
         ]
         if self.type in (ICMPType.ECHO_REQUEST, ICMPType.ECHO_REPLY):
-            rows += [("identifier", str(self.identifier), "which ping"),
-                     ("sequence", str(self.sequence), "which request")]
+            rows = ECHO_LAYOUT.rows(common + [(str(self.identifier), "which ping"),
+                                              (str(self.sequence), "which request")])
         else:
-            rows.append(("rest", f"{self.rest:#010x}",
-                         f"next-hop MTU {self.next_hop_mtu}" if self.next_hop_mtu else "unused"))
+            rows = LAYOUT.rows(common + [(f"{self.rest:#010x}", f"next-hop MTU {self.next_hop_mtu}"
+                                          if self.next_hop_mtu else "unused")])
         rows.append(("data", f"{len(self.data)} bytes",
                      "quoted IP header + 8 bytes" if self.is_error else "echoed back"))
         return rows
 
     def spans(self) -> list[tuple[int, int, str]]:
-        if self.type in (ICMPType.ECHO_REQUEST, ICMPType.ECHO_REPLY):
-            return [(0, 1, "type"), (1, 2, "code"), (2, 4, "checksum"), (4, 6, "identifier"),
-                    (6, 8, "sequence"), (8, 8 + len(self.data), "data")]
-        return [(0, 1, "type"), (1, 2, "code"), (2, 4, "checksum"), (4, 8, "rest"),
-                (8, 8 + len(self.data), "data")]
+        layout = ECHO_LAYOUT if self.type in (ICMPType.ECHO_REQUEST, ICMPType.ECHO_REPLY) else LAYOUT
+        return layout.spans() + [(HEADER_LENGTH, HEADER_LENGTH + len(self.data), "data")]
 
     def _repr_html_(self) -> str:
         return header_html(self.summary(), self.fields(), self.pack(), self.spans())

@@ -1,22 +1,10 @@
 """IPv4 packets (RFC 791): the header, fragmentation to a link MTU, and reassembly.
 
-The header, 20 bytes plus up to 40 bytes of options::
-
-     0                   1                   2                   3
-     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
-    +-------+-------+-----------+---+-------------------------------+
-    |Version|  IHL  |   DSCP    |ECN|         Total Length          |
-    +-------+-------+-----------+---+-----+-------------------------+
-    |         Identification        |0|D|M|    Fragment Offset      |
-    +---------------+---------------+-----+-------------------------+
-    |  Time to Live |    Protocol   |        Header Checksum        |
-    +---------------+---------------+-------------------------------+
-    |                       Source Address                          |
-    +---------------------------------------------------------------+
-    |                    Destination Address                        |
-    +---------------------------------------------------------------+
-    |                    Options (IHL > 5)                          |
-    +---------------------------------------------------------------+
+The header is :data:`LAYOUT`, 20 bytes, then up to 40 bytes of options:
+version (4) and IHL in one byte, DSCP and ECN (the old Type of Service) in the
+next, Total Length, Identification, the flags (reserved, DF, MF) and the
+fragment offset in one 16-bit word, TTL, Protocol, the header checksum, and
+the source and destination addresses.
 
 - IHL counts the header in 32-bit words (5 to 15: 20 to 60 bytes); Total
   Length counts header plus data in bytes (at most 65,535).
@@ -42,48 +30,62 @@ Decisions, stated once:
 
 from __future__ import annotations
 
-import struct
+from bisect import bisect_left, insort
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
+from heapq import heappop, heappush
 from ipaddress import IPv4Address
+from typing import Any
 
 from labkit.display import header_html
 from labkit.errors import LabkitError, LabkitValueError, ParseError
+from labkit.fields import Layout, unfrozen_twin
 from labkit.net.addressing import _interned as _address_table
 from labkit.net.addressing import address_from_int, as_address
-from labkit.net.checksum import ones_complement_sum
+from labkit.net.checksum import checksum_of, data_sum
 
 __all__ = [
     "IPv4Packet",
     "IPProtocol",
+    "LAYOUT",
     "ICMP",
     "TCP",
     "UDP",
     "HEADER_LENGTH",
     "MAX_HEADER_LENGTH",
     "MAX_PACKET_LENGTH",
-    "MAX_UDP_PAYLOAD",
     "DEFAULT_TTL",
     "FragmentationNeeded",
     "fragment",
     "Reassembler",
     "TimedOut",
+    "TIMED_OUT_KEPT",
     "DEFAULT_REASSEMBLY_TIMEOUT_NS",
 ]
 
 _LAYER = "ipv4"
-#: The fixed header: version+IHL, DSCP+ECN, total length, identification, flags+offset,
-#: TTL, protocol, checksum, source, destination.
-_HEADER = struct.Struct("!BBHHHBBHII")
+#: The fixed header, field by field (the addresses as 32-bit numbers).
+LAYOUT = Layout(
+    ("version / IHL", "B"),
+    ("DSCP / ECN", "B"),
+    ("total length", "H"),
+    ("identification", "H"),
+    ("flags / offset", "H"),
+    ("TTL", "B"),
+    ("protocol", "B"),
+    ("checksum", "H"),
+    ("source", "I"),
+    ("destination", "I"),
+)
+_HEADER = LAYOUT.struct
 #: Bytes in a header without options.
-HEADER_LENGTH = _HEADER.size
+HEADER_LENGTH = LAYOUT.size
 #: The longest header: IHL 15 words.
 MAX_HEADER_LENGTH = 60
 #: The largest datagram Total Length can describe.
 MAX_PACKET_LENGTH = 65_535
-#: The largest UDP payload over IPv4: 65,535 - 20 (IPv4 header) - 8 (UDP header).
-MAX_UDP_PAYLOAD = MAX_PACKET_LENGTH - HEADER_LENGTH - 8
 #: The TTL Linux and macOS put on new packets (Windows uses 128).
 DEFAULT_TTL = 64
 #: 30 seconds, in nanoseconds.
@@ -91,8 +93,6 @@ DEFAULT_REASSEMBLY_TIMEOUT_NS = 30_000_000_000
 
 _DF = 0x4000
 _MF = 0x2000
-# the usual values of IPv4Packet's fields, which its constructor tests by identity
-_FOUR, _ZERO, _NO_OPTIONS = 4, 0, b""
 _RESERVED = 0x8000
 _OFFSET_MASK = 0x1FFF
 
@@ -132,7 +132,9 @@ class IPv4Packet:
     ``IPv4Address``; stored as ``IPv4Address``). ``ihl``, ``total_length`` and
     ``checksum`` left as ``None`` are computed by :meth:`pack`.
     ``fragment_offset`` is in 8-byte units, as on the wire (see
-    :attr:`fragment_offset_bytes`).
+    :attr:`fragment_offset_bytes`). IHL, Total Length and the checksum are
+    computed fields: they take no part in equality, so a packet equals its
+    parsed copy (``IPv4Packet.parse(p.pack()) == p``).
 
     >>> p = IPv4Packet(src="192.168.1.10", dst="10.0.0.1", protocol=ICMP, payload=b"hi")
     >>> p.pack().hex()[:24]
@@ -140,10 +142,10 @@ class IPv4Packet:
     """
 
     version: int = 4
-    ihl: int | None = None
+    ihl: int | None = field(default=None, compare=False)
     dscp: int = 0
     ecn: int = 0
-    total_length: int | None = None
+    total_length: int | None = field(default=None, compare=False)
     identification: int = 0
     reserved_flag: bool = False
     dont_fragment: bool = False
@@ -151,7 +153,7 @@ class IPv4Packet:
     fragment_offset: int = 0
     ttl: int = DEFAULT_TTL
     protocol: int = 0
-    checksum: int | None = None
+    checksum: int | None = field(default=None, compare=False)
     src: IPv4Address
     dst: IPv4Address
     options: bytes = b""
@@ -178,12 +180,9 @@ class IPv4Packet:
         options: bytes = b"",
         payload: bytes = b"",
     ) -> IPv4Packet:
-        # What dataclass's __init__ would do, but faster: a frozen dataclass sets each
-        # of its 17 fields through object.__setattr__, which costs more than building
-        # and packing the header together. Instead the object is born an _Unchecked
-        # (same slots, not frozen), gets its fields by plain assignment, and then its
-        # real class (copy and pickle come back through __getnewargs_ex__).
-        u = _Unchecked()
+        # The fields go into an unfrozen twin by plain assignment, which then takes its
+        # real class (see labkit.fields.unfrozen_twin for what that buys, measured).
+        u: Any = _Twin()
         u.version = version
         u.ihl = ihl
         u.dscp = dscp
@@ -201,94 +200,26 @@ class IPv4Packet:
         u.dst = dst
         u.options = options
         u.payload = payload
-        u.__class__ = cls
         # The usual packet (addresses already IPv4Address, plain ints in range, version 4,
         # no DSCP, ECN, fragment offset or options, and IHL, Total Length and checksum left
-        # to pack) passes this one test on the arguments; anything else goes through
-        # __post_init__, which converts or names the bad field. The defaults are tested by
-        # identity: CPython keeps one object for each small int and for b"", so `is` finds
-        # them whoever computed them, and on an implementation that does not, the packet
-        # just takes the longer road.
+        # to pack) passes this one test; anything else is converted or refused, field by
+        # field, while the object can still be written to.
         if not (
             type(src) is IPv4Address and type(dst) is IPv4Address and type(payload) is bytes
-            and len(payload) <= MAX_PACKET_LENGTH - HEADER_LENGTH
-            and ihl is total_length is checksum is None and options is _NO_OPTIONS
-            and version is _FOUR and dscp is ecn is fragment_offset is _ZERO
-            and type(ttl) is int and 0 <= ttl <= 255
-            and type(protocol) is int and 0 <= protocol <= 255
-            and type(identification) is int and 0 <= identification <= 0xFFFF
+            and len(payload) <= MAX_PACKET_LENGTH - HEADER_LENGTH and not options
+            and ihl is None and total_length is None and checksum is None
+            and type(version) is int and type(dscp) is int and type(ecn) is int
+            and type(fragment_offset) is int and type(ttl) is int and type(protocol) is int
+            and type(identification) is int and type(options) is bytes
+            and version == 4 and dscp == ecn == fragment_offset == 0
+            and 0 <= ttl <= 255 and 0 <= protocol <= 255 and 0 <= identification <= 0xFFFF
         ):
-            u.__post_init__()  # type: ignore[attr-defined]
-        return u  # type: ignore[return-value]
+            _normalise(u)
+        u.__class__ = cls
+        return u
 
     def __getnewargs_ex__(self) -> tuple[tuple[()], dict[str, object]]:
         return (), {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-    def __post_init__(self) -> None:
-        setter = object.__setattr__
-        if type(self.src) is not IPv4Address:
-            setter(self, "src", as_address(self.src, "src"))
-        if type(self.dst) is not IPv4Address:
-            setter(self, "dst", as_address(self.dst, "dst"))
-        # the common case in one expression; the loops below explain what is wrong otherwise
-        if not (
-            type(self.version) is int and type(self.dscp) is int and type(self.ecn) is int
-            and type(self.identification) is int and type(self.fragment_offset) is int
-            and type(self.ttl) is int and type(self.protocol) is int
-            and self.version == 4 and 0 <= self.dscp <= 63 and 0 <= self.ecn <= 3
-            and 0 <= self.identification <= 0xFFFF and 0 <= self.fragment_offset <= _OFFSET_MASK
-            and 0 <= self.ttl <= 255 and 0 <= self.protocol <= 255
-        ):
-            self._check_ints()
-        if self.ihl is not None or self.total_length is not None or self.checksum is not None:
-            self._check_optional_ints()
-        if type(self.options) is not bytes or type(self.payload) is not bytes or self.options:
-            self._check_bytes()
-        elif self.total_length is None and len(self.payload) > MAX_PACKET_LENGTH - HEADER_LENGTH:
-            self._check_bytes()
-
-    def _check_ints(self) -> None:
-        setter = object.__setattr__
-        for name, top in _LIMITS:
-            value = getattr(self, name)
-            if type(value) is not int:
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise LabkitValueError(f"{name}={value!r}: expected an int 0..{top}")
-                setter(self, name, int(value))
-                value = int(value)
-            if not 0 <= value <= top:
-                raise LabkitValueError(f"{name}={value!r}: out of range, the field holds 0..{top}")
-
-    def _check_optional_ints(self) -> None:
-        for name, top in _OPTIONAL_LIMITS:
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top
-            ):
-                raise LabkitValueError(
-                    f"{name}={value!r}: expected None (computed by pack) or an int 0..{top}"
-                )
-
-    def _check_bytes(self) -> None:
-        setter = object.__setattr__
-        for name in ("options", "payload"):
-            value = getattr(self, name)
-            if type(value) is not bytes:
-                if not isinstance(value, (bytearray, memoryview)):
-                    raise LabkitValueError(f"{name}: expected bytes, got {type(value).__name__}")
-                setter(self, name, bytes(value))
-        n_opt = len(self.options)
-        if n_opt % 4 or n_opt > MAX_HEADER_LENGTH - HEADER_LENGTH:
-            raise LabkitValueError(
-                f"options: {n_opt} bytes; options fill whole 32-bit words (pad with zero "
-                f"bytes, the End of Options List) and at most {MAX_HEADER_LENGTH - HEADER_LENGTH} "
-                "bytes fit the header"
-            )
-        if self.total_length is None and HEADER_LENGTH + n_opt + len(self.payload) > MAX_PACKET_LENGTH:
-            raise LabkitValueError(
-                f"payload: {len(self.payload)} bytes; with the {HEADER_LENGTH + n_opt}-byte header "
-                f"that exceeds the {MAX_PACKET_LENGTH:,}-byte maximum of Total Length"
-            )
 
     # -- derived values ------------------------------------------------------------------------
     @property
@@ -342,17 +273,15 @@ class IPv4Packet:
         if self.reserved_flag:
             ff |= _RESERVED
         ident, ttl, proto = self.identification, self.ttl, self.protocol
-        # _ip is IPv4Address's integer: int() would add a call (tests/test_net_ipv4.py pins it)
+        # _ip is IPv4Address's integer: int() would cost a method call each, on every packet
+        # sent (tests/test_net_ipv4.py pins the attribute; labkit.net.checksum reads it too)
         src, dst = self.src._ip, self.dst._ip  # type: ignore[attr-defined]
         csum = self.checksum
         if csum is None:
-            # The ones' complement sum of the header words, straight from the field values.
-            # An address is congruent to the sum of its two 16-bit halves modulo 0xFFFF
-            # (2**16 = 1 mod 0xFFFF), so it goes into the sum whole.
-            s = (vihl << 8 | tos) + total + ident + ff + (ttl << 8 | proto) + src + dst
-            if options:
-                s += ones_complement_sum(options)
-            csum = ~(s % 0xFFFF or 0xFFFF) & 0xFFFF
+            # The header's words, straight from the field values: an address is congruent to
+            # the sum of its two 16-bit halves (see labkit.net.checksum).
+            total_sum = (vihl << 8 | tos) + total + ident + ff + (ttl << 8 | proto) + src + dst
+            csum = checksum_of(total_sum + data_sum(options) if options else total_sum)
         return _HEADER.pack(vihl, tos, total, ident, ff, ttl, proto, csum, src, dst) + options + self.payload
 
     def header(self) -> bytes:
@@ -364,7 +293,7 @@ class IPv4Packet:
 
     def computed_checksum(self) -> int:
         """The checksum this header should carry (whatever :attr:`checksum` says)."""
-        return int.from_bytes(self.replace(checksum=None).header()[10:12], "big")
+        return int(LAYOUT.read(self.replace(checksum=None).header(), "checksum"))
 
     @classmethod
     def parse(
@@ -406,7 +335,7 @@ class IPv4Packet:
             options = header[HEADER_LENGTH:]
         # Every value is in range by construction, so skip the validating constructor:
         # fill an unfrozen object with the same slots, then give it its real class.
-        p = _Unchecked()
+        p: Any = _Twin()
         p.version = 4
         p.ihl = hlen >> 2
         p.dscp = tos >> 2
@@ -425,7 +354,7 @@ class IPv4Packet:
         p.options = options
         p.payload = data[hlen:total]
         p.__class__ = IPv4Packet
-        return p  # type: ignore[return-value]
+        return p
 
     @staticmethod
     def _check_lengths(vihl: int, total: int, n: int, partial: bool) -> int:
@@ -451,7 +380,8 @@ class IPv4Packet:
 
     @staticmethod
     def _refuse_checksum(header: bytes, csum: int) -> None:
-        want = ~ones_complement_sum(header[:10] + b"\0\0" + header[12:]) & 0xFFFF
+        start, end = LAYOUT.span("checksum")
+        want = checksum_of(data_sum(header[:start] + b"\0\0" + header[end:]))
         raise ParseError(
             _LAYER, "checksum", f"{csum:#06x}",
             f"the header's checksum should be {want:#06x}: the header was corrupted",
@@ -466,7 +396,7 @@ class IPv4Packet:
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
         fields.update(ihl=None, total_length=None, checksum=None)
         fields.update(changes)
-        return IPv4Packet(**fields)  # type: ignore[arg-type]
+        return IPv4Packet(**fields)
 
     # -- display -------------------------------------------------------------------------------
     def summary(self) -> str:
@@ -511,34 +441,30 @@ class IPv4Packet:
     def fields(self) -> list[tuple[str, str, str]]:
         """``(field, value, meaning)`` rows for the HTML table."""
         hlen = self.header_length
-        data = self.header()
-        csum = int.from_bytes(data[10:12], "big")
+        csum = LAYOUT.read(self.header(), "checksum")
         ok = self.checksum is None or self.checksum == self.computed_checksum()
-        return [
-            ("version / IHL", f"{self.version} / {hlen // 4}", f"IPv{self.version}, {hlen}-byte header"),
-            ("DSCP / ECN", f"{self.dscp} / {self.ecn}", "priority class / congestion marks"),
-            ("total length", str(self.length), "header + payload bytes"),
-            ("identification", str(self.identification), "same for every fragment of a datagram"),
-            ("flags / offset",
-             f"{'DF ' if self.dont_fragment else ''}{'MF ' if self.more_fragments else ''}"
-             f"/ {self.fragment_offset}",
-             f"fragment data starts at byte {self.fragment_offset_bytes}"),
-            ("TTL", str(self.ttl), "hops left; a router that makes it 0 drops the packet"),
-            ("protocol", f"{self.protocol}", protocol_name(self.protocol)),
-            ("checksum", f"{csum:#06x}",
-             "correct" if ok else f"WRONG (should be {self.computed_checksum():#06x})"),
-            ("source", str(self.src), ""),
-            ("destination", str(self.dst), ""),
-        ] + ([("options", self.options.hex(), f"{len(self.options)} bytes")] if self.options else [])
+        rows = LAYOUT.rows([
+            (f"{self.version} / {hlen // 4}", f"IPv{self.version}, {hlen}-byte header"),
+            (f"{self.dscp} / {self.ecn}", "priority class / congestion marks"),
+            (str(self.length), "header + payload bytes"),
+            (str(self.identification), "same for every fragment of a datagram"),
+            (f"{'DF ' if self.dont_fragment else ''}{'MF ' if self.more_fragments else ''}"
+             f"/ {self.fragment_offset}", f"fragment data starts at byte {self.fragment_offset_bytes}"),
+            (str(self.ttl), "hops left; a router that makes it 0 drops the packet"),
+            (f"{self.protocol}", protocol_name(self.protocol)),
+            (f"{csum:#06x}", "correct" if ok else f"WRONG (should be {self.computed_checksum():#06x})"),
+            (str(self.src), ""),
+            (str(self.dst), ""),
+        ])
+        if self.options:
+            rows.append(("options", self.options.hex(), f"{len(self.options)} bytes"))
+        return rows
 
     def spans(self) -> list[tuple[int, int, str]]:
-        spans = [
-            (0, 1, "version / IHL"), (1, 2, "DSCP / ECN"), (2, 4, "total length"),
-            (4, 6, "identification"), (6, 8, "flags / offset"), (8, 9, "TTL"),
-            (9, 10, "protocol"), (10, 12, "checksum"), (12, 16, "source"), (16, 20, "destination"),
-        ]
+        """``(start, end, field)`` byte ranges of :meth:`pack`'s output, for hex maps."""
+        spans = LAYOUT.spans()
         if self.options:
-            spans.append((20, 20 + len(self.options), "options"))
+            spans.append((HEADER_LENGTH, HEADER_LENGTH + len(self.options), "options"))
         return spans
 
     def _repr_html_(self) -> str:
@@ -550,10 +476,54 @@ _unpack_header = _HEADER.unpack_from
 _from_bytes = int.from_bytes
 
 
-class _Unchecked:
-    """Same slots as :class:`IPv4Packet`, not frozen: :meth:`IPv4Packet.parse` fills one in."""
+_Twin = unfrozen_twin(IPv4Packet)
 
-    __slots__ = IPv4Packet.__slots__
+
+def _normalise(u: Any) -> None:
+    """Convert the fields of an IPv4Packet still being built, or refuse the bad one by name."""
+    if type(u.src) is not IPv4Address:
+        u.src = as_address(u.src, "src")
+    if type(u.dst) is not IPv4Address:
+        u.dst = as_address(u.dst, "dst")
+    for name, top in _LIMITS:
+        value = getattr(u, name)
+        if type(value) is not int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise LabkitValueError(f"{name}={value!r}: expected an int 0..{top}")
+            value = int(value)  # an IntEnum such as ICMP
+            setattr(u, name, value)
+        if not 0 <= value <= top:
+            raise LabkitValueError(f"{name}={value!r}: out of range, the field holds 0..{top}")
+    for name, top in _OPTIONAL_LIMITS:
+        value = getattr(u, name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top
+        ):
+            raise LabkitValueError(f"{name}={value!r}: expected None (computed by pack) or an int 0..{top}")
+    for name in ("reserved_flag", "dont_fragment", "more_fragments"):
+        value = getattr(u, name)
+        if type(value) is not bool:
+            if value not in (0, 1) or not isinstance(value, int):
+                raise LabkitValueError(f"{name}={value!r}: a flag is True or False")
+            setattr(u, name, bool(value))
+    for name in ("options", "payload"):
+        value = getattr(u, name)
+        if type(value) is not bytes:
+            if not isinstance(value, (bytearray, memoryview)):
+                raise LabkitValueError(f"{name}: expected bytes, got {type(value).__name__}")
+            setattr(u, name, bytes(value))
+    n_opt = len(u.options)
+    if n_opt % 4 or n_opt > MAX_HEADER_LENGTH - HEADER_LENGTH:
+        raise LabkitValueError(
+            f"options: {n_opt} bytes; options fill whole 32-bit words (pad with zero "
+            f"bytes, the End of Options List) and at most {MAX_HEADER_LENGTH - HEADER_LENGTH} "
+            "bytes fit the header"
+        )
+    if u.total_length is None and HEADER_LENGTH + n_opt + len(u.payload) > MAX_PACKET_LENGTH:
+        raise LabkitValueError(
+            f"payload: {len(u.payload)} bytes; with the {HEADER_LENGTH + n_opt}-byte header "
+            f"that exceeds the {MAX_PACKET_LENGTH:,}-byte maximum of Total Length"
+        )
 
 
 # --- fragmentation ------------------------------------------------------------------------------
@@ -663,14 +633,44 @@ class TimedOut:
 
 
 class _Pending:
-    __slots__ = ("deadline", "pieces", "end", "first", "poisoned")
+    """The fragments of one datagram so far: their offsets kept sorted, their bytes by offset."""
+
+    __slots__ = ("deadline", "starts", "pieces", "size", "top", "end", "first", "poisoned")
 
     def __init__(self, deadline: int) -> None:
         self.deadline = deadline
+        self.starts: list[int] = []  # the pieces' offsets, in order (they never overlap)
         self.pieces: dict[int, bytes] = {}
+        self.size = 0  # data bytes held
+        self.top = 0  # where the highest piece ends
         self.end: int | None = None  # the data length, known once the last fragment arrived
         self.first: IPv4Packet | None = None
         self.poisoned = False
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Does ``[start, end)`` overlap a piece held? Only the neighbours can (n log n in all)."""
+        starts = self.starts
+        i = bisect_left(starts, start)
+        if i < len(starts) and starts[i] < end:
+            return True
+        return i > 0 and starts[i - 1] + len(self.pieces[starts[i - 1]]) > start
+
+    def insert(self, start: int, data: bytes) -> None:
+        insort(self.starts, start)
+        self.pieces[start] = data
+        self.size += len(data)
+        self.top = max(self.top, start + len(data))
+
+    def poison(self) -> None:
+        self.poisoned = True
+        self.starts.clear()
+        self.pieces.clear()
+        self.size = 0
+        self.first = None
+
+
+#: How many given-up datagrams :attr:`Reassembler.timed_out` remembers, newest last.
+TIMED_OUT_KEPT = 256
 
 
 class Reassembler:
@@ -689,7 +689,12 @@ class Reassembler:
       the whole datagram; its later fragments are dropped too until the
       timeout (RFC 5722 style);
     - :attr:`counters` counts what happened (``reassembled``, ``duplicates``,
-      ``overlaps``, ``invalid``, ``timeouts``).
+      ``overlaps``, ``invalid``, ``timeouts``, ``evicted``).
+
+    Memory and time are bounded: at most ``max_pending`` datagrams wait (a new
+    one evicts the oldest), :attr:`timed_out` keeps the last
+    :data:`TIMED_OUT_KEPT` given up, and a fragment costs O(log n) for the n
+    fragments and m datagrams held (sorted offsets, and deadlines in a heap).
     """
 
     def __init__(self, timeout: int = DEFAULT_REASSEMBLY_TIMEOUT_NS, max_pending: int = 64) -> None:
@@ -700,28 +705,45 @@ class Reassembler:
         self.timeout = timeout
         self.max_pending = max_pending
         self._pending: dict[_Key, _Pending] = {}
+        # (deadline, key, pending) for every datagram held; an entry whose pending is no longer
+        # the one held under its key is stale and skipped when it comes up
+        self._deadlines: list[tuple[int, int, _Key, _Pending]] = []
+        self._order = 0
         self.counters = dict.fromkeys(
             ("reassembled", "duplicates", "overlaps", "invalid", "timeouts", "evicted"), 0
         )
-        self.timed_out: list[TimedOut] = []
+        #: The datagrams given up on, newest last (the last :data:`TIMED_OUT_KEPT`).
+        self.timed_out: deque[TimedOut] = deque(maxlen=TIMED_OUT_KEPT)
 
     def __len__(self) -> int:
         """Datagrams waiting for fragments."""
         return sum(1 for p in self._pending.values() if not p.poisoned)
 
+    def _oldest(self) -> tuple[_Key, _Pending] | None:
+        """The held datagram with the earliest deadline (dropping stale heap entries)."""
+        heap = self._deadlines
+        while heap:
+            _, _, key, pend = heap[0]
+            if self._pending.get(key) is pend:
+                return key, pend
+            heappop(heap)
+        return None
+
     def next_deadline(self) -> int | None:
         """The earliest time at which a pending datagram times out, or ``None``."""
-        return min((p.deadline for p in self._pending.values()), default=None)
+        oldest = self._oldest()
+        return None if oldest is None else oldest[1].deadline
 
     def expire(self, now: int) -> list[TimedOut]:
         """Give up on datagrams older than the timeout; return them (also kept in :attr:`timed_out`)."""
         gone = []
-        for key, pend in list(self._pending.items()):
-            if pend.deadline <= now:
-                del self._pending[key]
-                if not pend.poisoned:
-                    self.counters["timeouts"] += 1
-                    gone.append(TimedOut(*key, pend.first, sum(map(len, pend.pieces.values()))))
+        while (oldest := self._oldest()) is not None and oldest[1].deadline <= now:
+            key, pend = oldest
+            heappop(self._deadlines)
+            del self._pending[key]
+            if not pend.poisoned:
+                self.counters["timeouts"] += 1
+                gone.append(TimedOut(*key, pend.first, pend.size))
         self.timed_out.extend(gone)
         return gone
 
@@ -734,10 +756,14 @@ class Reassembler:
         pend = self._pending.get(key)
         if pend is None:
             if len(self._pending) >= self.max_pending:  # evict the oldest: bounded memory
-                oldest = min(self._pending, key=lambda k: self._pending[k].deadline)
-                del self._pending[oldest]
-                self.counters["evicted"] += 1
+                oldest = self._oldest()
+                if oldest is not None:
+                    heappop(self._deadlines)
+                    del self._pending[oldest[0]]
+                    self.counters["evicted"] += 1
             pend = self._pending[key] = _Pending(now + self.timeout)
+            self._order += 1
+            heappush(self._deadlines, (pend.deadline, self._order, key, pend))
         if pend.poisoned:
             self.counters["overlaps"] += 1
             return None
@@ -749,36 +775,32 @@ class Reassembler:
         ):
             self.counters["invalid"] += 1
             return None
-        if start in pend.pieces and pend.pieces[start] == data:
+        if pend.pieces.get(start) == data:
             self.counters["duplicates"] += 1
             return None
-        clash = (
-            any(start < s + len(d) and s < end for s, d in pend.pieces.items())
-            or (pend.end is not None and (end > pend.end or (not packet.more_fragments and end != pend.end)))
-            or (not packet.more_fragments and any(s + len(d) > end for s, d in pend.pieces.items()))
-        )
-        if clash:
-            pend.poisoned = True
-            pend.pieces.clear()
-            pend.first = None
+        last = not packet.more_fragments
+        if (
+            pend.overlaps(start, end)
+            or (pend.end is not None and (end > pend.end or (last and end != pend.end)))
+            or (last and pend.top > end)
+        ):
+            pend.poison()
             self.counters["overlaps"] += 1
             return None
-        pend.pieces[start] = data
+        pend.insert(start, data)
         if start == 0:
             pend.first = packet
-        if not packet.more_fragments:
+        if last:
             pend.end = end
-        if pend.end is None or pend.first is None:
+        if pend.end is None or pend.first is None or pend.size != pend.end:
             return None
-        if sum(map(len, pend.pieces.values())) != pend.end:
-            return None
-        del self._pending[key]
+        del self._pending[key]  # its heap entry is now stale
         self.counters["reassembled"] += 1
-        payload = b"".join(pend.pieces[s] for s in sorted(pend.pieces))
+        payload = b"".join(pend.pieces[s] for s in pend.starts)
         return pend.first.replace(payload=payload, more_fragments=False, fragment_offset=0)
 
     def pending(self) -> Iterator[tuple[_Key, list[tuple[int, int]]]]:
         """For each waiting datagram, its key and the byte ranges received so far."""
         for key, pend in self._pending.items():
             if not pend.poisoned:
-                yield key, sorted((s, s + len(d)) for s, d in pend.pieces.items())
+                yield key, [(s, s + len(pend.pieces[s])) for s in pend.starts]

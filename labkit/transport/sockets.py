@@ -110,6 +110,8 @@ _MOVED = {
 __getattr__, __dir__ = moved(__name__, _MOVED)
 
 _T = TypeVar("_T")
+#: How many dropped segments a transport remembers (a flood must not grow memory).
+DROPPED_KEPT = 1000
 
 AF_INET = 2
 SOCK_STREAM = 1
@@ -191,7 +193,8 @@ class Transport:
         self._remote: dict[TCPConnection, IPv4Address] = {}
         #: every TCP connection this host has had, for plots and checks
         self.history: list[TCPConnection] = []
-        self.dropped: list[tuple[int, str]] = []  # (time, why) for segments nobody could take
+        #: (time, why) for the last DROPPED_KEPT segments nobody could take, newest last
+        self.dropped: deque[tuple[int, str]] = deque(maxlen=DROPPED_KEPT)
         ip.register(tcp_wire.PROTOCOL, self._tcp_arrives)
         ip.register(udp_wire.PROTOCOL, self._udp_arrives)
 

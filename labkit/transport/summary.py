@@ -37,7 +37,7 @@ def summarise(frame: bytes) -> str:
             return f"IP {packet.src}.{seg.src_port} > {packet.dst}.{seg.dst_port}: TCP {rest}"
         if packet.protocol == udp_wire.PROTOCOL and len(packet.payload) >= udp_wire.HEADER_LENGTH:
             # Only the header: a first fragment carries the start of a longer datagram.
-            sport, dport, length, _ = udp_wire._HEADER.unpack_from(packet.payload)
+            sport, dport, length, _ = udp_wire.LAYOUT.struct.unpack_from(packet.payload)
             frag = " (first fragment)" if packet.more_fragments else ""
             return (f"IP {packet.src}.{sport} > {packet.dst}.{dport}: UDP, "
                     f"length {length - udp_wire.HEADER_LENGTH}{frag}")

@@ -1,20 +1,14 @@
 """The TCP segment (RFC 9293 section 3.1): header, options and checksum.
 
-::
-
-    offset  size  field
-         0     2  source port
-         2     2  destination port
-         4     4  sequence number: the number of the first data byte (or of the SYN)
-         8     4  acknowledgment number: the next byte the sender expects (valid with ACK)
-        12   4 bits  data offset: header length in 32-bit words (5..15)
-           4 bits  reserved
-        13     1  flags: CWR ECE URG ACK PSH RST SYN FIN
-        14     2  window: how many bytes the sender is willing to receive
-        16     2  checksum over an IPv4 pseudo-header, the header and the data
-        18     2  urgent pointer (valid with URG)
-        20  0-40  options, padded to a multiple of 4 bytes
-            ...   data
+The fixed header is :data:`LAYOUT`: source and destination ports; the
+sequence number (of the first data byte, or of the SYN); the acknowledgment
+number (the next byte the sender expects, valid with ACK); the data offset
+(the header's length in 32-bit words, 5..15, in the high 4 bits; the low 4 are
+reserved); the flags (CWR ECE URG ACK PSH RST SYN FIN); the window (how many
+bytes the sender is willing to receive); the checksum over an IPv4
+pseudo-header, the header and the data; and the urgent pointer (valid with
+URG). Up to 40 bytes of options follow, padded to a multiple of 4, then the
+data.
 
 Options are kept as the sequence of ``(kind, data)`` pairs they arrived in,
 so parsing and packing give back the same bytes; :func:`tcp_options` builds
@@ -25,22 +19,23 @@ MSS.
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntFlag
 from ipaddress import IPv4Address
+from typing import Any
 
 from labkit.display import header_html
 from labkit.errors import LabkitValueError, ParseError
-from labkit.net.checksum import internet_checksum
+from labkit.fields import Layout, unfrozen_twin
+from labkit.net.checksum import transport_checksum, transport_checksum_ok
 from labkit.transport.ports import check_port
-from labkit.transport.udp import _address, pseudo_header_sum
 
 __all__ = [
     "Flags",
     "TCPSegment",
     "TCPOption",
     "tcp_options",
+    "LAYOUT",
     "HEADER_LENGTH",
     "MAX_OPTIONS_LENGTH",
     "PROTOCOL",
@@ -51,12 +46,24 @@ __all__ = [
     "OPT_SACK_PERMITTED",
 ]
 
-HEADER_LENGTH = 20
+#: The fixed header, field by field.
+LAYOUT = Layout(
+    ("source port", "H"),
+    ("destination port", "H"),
+    ("sequence number", "I"),
+    ("acknowledgment", "I"),
+    ("data offset", "B"),
+    ("flags", "B"),
+    ("window", "H"),
+    ("checksum", "H"),
+    ("urgent pointer", "H"),
+)
+HEADER_LENGTH = LAYOUT.size
 MAX_OPTIONS_LENGTH = 40
 PROTOCOL = 6
 OPT_EOL, OPT_NOP, OPT_MSS, OPT_WINDOW_SCALE, OPT_SACK_PERMITTED = 0, 1, 2, 3, 4
 _OPTION_LENGTHS = {OPT_MSS: 4, OPT_WINDOW_SCALE: 3, OPT_SACK_PERMITTED: 2}
-_HEADER = struct.Struct("!HHIIBBHHH")
+_HEADER = LAYOUT.struct
 _LAYER = "tcp"
 
 TCPOption = tuple[int, bytes]
@@ -145,7 +152,11 @@ def _u32(value: object, name: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class TCPSegment:
-    """A TCP segment. ``checksum`` is computed by :meth:`pack` (given the addresses) unless set."""
+    """A TCP segment. ``checksum`` is computed by :meth:`pack` (given the addresses) unless set.
+
+    The checksum is a computed field: it takes no part in equality, so a segment
+    equals its parsed copy (``TCPSegment.parse(s.pack(src, dst)) == s``).
+    """
 
     src_port: int
     dst_port: int
@@ -156,7 +167,7 @@ class TCPSegment:
     payload: bytes = b""
     options: tuple[TCPOption, ...] = ()
     urgent: int = 0
-    checksum: int | None = None
+    checksum: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         check_port(self.src_port, "src_port")
@@ -205,16 +216,18 @@ class TCPSegment:
     def pack(self, src: IPv4Address | str | None = None, dst: IPv4Address | str | None = None) -> bytes:
         """The segment's bytes; with ``src`` and ``dst`` the checksum is computed (else 0)."""
         options = _pack_options(self.options)
-        offset = (HEADER_LENGTH + len(options)) // 4
-        fields = [self.src_port, self.dst_port, self.seq, self.ack, offset << 4, int(self.flags),
-                  self.window, 0, self.urgent]
-        if self.checksum is not None:
-            fields[7] = self.checksum
-        elif src is not None and dst is not None:
-            length = HEADER_LENGTH + len(options) + len(self.payload)
-            start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, length)
-            fields[7] = internet_checksum(_HEADER.pack(*fields) + options + self.payload, start)
-        return _HEADER.pack(*fields) + options + self.payload
+        offset = (HEADER_LENGTH + len(options)) // 4 << 4
+        sport, dport, seq, ack, flags = self.src_port, self.dst_port, self.seq, self.ack, int(self.flags)
+        window, urgent, rest = self.window, self.urgent, options + self.payload
+        checksum = self.checksum
+        if checksum is None:
+            checksum = 0
+            if src is not None and dst is not None:
+                # the fields' plain sum: a 32-bit number is congruent to the sum of its halves
+                fields_sum = sport + dport + seq + ack + (offset << 8 | flags) + window + urgent
+                checksum = transport_checksum(src, dst, PROTOCOL,
+                                              HEADER_LENGTH + len(rest), fields_sum, rest)
+        return _HEADER.pack(sport, dport, seq, ack, offset, flags, window, checksum, urgent) + rest
 
     @classmethod
     def parse(
@@ -224,7 +237,12 @@ class TCPSegment:
         dst: IPv4Address | str | None = None,
     ) -> TCPSegment:
         """Parse a segment (the whole IP payload); with ``src`` and ``dst`` verify the checksum."""
-        raw = bytes(data)
+        if type(data) is bytes:
+            raw = data
+        elif isinstance(data, (bytearray, memoryview)):
+            raw = bytes(data)
+        else:
+            raise LabkitValueError(f"data: expected bytes, got {type(data).__name__}")
         if len(raw) < HEADER_LENGTH:
             raise ParseError(_LAYER, "length", len(raw), f"shorter than the {HEADER_LENGTH}-byte header")
         sport, dport, seq, ack, offset_byte, flags, window, checksum, urgent = _HEADER.unpack_from(raw)
@@ -236,19 +254,19 @@ class TCPSegment:
                              f"header of {header_length} bytes, but only {len(raw)} arrived")
         if offset_byte & 0x0F:
             raise ParseError(_LAYER, "reserved", offset_byte & 0x0F, "reserved bits must be zero")
-        if src is not None and dst is not None:
-            start = pseudo_header_sum(_address(src, "src"), _address(dst, "dst"), PROTOCOL, len(raw))
-            if internet_checksum(raw, start) != 0:
-                raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the segment")
+        if src is not None and dst is not None and not transport_checksum_ok(
+            src, dst, PROTOCOL, raw
+        ):
+            raise ParseError(_LAYER, "checksum", f"{checksum:#06x}", "does not match the segment")
         options = _parse_options(raw[HEADER_LENGTH:header_length]) if header_length > 20 else ()
         # Every field came out of the unpack in range: skip __post_init__'s checks and the
-        # frozen dataclass's slow setattr (fill an unfrozen twin, then give it its class).
-        s = _Unchecked()
+        # frozen dataclass's slow setattr (see labkit.fields.unfrozen_twin).
+        s: Any = _Twin()
         s.src_port, s.dst_port, s.seq, s.ack = sport, dport, seq, ack
         s.flags, s.window, s.payload, s.options = Flags(flags), window, raw[header_length:], options
         s.urgent, s.checksum = urgent, checksum
-        object.__setattr__(s, "__class__", cls)
-        return s  # type: ignore[return-value]
+        s.__class__ = cls
+        return s
 
     def summary(self) -> str:
         parts = [f"TCP {self.src_port} > {self.dst_port} [{self.flags}] seq={self.seq}"]
@@ -267,31 +285,29 @@ class TCPSegment:
         """(field, value, meaning) rows for the Jupyter display."""
         raw = self.pack()
         options = ", ".join(f"kind {k}" + (f" ({d.hex()})" if d else "") for k, d in self.options)
-        return [
-            ("source port", str(self.src_port), "the sender's port"),
-            ("destination port", str(self.dst_port), "the receiving program's port"),
-            ("sequence number", str(self.seq), "number of the first data byte (or of SYN)"),
-            ("acknowledgment", str(self.ack), "next byte expected (valid with ACK)"),
-            ("data offset", str(raw[12] >> 4), "header length in 32-bit words"),
-            ("flags", str(self.flags), "control bits"),
-            ("window", str(self.window), "bytes the sender can still receive"),
-            ("checksum", f"{int.from_bytes(raw[16:18], 'big'):#06x}",
-             "over pseudo-header, header and data"),
-            ("urgent pointer", str(self.urgent), "valid with URG"),
+        return LAYOUT.rows([
+            (str(self.src_port), "the sender's port"),
+            (str(self.dst_port), "the receiving program's port"),
+            (str(self.seq), "number of the first data byte (or of SYN)"),
+            (str(self.ack), "next byte expected (valid with ACK)"),
+            (str(LAYOUT.read(raw, "data offset") >> 4), "header length in 32-bit words"),
+            (str(self.flags), "control bits"),
+            (str(self.window), "bytes the sender can still receive"),
+            (f"{LAYOUT.read(raw, 'checksum'):#06x}", "over pseudo-header, header and data"),
+            (str(self.urgent), "valid with URG"),
+        ]) + [
             ("options", options or "none", f"mss={self.mss}" if self.mss else ""),
             ("data", f"{len(self.payload)} bytes", ""),
         ]
 
-    def _repr_html_(self) -> str:
+    def spans(self) -> list[tuple[int, int, str]]:
+        """``(start, end, field)`` byte ranges of :meth:`pack`'s output, for hex maps."""
         header = HEADER_LENGTH + len(_pack_options(self.options))
-        spans = [(0, 2, "source port"), (2, 4, "destination port"), (4, 8, "sequence number"),
-                 (8, 12, "acknowledgment"), (12, 14, "offset and flags"), (14, 16, "window"),
-                 (16, 18, "checksum"), (18, 20, "urgent pointer"), (20, header, "options"),
-                 (header, header + len(self.payload), "data")]
-        return header_html(self.summary(), self.fields(), self.pack(), spans)
+        return LAYOUT.spans() + [(HEADER_LENGTH, header, "options"),
+                                 (header, header + len(self.payload), "data")]
+
+    def _repr_html_(self) -> str:
+        return header_html(self.summary(), self.fields(), self.pack(), self.spans())
 
 
-class _Unchecked:
-    """Same slots as :class:`TCPSegment`, not frozen: :meth:`TCPSegment.parse` fills one in."""
-
-    __slots__ = TCPSegment.__slots__
+_Twin = unfrozen_twin(TCPSegment)
