@@ -148,6 +148,41 @@ def test_unasked_bridge_bytes_are_kept_while_waiting():
     assert board.bridge_recv(5, timeout=0) == b"early"
 
 
+def test_bridge_bytes_read_while_the_queue_is_full_are_kept():
+    """On E_BUSY the driver waits for room; the BRIDGE_RECV frames read meanwhile are kept."""
+    busy = [True]
+
+    def respond(f):
+        if f.type == P.BRIDGE:
+            return P.Frame(P.BRIDGE_ON, f.seq, (416).to_bytes(4, "little")).pack()
+        if f.type == P.BRIDGE_DATA and busy[0]:
+            busy[0] = False
+            err = P.ErrorReply.make(P.E_BUSY, P.BRIDGE_DATA).pack()
+            return (P.Frame(P.ERROR, f.seq, err).pack()
+                    + P.Frame(P.BRIDGE_RECV, 0, b"kept").pack())
+        return P.Frame(P.BRIDGE_ACK, f.seq, P.BridgeAck(len(f.payload), 200).pack()).pack()
+
+    board = Board(FakeSerial(respond))
+    board.bridge_start(9600)
+    board.bridge_send(b"out")
+    assert board.bridge_recv(4, timeout=0) == b"kept"
+
+
+def test_a_capture_reply_read_while_waiting_for_another_is_kept_for_fetch():
+    samples = P.Samples(0, 0, 16_000, 8, b"\x0f").pack()
+
+    def respond(f):
+        if f.type == P.SAMPLE:
+            return P.Frame(P.ARMED, f.seq, P.Armed(16_000, 8).pack()).pack()
+        capture_seq = f.seq - 1  # the SAMPLES reply of the capture comes before the PONG
+        return P.Frame(P.SAMPLES, capture_seq, samples).pack() + P.Frame(P.PONG, f.seq, f.payload).pack()
+
+    board = Board(FakeSerial(respond))
+    board.arm(1000, 8)
+    assert board.ping(b"meanwhile") == b"meanwhile"
+    assert board.fetch().values.tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
+
+
 def test_garbage_before_frames_is_ignored():
     board = Board(FakeSerial(lambda f: b"\x00\xff junk" + P.Frame(P.PONG, f.seq, f.payload).pack()))
     assert board.ping(b"ok") == b"ok"

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from labkit.hw import sim
+from labkit.hw.errors import OPEN_IN_THIS_PROCESS
 from labkit.hw.urls import PairURLError, split_pair_url
 
 _PAIR_KEYS = {
@@ -114,7 +115,7 @@ class Serial(SerialBase):
             raise SerialException(
                 errno.EBUSY,
                 f"could not open port {self.portstr}: [Errno 16] Device or resource busy "
-                "(a Board in this Python process has it open: close that one first)",
+                f"({OPEN_IN_THIS_PROCESS}: close the Board that holds it first)",
             )
         board.firmware = opts.get("firmware", board.firmware)
         board.proto = opts.get("proto", board.proto)

@@ -23,6 +23,7 @@ from serial.serialutil import SerialException
 
 from labkit.errors import LabkitError
 from labkit.hw import twin as _twin
+from labkit.hw.errors import OPEN_IN_THIS_PROCESS
 
 
 class Serial(serial.Serial):
@@ -45,7 +46,7 @@ class Serial(serial.Serial):
         try:
             tw = _twin.acquire(name, index, wire)
         except _twin.TwinError as exc:
-            if "already open" in str(exc):
+            if OPEN_IN_THIS_PROCESS in str(exc):
                 raise SerialException(errno.EBUSY, f"could not open port {url}: {exc}") from None
             raise SerialException(f"{exc}") from None
         self._labkit_twin = (name, index)

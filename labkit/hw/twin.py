@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from labkit.errors import LabkitValueError
-from labkit.hw.errors import HwError
+from labkit.hw.errors import OPEN_IN_THIS_PROCESS, HwError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -359,7 +359,7 @@ def acquire(name: str, index: int, wire: TwinWire) -> Twin:
                 "ports, or use another name, to change its wire"
             )
         if index in shared.open_ports:
-            raise TwinError(f"labkit-twin://{name}/{index} is already open in this process")
+            raise TwinError(f"labkit-twin://{name}/{index} is {OPEN_IN_THIS_PROCESS}")
         shared.open_ports.add(index)
         return shared.twin
 
