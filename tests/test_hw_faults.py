@@ -7,10 +7,12 @@ import errno
 import pytest
 import serial
 
+from labkit.errors import LabkitValueError
 from labkit.hw import Board
 from labkit.hw import protocol as P
 from labkit.hw.board import open_serial, port_error
 from labkit.hw.errors import (
+    BaudMismatchError,
     GarbledReplyError,
     NoFirmwareError,
     PortBusyError,
@@ -183,6 +185,28 @@ def test_a_capture_reply_read_while_waiting_for_another_is_kept_for_fetch():
     assert board.fetch().values.tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
 
 
+def test_the_banner_sets_the_clock_and_the_limits():
+    """An 8 MHz board with smaller buffers: the driver uses its banner's f_cpu and max_*."""
+    small = P.Banner(1, 0, (1, 0, 0), 8_000_000, 512, 4096, 512)
+
+    def respond(f):
+        if f.type == P.BRIDGE:
+            return P.Frame(P.BRIDGE_ON, f.seq, (208).to_bytes(4, "little")).pack()
+        if f.type == P.TRANSMIT:
+            return P.Frame(P.TX_DONE, f.seq, P.TxDone(8, 4000).pack()).pack()
+        return b""
+
+    board = Board(FakeSerial(respond, banner=P.Frame(P.BANNER, 0, small.pack()).pack()))
+    assert (board.f_cpu, board.max_tx_bits, board.max_digital_samples, board.max_analog_samples) \
+        == (8_000_000, 512, 4096, 512)
+    assert board.bridge_start(9600) == pytest.approx(8e6 / (4 * 208))
+    assert board.transmit([1, 0] * 4, 1000).bit_rate == 1000  # 4000 cycles of 8 MHz per half-bit
+    with pytest.raises(LabkitValueError, match=r"len\(bits\)=513: the firmware accepts 1..512"):
+        board.transmit([1] * 513, 1000)
+    with pytest.raises(LabkitValueError, match="count=513: the firmware accepts 1..512"):
+        board.arm(1000, 513, mode="analog")
+
+
 def test_garbage_before_frames_is_ignored():
     board = Board(FakeSerial(lambda f: b"\x00\xff junk" + P.Frame(P.PONG, f.seq, f.payload).pack()))
     assert board.ping(b"ok") == b"ok"
@@ -193,6 +217,21 @@ def test_silent_port_is_no_firmware():
     with pytest.raises(NoFirmwareError):
         Board(ser)
     assert ser.now >= 3.0  # waited for the banner, then for the HELLO reply
+
+
+def test_garbled_bytes_at_every_rate_are_a_baud_mismatch():
+    """A port that only ever gives garbage (no banner at any probed rate) is not 'no firmware'."""
+    ser = FakeSerial(lambda f: b"", banner=bytes([0x80, 0x00, 0xF8, 0x00, 0xFE, 0x80]))
+    ser.baudrate = 500_000
+    with pytest.raises(BaudMismatchError) as info:
+        Board(ser, name="COM7")
+    assert str(info.value) == (
+        "COM7: baud mismatch: bytes arrive but garbled (80 00 f8 00 fe 80) at 500000 baud, and "
+        "no labkit banner came at any other common rate: the board talks at another rate (a "
+        "sketch of its own?). Flash the labkit firmware: make -C hardware flash PORT=COM7"
+    )
+    assert ser.baudrate == 500_000  # put back after the probes
+    assert [f.type for f in ser.written].count(P.HELLO) >= 1 + 6
 
 
 def test_banner_with_another_name_is_no_firmware():

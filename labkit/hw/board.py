@@ -65,7 +65,7 @@ POLL_S = 0.05
 HELLO_TRIES = 3
 #: Baud rates tried, after a silent or garbled handshake, to tell a baud mismatch from a
 #: board without firmware: other firmware builds (make HOST_BAUD=...) and common sketch rates.
-PROBE_BAUDS = (115_200, 57_600, 230_400, 250_000, 1_000_000, 9600)
+PROBE_BAUDS = (P.HOST_BAUD, 115_200, 57_600, 230_400, 250_000, 1_000_000, 9600)
 #: How long each of those probes waits for a banner.
 PROBE_WAIT_S = 0.3
 #: ERROR codes by which the board says it dropped a damaged frame (not a refused command).
@@ -556,6 +556,12 @@ class Board:
         host_baud = getattr(self.serial, "baudrate", None)
         if isinstance(host_baud, int):
             found = self._probe_bauds(host_baud)
+            if found == P.HOST_BAUD:
+                return BaudMismatchError(
+                    self.name, f"{self.name}: baud mismatch: the board answers at {found} baud "
+                    f"(PROTOCOL.md's rate), this port was opened at {host_baud}: open it at "
+                    f"{found} baud (Board.open's default)", host_baud, found, seen,
+                )
             if found is not None:
                 return BaudMismatchError(
                     self.name, f"{self.name}: baud mismatch: the board answers at {found} baud, "

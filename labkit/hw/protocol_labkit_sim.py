@@ -40,6 +40,8 @@ _PAIR_KEYS = {
     "v_high": float, "v_low": float, "threshold": float, "delay_us": float,
 }
 _BOARD_KEYS = ("firmware", "proto", "reset", "boot_s")
+UNPLUGGED = ("device reports readiness to read but returned no data (device disconnected or "
+             "multiple access on port?)")
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -158,6 +160,8 @@ class Serial(SerialBase):
     def _need(self) -> sim.SimBoard:
         if not self.is_open or self._board is None:
             raise PortNotOpenError()
+        if self._board.unplugged:  # pyserial's own words when a device vanishes under a read
+            raise SerialException(UNPLUGGED)
         return self._board
 
     # -------------------------------------------------------------- data
