@@ -115,13 +115,112 @@ def test_find_ports_recognises_arduinos_and_clones():
 
 
 def test_doctor_with_no_ports():
-    (finding,) = discovery.doctor(comports=lambda: [])
+    (finding,) = discovery.doctor(comports=lambda: [], platform="linux", linux_services=set)
     assert finding.level == "error" and "No serial ports" in finding.text
+    assert finding.text.endswith(
+        "Without boards, the simulated pair runs the lab: labkit hw selftest --tx sim --rx sim"
+    )
 
 
-def test_doctor_with_ports_but_no_board():
-    findings = discovery.doctor(comports=lambda: [_info("/dev/ttyS0")])
-    assert findings[-1].level == "error" and "none looks like" in findings[-1].text
+@pytest.mark.parametrize(
+    ("platform", "ports", "listing"),
+    [
+        ("linux", [_info("/dev/ttyS0", description="ttyS0")], "/dev/ttyS0 (ttyS0)"),
+        ("darwin", [_info("/dev/cu.Bluetooth-Incoming-Port", description="n/a"),
+                    _info("/dev/tty.Bluetooth-Incoming-Port", description="n/a")],
+         "/dev/cu.Bluetooth-Incoming-Port (n/a)"),
+        ("win32", [_info("COM1", description="Communications Port (COM1)"),
+                   _info("COM4", 0x8087, 0x0AAA, "Intel(R) Active Management")],
+         "COM1 (Communications Port (COM1)), COM4 (Intel(R) Active Management)"),
+    ],
+)
+def test_doctor_with_ports_but_no_board(platform, ports, listing):
+    findings = discovery.doctor(comports=lambda: ports, platform=platform, linux_services=set)
+    assert [f.level for f in findings] == ["error"]
+    assert findings[0].text == (
+        f"Serial ports exist ({listing}) but none looks like an Uno or Nano. Name the port "
+        "yourself: labkit hw doctor PORT. Without boards, the simulated pair runs the lab: "
+        "labkit hw selftest --tx sim --rx sim"
+    )
+
+
+class _Opened:
+    """A board that opened: what doctor reads of it."""
+
+    def __init__(self, port):
+        from labkit.hw import protocol as P
+
+        self.port = port
+        self.banner = P.banner()
+
+    def close(self):
+        pass
+
+
+def test_doctor_on_macos_opens_one_uno_once_as_cu():
+    uno = [_info("/dev/tty.usbmodem1101", 0x2341, 0x0043, "IOUSBHostDevice"),
+           _info("/dev/cu.usbmodem1101", 0x2341, 0x0043, "IOUSBHostDevice")]
+    opened = []
+
+    def opener(port):
+        opened.append(port)
+        return _Opened(port)
+
+    findings = discovery.doctor(comports=lambda: uno, opener=opener, platform="darwin")
+    assert opened == ["/dev/cu.usbmodem1101"]  # one open, one reset
+    assert [(f.level, f.port) for f in findings] == [
+        ("ok", "/dev/cu.usbmodem1101"), ("ok", "/dev/cu.usbmodem1101")]
+
+
+def test_doctor_on_macos_says_to_use_cu():
+    lone_tty = [_info("/dev/tty.wchusbserial110", 0x1A86, 0x7523, "USB Serial")]
+    findings = discovery.doctor(comports=lambda: lone_tty, opener=_Opened, platform="darwin")
+    advice = ("use /dev/cu.wchusbserial110, not /dev/tty.wchusbserial110: on macOS the tty. "
+              "device waits for a carrier signal a board never gives")
+    assert (findings[0].level, findings[0].text) == ("warn", advice)
+    named = discovery.doctor(["/dev/tty.wchusbserial110"], opener=_Opened, platform="darwin")
+    assert (named[0].level, named[0].text) == ("warn", advice)
+
+
+def test_doctor_on_linux_names_modemmanager_and_brltty():
+    findings = discovery.doctor(
+        comports=lambda: [_info("/dev/ttyUSB0", 0x1A86, 0x7523, "USB Serial")], opener=_Opened,
+        platform="linux", linux_services=lambda: {"brltty", "ModemManager"},
+    )
+    assert [(f.level, f.text) for f in findings[:2]] == [
+        ("warn", "ModemManager is running: for about 10 s after a board is plugged in it opens "
+         "the port to look for a modem (and sends AT commands to it), so the port is busy or "
+         "the board gets bytes it did not expect. Wait 10 s after plugging in, or stop it for "
+         "the lab: sudo systemctl stop ModemManager"),
+        ("warn", "brltty (a braille display driver) is installed: on Ubuntu it claims CH340 "
+         "boards, whose /dev/ttyUSB0 then vanishes a second after it appears (dmesg: "
+         "\"interface 0 claimed by ch341 while 'brltty' sets config\"). Without a braille "
+         "display, remove it: sudo apt remove brltty"),
+    ]
+    assert findings[-1].level == "ok"
+    quiet = discovery.doctor(["/dev/ttyUSB0"], opener=_Opened, platform="linux",
+                             linux_services=set)
+    assert [f.level for f in quiet] == ["ok"]
+
+
+def test_doctor_on_windows_explains_the_semaphore_timeout():
+    import serial
+
+    from labkit.hw.board import port_error
+
+    def opener(port):
+        raise port_error(port, serial.SerialException(
+            "could not open port 'COM3': OSError(22, 'The semaphore timeout period has "
+            "expired.', None, 121)"), "win32")
+
+    findings = discovery.doctor(comports=lambda: [_info("COM3", 0x2341, 0x0043, "Arduino Uno")],
+                                opener=opener, platform="win32")
+    assert findings[-1] == discovery.Finding(
+        "error", "COM3",
+        "COM3: the port did not answer (Windows: \"the semaphore timeout period has expired\"): "
+        "the board's USB connection hung. Unplug the board, wait 5 s, plug it back in (another "
+        "USB port or cable if it happens again), then try again.",
+    )
 
 
 @pytest.mark.parametrize(
@@ -141,7 +240,7 @@ def test_doctor_explains_each_failure(exc, words):
 
     findings = discovery.doctor(
         comports=lambda: [_info("/dev/ttyACM0", 0x2341, 0x0043)], opener=opener,
-        platform="linux", in_dialout=lambda: False,
+        platform="linux", in_dialout=lambda: False, linux_services=set,
     )
     assert findings[0].level == "ok"  # it looks like a board...
     assert findings[-1].level == "error" and words in findings[-1].text  # ...but
