@@ -306,3 +306,54 @@ def test_cli_ports_and_doctor(monkeypatch, capsys):
     assert "/dev/ttyS0" in capsys.readouterr().out
     assert main(["hw", "doctor", "labkit-sim://cli-doc/0"]) == 0
     assert "[ok  ]" in capsys.readouterr().out
+
+
+def test_cli_selftest_writes_a_report_the_project_can_keep(tmp_path, capsys):
+    import json
+
+    path = tmp_path / "evidence.json"
+    assert main(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--rates", "1000,50000",
+                 "--codes", "nrz-l,manchester", "--report", str(path)]) == 0
+    assert f"report written to {path}" in capsys.readouterr().out
+    record = json.loads(path.read_text())
+    assert record["format"] == "labkit-hw-selftest/1" and record["passed"] is True
+    assert [(b["role"], b["firmware"], b["protocol"], b["f_cpu"]) for b in record["boards"]] == [
+        ("tx", "1.0.0", "1.0", 16_000_000), ("rx", "1.0.0", "1.0", 16_000_000)]
+    grid = {(r["code"], r["bit_rate"]): r["errors"] for r in record["results"]}
+    assert set(grid) == {("nrz-l", 1000), ("nrz-l", 50_000), ("manchester", 1000),
+                         ("manchester", 50_000)}
+    assert grid["nrz-l", 1000] == grid["manchester", 1000] == 0
+    assert grid["manchester", 50_000] > 0  # past the documented rate, as on the real wire
+    assert record["errors"] == [] and record["seed"] == 0
+
+
+def test_selftest_on_real_ports_keeps_a_report_by_default():
+    from labkit.hw.selftest import board_record
+
+    real = SimpleNamespace(tx="/dev/ttyACM0", rx="COM4", report=None)
+    assert hw_cli._report_path(real).startswith("labkit-selftest-")
+    assert hw_cli._report_path(SimpleNamespace(tx="sim", rx="sim", report=None)) is None
+    assert hw_cli._report_path(SimpleNamespace(tx="/dev/ttyACM0", rx="COM4", report="-")) is None
+    found = discovery.find_ports(lambda: [SimpleNamespace(
+        device="/dev/ttyACM0", vid=0x2341, pid=0x0043, description="Arduino Uno",
+        serial_number="85739313837351F0E1A1")])
+    board = SimpleNamespace(name="/dev/ttyACM0", banner=None)
+    assert board_record("tx", board, found[0])["usb"] == {
+        "vid": "2341", "pid": "0043", "serial_number": "85739313837351F0E1A1",
+        "description": "Arduino Uno", "board": "Arduino Uno R3 (ATmega16U2 USB chip)"}
+
+
+def test_cli_reports_an_unplugged_board_without_a_traceback(monkeypatch, capsys):
+    from labkit.hw.lab import open_pair
+
+    def unplugged_pair(tx, rx, wire=None):
+        a, b = open_pair("sim", "sim", pair="cli-unplug")
+        a.serial.labkit_pair.boards[0].unplug()
+        return a, b
+
+    monkeypatch.setattr(hw_cli, "_open_pair", unplugged_pair)
+    assert main(["hw", "send", "hello", "--tx", "sim"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labkit hw send: labkit-sim://cli-unplug/0: the port went away while "
+                          "in use (device reports readiness")
+    assert "Traceback" not in err

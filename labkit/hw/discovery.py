@@ -55,6 +55,7 @@ class FoundPort:
     pid: int | None
     board: str | None  #: what the USB IDs say, None when unknown
     supported: bool  #: an ATmega328P board (or a USB-serial chip such boards use)
+    serial_number: str | None = None  #: the USB serial number, which tells two Unos apart
 
     def summary(self) -> str:
         ids = f"{self.vid:04X}:{self.pid:04X}" if self.vid is not None else "no USB IDs"
@@ -103,7 +104,8 @@ def find_ports(comports: Callable[[], Iterable[PortInfo]] | None = None) -> list
         desc = getattr(info, "description", "") or ""
         if board is None and "arduino" in desc.lower():
             board, supported = desc, True
-        found.append(FoundPort(info.device, desc, vid, pid, board, supported))
+        serial_number: str | None = getattr(info, "serial_number", None)
+        found.append(FoundPort(info.device, desc, vid, pid, board, supported, serial_number))
     found.sort(key=lambda p: (not p.supported, p.board is None, p.device))
     return found
 
