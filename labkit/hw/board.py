@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar
 
 import numpy as np
 import serial
@@ -588,13 +588,13 @@ class Board:
 
     def _probe_bauds(self, host_baud: int) -> int | None:
         """The baud rate at which the board answers HELLO with a banner, if another one does."""
-        port = self.serial
+        port: Any = self.serial  # a pyserial port: the caller saw its int baudrate
         found = None
         for rate in PROBE_BAUDS:
             if rate == host_baud:
                 continue
             try:
-                port.baudrate = rate  # type: ignore[attr-defined]  # a pyserial port (checked above)
+                port.baudrate = rate
             except (ValueError, OSError, serial.SerialException):
                 continue  # a rate this port cannot make
             self._parser = P.FrameParser(P.MAX_REPLY_PAYLOAD)
@@ -614,7 +614,7 @@ class Board:
                 found = rate
                 break
         try:
-            port.baudrate = host_baud  # type: ignore[attr-defined]
+            port.baudrate = host_baud
         except (ValueError, OSError, serial.SerialException):
             pass
         return found
