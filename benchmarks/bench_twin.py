@@ -48,7 +48,9 @@ PHY_BITS = 10_000 * 8
 
 def boards_on(twin: Twin) -> tuple[Board, Board]:
     """Boards on a Twin's ptys, with the twin's simulated clock."""
-    a, b = (Board.open(p, reset_wait=0.5, clock=twin.sim_time) for p in twin.ports)
+    # the host opens the ports at the firmware's rate: the twin garbles a mismatch, as a board does
+    a, b = (Board.open(p, baudrate=twin.host_baud, reset_wait=0.5, clock=twin.sim_time)
+            for p in twin.ports)
     return a, b
 
 

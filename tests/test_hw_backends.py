@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -26,8 +27,9 @@ from labkit.errors import ParseError
 from labkit.hw import Board
 from labkit.hw import protocol as P
 from labkit.hw.board import default_idle, open_serial
-from labkit.hw.errors import BoardError, LinkSilentError
+from labkit.hw.errors import BoardError, BoardGoneError, LinkSilentError, PortBusyError
 from labkit.hw.lab import PREAMBLE, bit_error_test, decode, sim_url, transfer
+from labkit.hw.protocol_labkit_sim import UNPLUGGED
 from labkit.hw.twin import APT_PACKAGES, missing_tools, twin_url
 from labkit.link import EthernetFrame
 from labkit.link.framing import StreamDecoder
@@ -249,6 +251,29 @@ def test_bridge_carries_bytes_both_ways(boards):
     assert (sb.sent, sb.received, sb.framing_errors) == (8, 512, 0)
 
 
+def test_bridge_loses_nothing_when_both_boards_send_at_once(boards):
+    """2,048 bytes each way in 64-byte pieces, the two hosts feeding their boards in turn.
+
+    Both queues fill, so each bridge_send waits on E_BUSY while the other board's bytes
+    keep arriving; every one of them must reach bridge_recv (before the fix, board A got
+    1,120 of 2,048 on the simulated pair and 849 on the twin).
+    """
+    a, b = boards
+    rng = np.random.default_rng(5)
+    to_b, to_a = rng.bytes(2048), rng.bytes(2048)
+    a.bridge_start(19_200)
+    b.bridge_start(19_200)
+    for i in range(0, 2048, 64):
+        a.bridge_send(to_b[i : i + 64], timeout=5)
+        b.bridge_send(to_a[i : i + 64], timeout=5)
+    got_a = a.bridge_recv(2048, timeout=2)
+    got_b = b.bridge_recv(2048, timeout=2)
+    assert (len(got_a), len(got_b)) == (2048, 2048)
+    assert got_a == to_a and got_b == to_b
+    sa, sb = a.bridge_stop(), b.bridge_stop()
+    assert (sa.sent, sa.received, sb.sent, sb.received) == (2048, 2048, 2048, 2048)
+
+
 def test_bridge_waits_while_the_queue_is_full(boards):
     a, b = boards
     a.bridge_start(9600)
@@ -444,3 +469,67 @@ def test_cli_send_through_the_bridge(backend, capsys):
     assert "sent 14 bytes at 19231 bit/s" in out and "received 14 bytes: bits on a wire" in out
     assert cli.main(["hw", "recv", "--rx", kind, "--seconds", "0.2"]) == 1  # nobody sends
     assert "nothing arrived in 0.2 s" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- a lab room's faults
+
+
+def _url(backend: Pairs, index: int, **options: object) -> str:
+    name = f"f{os.getpid()}x{next(_names)}"
+    return (sim_url if backend.backend == "sim" else twin_url)(name, index, **options)
+
+
+def test_a_board_unplugged_mid_transfer_is_named(backend):
+    """The USB cable pulled out (the twin killed): a labkit error naming the port."""
+    a, b = backend(seed=1)  # a pair of its own, whatever the back-end
+    a.bridge_start(9600)
+    b.bridge_start(9600)
+    a.bridge_send(b"x" * 200)
+    assert b.bridge_recv(10, timeout=1) == b"x" * 10
+    if backend.backend == "sim":
+        b.serial.labkit_pair.boards[1].unplug()
+        reason = UNPLUGGED
+    else:
+        twin = b.serial.labkit_twin
+        os.kill(twin.pid, signal.SIGKILL)  # the twin this test started
+        twin.stop()
+        reason = "the twin is not running: stopped"
+    with pytest.raises(BoardGoneError) as info:
+        b.bridge_recv(190, timeout=1)
+    assert str(info.value) == (
+        f"{b.name}: the port went away while in use ({reason}). Was the USB cable pulled out, "
+        "or the board's power lost? Plug it back in, then open the board again."
+    )
+    assert info.value.port == b.name
+    with pytest.raises(BoardGoneError):
+        b.ping()
+
+
+def test_a_stray_sync_byte_before_hello_is_resynchronised(backend):
+    """``a5 02 00 20 00`` opens a 32-byte PING that swallows the HELLO; the board answers
+    E_FRAME_TIMEOUT 100 ms later, and the host asks again instead of giving up."""
+    url = _url(backend, 0, reset=0)
+    port = open_serial(url)
+    try:
+        port.timeout = 0.2
+        port.read(4096)  # whatever the board said at power-on
+        port.write(bytes.fromhex("a5 02 00 20 00"))
+        board = Board(port, name=url, reset_wait=0)
+        assert board.banner == P.banner()
+        assert list(board.unasked_errors) == [
+            P.ErrorReply(P.E_FRAME_TIMEOUT, P.NO_FIELD, P.PING, "incomplete frame")
+        ]
+        assert board.ping(b"ok") == b"ok"
+    finally:
+        port.close()
+
+
+def test_a_port_opened_twice_in_one_process_says_so(backend):
+    url = _url(backend, 0)
+    with Board.open(url):
+        with pytest.raises(PortBusyError) as info:
+            Board.open(url)
+    assert str(info.value) == (
+        f"{url}: already open in this Python process; close the Board that holds it "
+        "(board.close()) first"
+    )

@@ -115,13 +115,112 @@ def test_find_ports_recognises_arduinos_and_clones():
 
 
 def test_doctor_with_no_ports():
-    (finding,) = discovery.doctor(comports=lambda: [])
+    (finding,) = discovery.doctor(comports=lambda: [], platform="linux", linux_services=set)
     assert finding.level == "error" and "No serial ports" in finding.text
+    assert finding.text.endswith(
+        "Without boards, the simulated pair runs the lab: labkit hw selftest --tx sim --rx sim"
+    )
 
 
-def test_doctor_with_ports_but_no_board():
-    findings = discovery.doctor(comports=lambda: [_info("/dev/ttyS0")])
-    assert findings[-1].level == "error" and "none looks like" in findings[-1].text
+@pytest.mark.parametrize(
+    ("platform", "ports", "listing"),
+    [
+        ("linux", [_info("/dev/ttyS0", description="ttyS0")], "/dev/ttyS0 (ttyS0)"),
+        ("darwin", [_info("/dev/cu.Bluetooth-Incoming-Port", description="n/a"),
+                    _info("/dev/tty.Bluetooth-Incoming-Port", description="n/a")],
+         "/dev/cu.Bluetooth-Incoming-Port (n/a)"),
+        ("win32", [_info("COM1", description="Communications Port (COM1)"),
+                   _info("COM4", 0x8087, 0x0AAA, "Intel(R) Active Management")],
+         "COM1 (Communications Port (COM1)), COM4 (Intel(R) Active Management)"),
+    ],
+)
+def test_doctor_with_ports_but_no_board(platform, ports, listing):
+    findings = discovery.doctor(comports=lambda: ports, platform=platform, linux_services=set)
+    assert [f.level for f in findings] == ["error"]
+    assert findings[0].text == (
+        f"Serial ports exist ({listing}) but none looks like an Uno or Nano. Name the port "
+        "yourself: labkit hw doctor PORT. Without boards, the simulated pair runs the lab: "
+        "labkit hw selftest --tx sim --rx sim"
+    )
+
+
+class _Opened:
+    """A board that opened: what doctor reads of it."""
+
+    def __init__(self, port):
+        from labkit.hw import protocol as P
+
+        self.port = port
+        self.banner = P.banner()
+
+    def close(self):
+        pass
+
+
+def test_doctor_on_macos_opens_one_uno_once_as_cu():
+    uno = [_info("/dev/tty.usbmodem1101", 0x2341, 0x0043, "IOUSBHostDevice"),
+           _info("/dev/cu.usbmodem1101", 0x2341, 0x0043, "IOUSBHostDevice")]
+    opened = []
+
+    def opener(port):
+        opened.append(port)
+        return _Opened(port)
+
+    findings = discovery.doctor(comports=lambda: uno, opener=opener, platform="darwin")
+    assert opened == ["/dev/cu.usbmodem1101"]  # one open, one reset
+    assert [(f.level, f.port) for f in findings] == [
+        ("ok", "/dev/cu.usbmodem1101"), ("ok", "/dev/cu.usbmodem1101")]
+
+
+def test_doctor_on_macos_says_to_use_cu():
+    lone_tty = [_info("/dev/tty.wchusbserial110", 0x1A86, 0x7523, "USB Serial")]
+    findings = discovery.doctor(comports=lambda: lone_tty, opener=_Opened, platform="darwin")
+    advice = ("use /dev/cu.wchusbserial110, not /dev/tty.wchusbserial110: on macOS the tty. "
+              "device waits for a carrier signal a board never gives")
+    assert (findings[0].level, findings[0].text) == ("warn", advice)
+    named = discovery.doctor(["/dev/tty.wchusbserial110"], opener=_Opened, platform="darwin")
+    assert (named[0].level, named[0].text) == ("warn", advice)
+
+
+def test_doctor_on_linux_names_modemmanager_and_brltty():
+    findings = discovery.doctor(
+        comports=lambda: [_info("/dev/ttyUSB0", 0x1A86, 0x7523, "USB Serial")], opener=_Opened,
+        platform="linux", linux_services=lambda: {"brltty", "ModemManager"},
+    )
+    assert [(f.level, f.text) for f in findings[:2]] == [
+        ("warn", "ModemManager is running: for about 10 s after a board is plugged in it opens "
+         "the port to look for a modem (and sends AT commands to it), so the port is busy or "
+         "the board gets bytes it did not expect. Wait 10 s after plugging in, or stop it for "
+         "the lab: sudo systemctl stop ModemManager"),
+        ("warn", "brltty (a braille display driver) is installed: on Ubuntu it claims CH340 "
+         "boards, whose /dev/ttyUSB0 then vanishes a second after it appears (dmesg: "
+         "\"interface 0 claimed by ch341 while 'brltty' sets config\"). Without a braille "
+         "display, remove it: sudo apt remove brltty"),
+    ]
+    assert findings[-1].level == "ok"
+    quiet = discovery.doctor(["/dev/ttyUSB0"], opener=_Opened, platform="linux",
+                             linux_services=set)
+    assert [f.level for f in quiet] == ["ok"]
+
+
+def test_doctor_on_windows_explains_the_semaphore_timeout():
+    import serial
+
+    from labkit.hw.board import port_error
+
+    def opener(port):
+        raise port_error(port, serial.SerialException(
+            "could not open port 'COM3': OSError(22, 'The semaphore timeout period has "
+            "expired.', None, 121)"), "win32")
+
+    findings = discovery.doctor(comports=lambda: [_info("COM3", 0x2341, 0x0043, "Arduino Uno")],
+                                opener=opener, platform="win32")
+    assert findings[-1] == discovery.Finding(
+        "error", "COM3",
+        "COM3: the port did not answer (Windows: \"the semaphore timeout period has expired\"): "
+        "the board's USB connection hung. Unplug the board, wait 5 s, plug it back in (another "
+        "USB port or cable if it happens again), then try again.",
+    )
 
 
 @pytest.mark.parametrize(
@@ -141,7 +240,7 @@ def test_doctor_explains_each_failure(exc, words):
 
     findings = discovery.doctor(
         comports=lambda: [_info("/dev/ttyACM0", 0x2341, 0x0043)], opener=opener,
-        platform="linux", in_dialout=lambda: False,
+        platform="linux", in_dialout=lambda: False, linux_services=set,
     )
     assert findings[0].level == "ok"  # it looks like a board...
     assert findings[-1].level == "error" and words in findings[-1].text  # ...but
@@ -207,3 +306,54 @@ def test_cli_ports_and_doctor(monkeypatch, capsys):
     assert "/dev/ttyS0" in capsys.readouterr().out
     assert main(["hw", "doctor", "labkit-sim://cli-doc/0"]) == 0
     assert "[ok  ]" in capsys.readouterr().out
+
+
+def test_cli_selftest_writes_a_report_the_project_can_keep(tmp_path, capsys):
+    import json
+
+    path = tmp_path / "evidence.json"
+    assert main(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--rates", "1000,50000",
+                 "--codes", "nrz-l,manchester", "--report", str(path)]) == 0
+    assert f"report written to {path}" in capsys.readouterr().out
+    record = json.loads(path.read_text())
+    assert record["format"] == "labkit-hw-selftest/1" and record["passed"] is True
+    assert [(b["role"], b["firmware"], b["protocol"], b["f_cpu"]) for b in record["boards"]] == [
+        ("tx", "1.0.0", "1.0", 16_000_000), ("rx", "1.0.0", "1.0", 16_000_000)]
+    grid = {(r["code"], r["bit_rate"]): r["errors"] for r in record["results"]}
+    assert set(grid) == {("nrz-l", 1000), ("nrz-l", 50_000), ("manchester", 1000),
+                         ("manchester", 50_000)}
+    assert grid["nrz-l", 1000] == grid["manchester", 1000] == 0
+    assert grid["manchester", 50_000] > 0  # past the documented rate, as on the real wire
+    assert record["errors"] == [] and record["seed"] == 0
+
+
+def test_selftest_on_real_ports_keeps_a_report_by_default():
+    from labkit.hw.selftest import board_record
+
+    real = SimpleNamespace(tx="/dev/ttyACM0", rx="COM4", report=None)
+    assert hw_cli._report_path(real).startswith("labkit-selftest-")
+    assert hw_cli._report_path(SimpleNamespace(tx="sim", rx="sim", report=None)) is None
+    assert hw_cli._report_path(SimpleNamespace(tx="/dev/ttyACM0", rx="COM4", report="-")) is None
+    found = discovery.find_ports(lambda: [SimpleNamespace(
+        device="/dev/ttyACM0", vid=0x2341, pid=0x0043, description="Arduino Uno",
+        serial_number="85739313837351F0E1A1")])
+    board = SimpleNamespace(name="/dev/ttyACM0", banner=None)
+    assert board_record("tx", board, found[0])["usb"] == {
+        "vid": "2341", "pid": "0043", "serial_number": "85739313837351F0E1A1",
+        "description": "Arduino Uno", "board": "Arduino Uno R3 (ATmega16U2 USB chip)"}
+
+
+def test_cli_reports_an_unplugged_board_without_a_traceback(monkeypatch, capsys):
+    from labkit.hw.lab import open_pair
+
+    def unplugged_pair(tx, rx, wire=None):
+        a, b = open_pair("sim", "sim", pair="cli-unplug")
+        a.serial.labkit_pair.boards[0].unplug()
+        return a, b
+
+    monkeypatch.setattr(hw_cli, "_open_pair", unplugged_pair)
+    assert main(["hw", "send", "hello", "--tx", "sim"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labkit hw send: labkit-sim://cli-unplug/0: the port went away while "
+                          "in use (device reports readiness")
+    assert "Traceback" not in err

@@ -7,10 +7,12 @@ import errno
 import pytest
 import serial
 
+from labkit.errors import LabkitValueError
 from labkit.hw import Board
 from labkit.hw import protocol as P
 from labkit.hw.board import open_serial, port_error
 from labkit.hw.errors import (
+    BaudMismatchError,
     GarbledReplyError,
     NoFirmwareError,
     PortBusyError,
@@ -148,6 +150,63 @@ def test_unasked_bridge_bytes_are_kept_while_waiting():
     assert board.bridge_recv(5, timeout=0) == b"early"
 
 
+def test_bridge_bytes_read_while_the_queue_is_full_are_kept():
+    """On E_BUSY the driver waits for room; the BRIDGE_RECV frames read meanwhile are kept."""
+    busy = [True]
+
+    def respond(f):
+        if f.type == P.BRIDGE:
+            return P.Frame(P.BRIDGE_ON, f.seq, (416).to_bytes(4, "little")).pack()
+        if f.type == P.BRIDGE_DATA and busy[0]:
+            busy[0] = False
+            err = P.ErrorReply.make(P.E_BUSY, P.BRIDGE_DATA).pack()
+            return (P.Frame(P.ERROR, f.seq, err).pack()
+                    + P.Frame(P.BRIDGE_RECV, 0, b"kept").pack())
+        return P.Frame(P.BRIDGE_ACK, f.seq, P.BridgeAck(len(f.payload), 200).pack()).pack()
+
+    board = Board(FakeSerial(respond))
+    board.bridge_start(9600)
+    board.bridge_send(b"out")
+    assert board.bridge_recv(4, timeout=0) == b"kept"
+
+
+def test_a_capture_reply_read_while_waiting_for_another_is_kept_for_fetch():
+    samples = P.Samples(0, 0, 16_000, 8, b"\x0f").pack()
+
+    def respond(f):
+        if f.type == P.SAMPLE:
+            return P.Frame(P.ARMED, f.seq, P.Armed(16_000, 8).pack()).pack()
+        capture_seq = f.seq - 1  # the SAMPLES reply of the capture comes before the PONG
+        return P.Frame(P.SAMPLES, capture_seq, samples).pack() + P.Frame(P.PONG, f.seq, f.payload).pack()
+
+    board = Board(FakeSerial(respond))
+    board.arm(1000, 8)
+    assert board.ping(b"meanwhile") == b"meanwhile"
+    assert board.fetch().values.tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
+
+
+def test_the_banner_sets_the_clock_and_the_limits():
+    """An 8 MHz board with smaller buffers: the driver uses its banner's f_cpu and max_*."""
+    small = P.Banner(1, 0, (1, 0, 0), 8_000_000, 512, 4096, 512)
+
+    def respond(f):
+        if f.type == P.BRIDGE:
+            return P.Frame(P.BRIDGE_ON, f.seq, (208).to_bytes(4, "little")).pack()
+        if f.type == P.TRANSMIT:
+            return P.Frame(P.TX_DONE, f.seq, P.TxDone(8, 4000).pack()).pack()
+        return b""
+
+    board = Board(FakeSerial(respond, banner=P.Frame(P.BANNER, 0, small.pack()).pack()))
+    assert (board.f_cpu, board.max_tx_bits, board.max_digital_samples, board.max_analog_samples) \
+        == (8_000_000, 512, 4096, 512)
+    assert board.bridge_start(9600) == pytest.approx(8e6 / (4 * 208))
+    assert board.transmit([1, 0] * 4, 1000).bit_rate == 1000  # 4000 cycles of 8 MHz per half-bit
+    with pytest.raises(LabkitValueError, match=r"len\(bits\)=513: the firmware accepts 1..512"):
+        board.transmit([1] * 513, 1000)
+    with pytest.raises(LabkitValueError, match="count=513: the firmware accepts 1..512"):
+        board.arm(1000, 513, mode="analog")
+
+
 def test_garbage_before_frames_is_ignored():
     board = Board(FakeSerial(lambda f: b"\x00\xff junk" + P.Frame(P.PONG, f.seq, f.payload).pack()))
     assert board.ping(b"ok") == b"ok"
@@ -158,6 +217,21 @@ def test_silent_port_is_no_firmware():
     with pytest.raises(NoFirmwareError):
         Board(ser)
     assert ser.now >= 3.0  # waited for the banner, then for the HELLO reply
+
+
+def test_garbled_bytes_at_every_rate_are_a_baud_mismatch():
+    """A port that only ever gives garbage (no banner at any probed rate) is not 'no firmware'."""
+    ser = FakeSerial(lambda f: b"", banner=bytes([0x80, 0x00, 0xF8, 0x00, 0xFE, 0x80]))
+    ser.baudrate = 500_000
+    with pytest.raises(BaudMismatchError) as info:
+        Board(ser, name="COM7")
+    assert str(info.value) == (
+        "COM7: baud mismatch: bytes arrive but garbled (80 00 f8 00 fe 80) at 500000 baud, and "
+        "no labkit banner came at any other common rate: the board talks at another rate (a "
+        "sketch of its own?). Flash the labkit firmware: make -C hardware flash PORT=COM7"
+    )
+    assert ser.baudrate == 500_000  # put back after the probes
+    assert [f.type for f in ser.written].count(P.HELLO) >= 1 + 6
 
 
 def test_banner_with_another_name_is_no_firmware():

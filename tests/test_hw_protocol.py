@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis_profiles import FUZZ_EXAMPLES
 
-from labkit.errors import ParseError
+from labkit.errors import LabkitValueError, ParseError
 from labkit.hw import protocol as P
 
 FIRMWARE = Path(__file__).resolve().parent.parent / "hardware/firmware/labkit_hw/firmware.c"
@@ -122,6 +122,34 @@ def test_bad_payloads_raise_parse_error_naming_the_field(cls, payload, field):
 
 PARSERS = [P.Banner, P.TxDone, P.Sample, P.Armed, P.Samples, P.BridgeAck, P.BridgeStats,
            P.ErrorReply, P.Transmit]
+
+
+@pytest.mark.parametrize("cls", PARSERS)
+@pytest.mark.parametrize("payload", [None, 20, "hello", [1, 2, 3]])
+def test_payload_parsers_refuse_what_is_not_bytes_naming_the_field(cls, payload):
+    with pytest.raises(ParseError) as info:
+        cls.parse(payload)
+    name = {P.TxDone: "TX_DONE", P.ErrorReply: "ERROR", P.BridgeAck: "BRIDGE_ACK",
+            P.BridgeStats: "BRIDGE_STATS"}.get(cls, cls.__name__.upper())
+    assert info.value.field == f"{name}.payload"
+    assert str(info.value) == (
+        f"hw: {name}.payload={payload!r}: expected bytes, got {type(payload).__name__}"
+    )
+
+
+@pytest.mark.parametrize("data", [20, None, "a5", [0xA5]])
+def test_frame_parser_refuses_what_is_not_bytes(data):
+    parser = P.FrameParser()
+    with pytest.raises(LabkitValueError, match=f"expected bytes, got {type(data).__name__}"):
+        parser.feed(data)
+    assert parser.feed(memoryview(P.Frame(P.PONG, 1, b"x").pack())) == [P.Frame(P.PONG, 1, b"x")]
+
+
+def test_rates_come_from_the_boards_clock():
+    """TxDone and Samples compute rates from f_cpu (the banner's), 16 MHz by default."""
+    assert P.TxDone(10, 8000).bit_rate == 1000
+    assert P.TxDone(10, 4000, f_cpu=8_000_000).bit_rate == 1000
+    assert P.Samples(0, 0, 1000, 8, b"\x00", f_cpu=8_000_000).rate == 8000
 
 
 @settings(max_examples=FUZZ_EXAMPLES)

@@ -24,7 +24,7 @@ from labkit.errors import LabkitValueError
 from labkit.hw import Board
 from labkit.hw import protocol as P
 from labkit.hw.board import open_serial
-from labkit.hw.errors import BoardError, LinkSilentError, PortError
+from labkit.hw.errors import BaudMismatchError, BoardError, LinkSilentError, PortError
 from labkit.hw.lab import PREAMBLE, decode, open_pair, sim_url, transfer
 from labkit.hw.twin import Twin, TwinError, TwinWire, build, running_twins
 
@@ -144,6 +144,27 @@ def test_twin_url_opens_resets_and_stops():
         open_serial("labkit-twin://urltest/0?colour=blue")
     with pytest.raises(serial.SerialException, match="boards 0 and 1"):
         serial.serial_for_url("labkit-twin://urltest/2")
+
+
+def test_a_wrong_baud_rate_is_named_a_baud_mismatch():
+    """A firmware built for 115200 baud, opened at PROTOCOL.md's 500000: garbage both ways
+    on the twin, as on a board, and the driver finds the rate the board answers at."""
+    url = f"labkit-twin://baud{os.getpid()}/0?host_baud=115200"
+    with pytest.raises(BaudMismatchError) as info:
+        Board.open(url)
+    assert str(info.value) == (
+        f"{url}: baud mismatch: the board answers at 115200 baud, this port was opened at "
+        "500000. Its labkit firmware was built for 115200 baud (make HOST_BAUD=115200); flash "
+        f"the firmware from this labkit (make -C hardware flash PORT={url}), which speaks "
+        f"500000, or open it at its rate: Board.open({url!r}, baudrate=115200)"
+    )
+    assert (info.value.host_baud, info.value.board_baud) == (500_000, 115_200)
+    assert info.value.seen and P.Frame(P.BANNER, 0, P.banner().pack()).pack() not in info.value.seen
+    with Board.open(url, baudrate=115_200) as board:  # at its own rate it just works
+        assert board.banner == P.banner()
+        assert board.ping(b"at 115200") == b"at 115200"
+    with pytest.raises(PortError, match="host_baud='9'"):
+        open_serial("labkit-twin://baudx/0?host_baud=9")
 
 
 def test_simulated_time_is_the_boards_clock(twin):

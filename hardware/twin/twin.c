@@ -30,6 +30,13 @@
  * the host asks for the banner with HELLO.
  *
  * Simulated time is not paced to wall time: it runs as fast as the CPU allows.
+ *
+ * Baud rate: each byte crosses the pty as it would cross a real serial line when
+ * the host opens the port at a rate (the pty's termios, set by pyserial) other
+ * than the firmware's UART (UBRR0 and U2X0, at the board's clock): bytes sent back
+ * to back at one rate are read by a UART at the other one (see reframe), so a
+ * firmware built for 115200 baud opened at 500000 answers in garbage, as a board
+ * does. Rates within 1 % of each other pass unchanged.
  */
 
 #define _GNU_SOURCE
@@ -37,6 +44,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <signal.h>
 #include <stdint.h>
@@ -63,6 +71,15 @@
 #define DELAY_SLOTS 64         /* pin changes in flight on a wire with a propagation delay */
 
 static volatile sig_atomic_t stop;
+
+/* The kernel's termios2 (asm-generic/termbits.h): TCGETS2 gives the line's speed in
+ * bit/s whatever way the host set it (a B constant, or BOTHER for 250000). */
+struct termios2 {
+    tcflag_t c_iflag, c_oflag, c_cflag, c_lflag;
+    cc_t c_line;
+    cc_t c_cc[19];
+    speed_t c_ispeed, c_ospeed;
+};
 
 typedef struct board {
     int index;
@@ -309,15 +326,103 @@ static void setup_board(board_t *b, int index, elf_firmware_t *fw)
     fcntl(b->pty, F_SETFL, fcntl(b->pty, F_GETFL) | O_NONBLOCK);
 }
 
+/* The rate the host opened its side of the pty at (bit/s; 0 if unknown). */
+static double host_baud(board_t *b)
+{
+    struct termios2 t2;
+    if (ioctl(b->slave, TCGETS2, &t2) != 0)
+        return 0;
+    return (double)t2.c_ospeed;
+}
+
+/* The rate the firmware's UART runs at (bit/s; 0 before the firmware set it up):
+ * datasheet 20.3.1, F_CPU / (8 or 16 * (UBRR0 + 1)), on this board's clock. */
+static double board_baud(board_t *b)
+{
+    const uint8_t *d = b->avr->data;
+    unsigned ubrr = d[0xC4] | ((unsigned)(d[0xC5] & 0x0F) << 8); /* UBRR0L, UBRR0H */
+    if (!(d[0xC1] & (1 << 3)))                                     /* UCSR0B: TXEN0 */
+        return 0;
+    double div = (d[0xC0] & (1 << 1)) ? 8.0 : 16.0;                /* UCSR0A: U2X0 */
+    return F_CPU * (1 + b->ppm * 1e-6) / (div * (ubrr + 1));
+}
+
+/* The line level at time t of n bytes sent back to back (8N1) with bit time ts. */
+static int line_at(const uint8_t *in, size_t n, double ts, double t)
+{
+    if (t < 0)
+        return 1;
+    size_t bit = (size_t)(t / ts);
+    if (bit >= 10 * n)
+        return 1; /* idle after the last stop bit */
+    unsigned k = (unsigned)(bit % 10);
+    if (k == 0)
+        return 0; /* start bit */
+    if (k == 9)
+        return 1; /* stop bit */
+    return (in[bit / 10] >> (k - 1)) & 1;
+}
+
+/* What a UART with bit time tr reads from n bytes sent back to back with bit time ts:
+ * it starts on a falling edge, checks the start bit half a bit later, reads 8 data
+ * bits and the stop bit in their middles (a byte with a low stop bit is kept, as the
+ * ATmega's UDR0 and USB-serial chips keep it), then waits for the next falling edge.
+ * Returns how many bytes it read into out (at most cap). */
+static size_t reframe(const uint8_t *in, size_t n, double ts, double tr, uint8_t *out, size_t cap)
+{
+    size_t m = 0;
+    size_t edge = 0; /* bit boundaries of the sender at which to look for a falling edge */
+    while (m < cap) {
+        while (edge < 10 * n && !(line_at(in, n, ts, (edge - 0.5) * ts) == 1 &&
+                                  line_at(in, n, ts, (edge + 0.5) * ts) == 0))
+            edge++;
+        if (edge >= 10 * n)
+            break;
+        double t0 = edge * ts;
+        if (line_at(in, n, ts, t0 + 0.5 * tr) != 0) { /* a glitch, not a start bit */
+            edge++;
+            continue;
+        }
+        unsigned value = 0;
+        for (unsigned k = 0; k < 8; k++)
+            value |= (unsigned)line_at(in, n, ts, t0 + (1.5 + k) * tr) << k;
+        out[m++] = (uint8_t)value;
+        double t_stop = t0 + 9.5 * tr;
+        edge = (size_t)(t_stop / ts) + 1;
+    }
+    return m;
+}
+
 /* Move bytes between a board's UART and its pty. */
 static void pump(board_t *b)
 {
-    if (b->out_len) {
+    double host = host_baud(b), board = board_baud(b);
+    int mismatch = host > 0 && board > 0 && fabs(host / board - 1) > 0.01;
+    if (b->out_len && mismatch) {
+        /* the board's bytes as the host's USB-serial chip reads them at its rate */
+        static uint8_t seen[OUTBUF];
+        size_t m = reframe(b->out, b->out_len, 1 / board, 1 / host, seen, sizeof seen);
+        b->out_len = 0;
+        if (m && write(b->pty, seen, m) < 0) {
+            /* the host is not reading: the bytes are lost, as on a real line */
+        }
+    } else if (b->out_len) {
         ssize_t n = write(b->pty, b->out, b->out_len);
         if (n > 0) {
             memmove(b->out, b->out + n, b->out_len - (size_t)n);
             b->out_len -= (size_t)n;
         }
+    }
+    if (mismatch) {
+        /* the host's bytes as the firmware's UART reads them (an overrun loses the rest) */
+        uint8_t in[64], seen[8 * sizeof in];
+        ssize_t n = read(b->pty, in, sizeof in);
+        if (n > 0) {
+            size_t m = reframe(in, (size_t)n, 1 / host, 1 / board, seen, sizeof seen);
+            for (size_t i = 0; i < m && !b->xoff; i++)
+                avr_raise_irq(b->uart_in, seen[i]);
+        }
+        return;
     }
     while (!b->xoff) {
         uint8_t c;

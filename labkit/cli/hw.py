@@ -88,6 +88,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int, default=0, help="seed of the random test bits")
     p.add_argument("--wire", type=_wire, default=None, metavar="KEY=V,...",
                    help="sim/twin wire: rc_us, noise_mv, delay_us, ppm0, ppm1, seed")
+    p.add_argument("--report", metavar="FILE", default=None,
+                   help="write the result as JSON (default with two real boards: "
+                   "labkit-selftest-DATE.json here); '-' for none")
 
     p = sub.add_parser("send", help="send text through the byte bridge")
     p.add_argument("text", help="what to send (UTF-8)")
@@ -153,26 +156,75 @@ def cmd_selftest(
         else:
             print(line, file=err)
 
+    report_path = _report_path(args)
     try:
         tx, rx = _open_pair(args.tx, args.rx, getattr(args, "wire", None))
     except LabkitError as exc:
         print(f"labkit hw selftest: {exc}", file=err)
         return 2
+    report = None
+    failure: str | None = None
     try:
         for role, board in (("tx", tx), ("rx", rx)):  # open_pair has read each banner
             print(f"{role}: {board.name}: {board.banner.summary() if board.banner else '?'}", file=out)
-        report = run_selftest(
-            tx, rx, rates=args.rates or DEFAULT_RATES, codes=args.codes or CODES,
-            rng=args.seed, progress=progress,
-        )
-    except LabkitError as exc:
-        print(f"labkit hw selftest: {exc}", file=err)
-        return 2
+        try:
+            report = run_selftest(
+                tx, rx, rates=args.rates or DEFAULT_RATES, codes=args.codes or CODES,
+                rng=args.seed, progress=progress,
+            )
+        except LabkitError as exc:
+            failure = str(exc)
+        if report_path is not None:
+            _write_report(report_path, tx, rx, report, args.seed, failure, out, err)
     finally:
         tx.close()
         rx.close()
+    if report is None:
+        print(f"labkit hw selftest: {failure}", file=err)
+        return 2
     print(report.table(), file=out)
     return 0 if report.passed else 1
+
+
+def _report_path(args: argparse.Namespace) -> str | None:
+    from datetime import datetime
+
+    from labkit.hw.selftest import is_real_port
+
+    chosen = getattr(args, "report", None)
+    if chosen == "-":
+        return None
+    if chosen:
+        return str(chosen)
+    if is_real_port(args.tx) and is_real_port(args.rx):
+        return f"labkit-selftest-{datetime.now():%Y%m%d-%H%M%S}.json"
+    return None
+
+
+def _write_report(
+    path: str, tx: Board, rx: Board, report: object, seed: int, failure: str | None,
+    out: TextIO, err: TextIO,
+) -> None:
+    import json
+
+    from labkit.hw.discovery import find_ports
+    from labkit.hw.selftest import SelftestReport, board_record, evidence
+
+    try:
+        usb = {p.device: p for p in find_ports()}
+    except Exception:  # noqa: BLE001  (listing ports is a bonus: a report without USB IDs is fine)
+        usb = {}
+    boards = [board_record(role, b, usb.get(b.name)) for role, b in (("tx", tx), ("rx", rx))]
+    record = evidence(boards, report if isinstance(report, SelftestReport) else None, seed=seed,
+                      errors=[failure] if failure else [])
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1)
+            f.write("\n")
+    except OSError as exc:
+        print(f"labkit hw selftest: could not write the report {path}: {exc}", file=err)
+        return
+    print(f"report written to {path} (send it to the labkit project as evidence)", file=out)
 
 
 def cmd_send(args: argparse.Namespace, out: TextIO | None = None) -> int:

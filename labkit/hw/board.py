@@ -24,7 +24,8 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, TypedDict, TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar
 
 import numpy as np
 import serial
@@ -32,7 +33,10 @@ import serial
 from labkit.errors import LabkitValueError, ParseError
 from labkit.hw import protocol as P
 from labkit.hw.errors import (
+    OPEN_IN_THIS_PROCESS,
+    BaudMismatchError,
     BoardError,
+    BoardGoneError,
     BoardResetError,
     GarbledReplyError,
     HwError,
@@ -56,6 +60,16 @@ __all__ = ["Board", "BoardOptions", "SerialPort", "open_serial", "default_idle"]
 RESET_WAIT_S = 3.0
 #: How long one read on a real port waits before the driver checks its deadline again.
 POLL_S = 0.05
+#: HELLOs sent before giving up, when the board answers one with a framing error (a stray
+#: byte before it had started a frame that swallowed the HELLO).
+HELLO_TRIES = 3
+#: Baud rates tried, after a silent or garbled handshake, to tell a baud mismatch from a
+#: board without firmware: other firmware builds (make HOST_BAUD=...) and common sketch rates.
+PROBE_BAUDS = (P.HOST_BAUD, 115_200, 57_600, 230_400, 250_000, 1_000_000, 9600)
+#: How long each of those probes waits for a banner.
+PROBE_WAIT_S = 0.3
+#: ERROR codes by which the board says it dropped a damaged frame (not a refused command).
+FRAMING_ERRORS = (P.E_CRC, P.E_TOO_LONG, P.E_FRAME_TIMEOUT)
 
 
 class SerialPort(Protocol):
@@ -91,13 +105,15 @@ class _ReplyType(Protocol[_Reply]):
     def parse(self, payload: bytes, /) -> _Reply: ...
 
 
-def open_serial(port: str, *, timeout: float = 0.1, platform: str | None = None) -> serial.Serial:
+def open_serial(
+    port: str, *, timeout: float = 0.1, platform: str | None = None, baudrate: int = P.HOST_BAUD
+) -> serial.Serial:
     """Open ``port`` (a device name or a URL) with pyserial, turning failures into labkit errors."""
     platform = platform or sys.platform
     # exclusive: a second program opening a device gets "busy", as on Windows (None: pyserial's default).
     exclusive = True if "://" not in port and platform != "win32" else None
     try:
-        return serial.serial_for_url(port, baudrate=P.HOST_BAUD, timeout=timeout, write_timeout=2.0,
+        return serial.serial_for_url(port, baudrate=baudrate, timeout=timeout, write_timeout=2.0,
                                      exclusive=exclusive)
     except ValueError as exc:  # "invalid URL, protocol 'x' not known"
         raise PortNotFoundError(
@@ -129,12 +145,18 @@ def port_error(port: str, exc: BaseException, platform: str | None = None) -> Hw
         or (platform == "win32" and (code == errno.EACCES or "permissionerror" in lower))
     )
     if in_use:
-        if "this python process" in lower:  # a simulated port, opened twice
-            return PortBusyError(port, f"{port}: already open in this Python process; close "
-                                 "the Board that holds it (board.close()) first")
+        if OPEN_IN_THIS_PROCESS.lower() in lower:  # a simulated or twin port, opened twice
+            return PortBusyError(port, f"{port}: {OPEN_IN_THIS_PROCESS}; close the Board that "
+                                 "holds it (board.close()) first")
         return PortBusyError(
             port, f"{port}: the port is in use by another program (the Arduino IDE's serial "
             "monitor, another notebook or terminal). Close it there, then try again."
+        )
+    if "semaphore timeout" in lower or getattr(exc, "winerror", None) == 121:
+        return PortNotFoundError(  # Windows: ERROR_SEM_TIMEOUT, the USB-serial chip stopped answering
+            port, f"{port}: the port did not answer (Windows: \"the semaphore timeout period has "
+            "expired\"): the board's USB connection hung. Unplug the board, wait 5 s, plug it back "
+            "in (another USB port or cable if it happens again), then try again."
         )
     if code == errno.EACCES or "permission denied" in lower:
         hint = (
@@ -177,8 +199,19 @@ def _int_in(value: object, lo: int, hi: int, what: str, unit: str = "") -> int:
     return int(value)
 
 
+class _Resync(Exception):
+    """The board dropped a damaged frame while a command was awaited (internal)."""
+
+
 class Board:
-    """One board running the labkit firmware, reached through a serial port."""
+    """One board running the labkit firmware, reached through a serial port.
+
+    Every frame the driver reads goes where it belongs, whatever it is waiting
+    for: bytes from the wire (BRIDGE_RECV) into :meth:`bridge_recv`'s buffer,
+    the reply to a pending capture to :meth:`fetch`, a start-up banner in the
+    middle of a conversation to a :class:`BoardResetError`; only late replies
+    to commands that timed out are dropped.
+    """
 
     def __init__(
         self,
@@ -195,13 +228,18 @@ class Board:
         self.timeout = timeout
         self.reset_wait = reset_wait
         virtual = getattr(port, "labkit_clock", None)
-        self.clock = clock or virtual or time.monotonic
+        # A virtual clock reads the port (the twin's shared memory): when the port goes, so
+        # does the clock, and that is the board going away.
+        self.clock = clock or (self._guarded(virtual) if virtual is not None else time.monotonic)
         # A port with its own (virtual) clock lets time pass by exactly the read timeout;
         # a real port polls in short reads, so that its timeout is set once, not per read
         # (pyserial reconfigures the port whenever the timeout changes).
         self._exact_timeouts = virtual is not None
         self._parser = P.FrameParser(P.MAX_REPLY_PAYLOAD)
-        self._frames: deque[P.Frame] = deque()
+        self._frames: deque[P.Frame] = deque()  # read, not yet taken (BRIDGE_RECV never waits here)
+        self._damaged = 0  # frames that failed their CRC or length check so far
+        self._tolerate_damage = False  # while connecting: damage is a clue, not an error
+        self.unasked_errors: deque[P.ErrorReply] = deque(maxlen=8)  #: ERRORs the board sent with seq 0
         self._bridge_rx = bytearray()
         self._bridge_rate = 0.0  # bit/s, once bridge_start() has run
         self._bridge_queued = 0  # bytes the board had queued at its last BRIDGE_ACK...
@@ -213,11 +251,15 @@ class Board:
             self.connect()
 
     @classmethod
-    def open(cls, port: str, **kwargs: Unpack[BoardOptions]) -> Board:
-        """Open a port by name (``/dev/ttyACM0``, ``COM3``, ``labkit-sim://lab/0``) and connect."""
+    def open(cls, port: str, *, baudrate: int = P.HOST_BAUD, **kwargs: Unpack[BoardOptions]) -> Board:
+        """Open a port by name (``/dev/ttyACM0``, ``COM3``, ``labkit-sim://lab/0``) and connect.
+
+        ``baudrate`` is the host link's rate: PROTOCOL.md's 500 000 unless the firmware
+        was built with another ``HOST_BAUD``.
+        """
         import labkit.hw  # noqa: F401  (registers the labkit-sim:// handler)
 
-        ser = open_serial(port)
+        ser = open_serial(port, baudrate=baudrate)
         try:
             return cls(ser, name=port, **kwargs)
         except BaseException:
@@ -225,7 +267,10 @@ class Board:
             raise
 
     def close(self) -> None:
-        self.serial.close()
+        try:
+            self.serial.close()
+        except (OSError, serial.SerialException):
+            pass  # the port is already gone (unplugged): nothing left to close
 
     def __enter__(self) -> Board:
         return self
@@ -237,79 +282,188 @@ class Board:
         who = self.banner.summary() if self.banner else "not connected"
         return f"<Board {self.name}: {who}>"
 
+    # ------------------------------------------------------------------ what the board says it is
+
+    @property
+    def f_cpu(self) -> int:
+        """The board's clock in Hz, from its banner (PROTOCOL.md's 16 MHz before the handshake)."""
+        return self.banner.f_cpu if self.banner is not None and self.banner.f_cpu else P.F_CPU
+
+    @property
+    def max_tx_bits(self) -> int:
+        """The most bits one TRANSMIT may carry, from the banner."""
+        return self.banner.max_tx_bits if self.banner is not None else P.TX_MAX_BITS
+
+    @property
+    def max_digital_samples(self) -> int:
+        return self.banner.max_digital_samples if self.banner is not None else P.DIGITAL_MAX_COUNT
+
+    @property
+    def max_analog_samples(self) -> int:
+        return self.banner.max_analog_samples if self.banner is not None else P.ANALOG_MAX_COUNT
+
     # ------------------------------------------------------------------ frames
+
+    def _gone(self, exc: BaseException) -> BoardGoneError:
+        reason = str(exc).strip() or type(exc).__name__
+        return BoardGoneError(
+            self.name, f"{self.name}: the port went away while in use ({reason}). Was the USB "
+            "cable pulled out, or the board's power lost? Plug it back in, then open the board "
+            "again.",
+        )
+
+    def _guarded(self, clock: Callable[[], float]) -> Callable[[], float]:
+        def now() -> float:
+            try:
+                return clock()
+            except (OSError, serial.SerialException, HwError) as exc:
+                raise self._gone(exc) from exc
+
+        return now
 
     def _next_seq(self) -> int:
         self._seq = self._seq % 255 + 1  # 1..255; 0 marks frames the board sends unasked
         return self._seq
 
     def _fill(self, deadline: float) -> bool:
-        """Read what the port has (waiting at most until ``deadline``); False on timeout."""
+        """Read what the port has (waiting at most until ``deadline``); False on timeout.
+
+        Bytes from the wire (BRIDGE_RECV) go straight to the bridge's receive buffer;
+        every other frame waits in ``_frames`` for whoever takes it.
+        """
         remaining = deadline - self.clock()
         if remaining <= 0:
             return False
-        if self._exact_timeouts:
-            self.serial.timeout = min(remaining, 0.5)
-        elif self.serial.timeout != POLL_S:
-            self.serial.timeout = POLL_S
-        waiting = 0
         try:
-            waiting = self.serial.in_waiting
-        except (OSError, serial.SerialException):
+            if self._exact_timeouts:
+                self.serial.timeout = min(remaining, 0.5)
+            elif self.serial.timeout != POLL_S:
+                self.serial.timeout = POLL_S
             waiting = 0
-        data = self.serial.read(max(1, min(waiting, 4096)))
+            try:
+                waiting = self.serial.in_waiting
+            except (OSError, serial.SerialException):
+                waiting = 0
+            data = self.serial.read(max(1, min(waiting, 4096)))
+        except BoardGoneError:
+            raise
+        except (OSError, serial.SerialException, HwError) as exc:  # unplugged; the twin stopped
+            raise self._gone(exc) from exc
+        damaged: tuple[str, int, int] | None = None
         for item in self._parser.feed(data):
             if isinstance(item, tuple):
-                kind, typ, seq = item
-                reason = "CRC mismatch" if kind == "crc" else "impossible length"
-                raise GarbledReplyError(
-                    self.name, "frame", f"type=0x{typ:02X} seq={seq}",
-                    f"{reason}: the reply was damaged on the way (loose USB cable? wrong baud "
-                    f"rate? the firmware speaks at {P.HOST_BAUD} baud)",
-                )
-            self._frames.append(item)
+                self._damaged += 1
+                damaged = damaged or item
+            elif item.seq == 0 and item.type == P.BRIDGE_RECV:
+                self._bridge_rx += item.payload
+            else:
+                self._frames.append(item)
+        if damaged is not None and not self._tolerate_damage:  # after keeping every good frame
+            kind, typ, seq = damaged
+            reason = "CRC mismatch" if kind == "crc" else "impossible length"
+            raise GarbledReplyError(
+                self.name, "frame", f"type=0x{typ:02X} seq={seq}",
+                f"{reason}: the reply was damaged on the way (loose USB cable? wrong baud "
+                f"rate? the firmware speaks at {P.HOST_BAUD} baud)",
+            )
         return True
 
-    def read_frame(self, timeout: float | None = None) -> P.Frame | None:
-        """The next frame from the board, or None when none came within ``timeout`` seconds."""
-        deadline = self.clock() + (self.timeout if timeout is None else timeout)
+    def _next_frame(self, deadline: float) -> P.Frame | None:
         while not self._frames:
             if not self._fill(deadline):
                 return None
         return self._frames.popleft()
 
+    def read_frame(self, timeout: float | None = None) -> P.Frame | None:
+        """The next frame from the board, or None when none came within ``timeout`` seconds.
+
+        Bytes from the wire are not frames here: they wait for :meth:`bridge_recv`.
+        """
+        return self._next_frame(self.clock() + (self.timeout if timeout is None else timeout))
+
     def send(self, typ: int, payload: bytes = b"") -> int:
         """Send one command frame; returns its sequence number."""
         seq = self._next_seq()
-        self.serial.write(P.Frame(typ, seq, bytes(payload)).pack())
+        try:
+            self.serial.write(P.Frame(typ, seq, bytes(payload)).pack())
+        except serial.SerialTimeoutException:
+            raise ReplyTimeoutError(
+                f"{self.name}: the port took no bytes for 2 s (the board's USB chip is stuck: "
+                "unplug the board and plug it back in)"
+            ) from None
+        except (OSError, serial.SerialException) as exc:
+            raise self._gone(exc) from exc
         return seq
 
-    def wait_reply(self, seq: int, command: int, timeout: float) -> P.Frame:
-        """Wait for the reply to ``seq``; board-initiated frames are handled on the way."""
+    def _reset_error(self, waiting_for: str) -> BoardResetError:
+        self._armed = None
+        self._bridge_rate = 0.0
+        return BoardResetError(
+            f"{self.name}: the board restarted while waiting for {waiting_for} (another "
+            "program opened the port, or the supply dipped)"
+        )
+
+    def _unasked(self, f: P.Frame, waiting_for: str) -> None:
+        """A frame the board sent with seq 0 (BRIDGE_RECV never gets here)."""
+        if f.type == P.BANNER:
+            raise self._reset_error(waiting_for)
+        if f.type == P.ERROR:  # a damaged frame whose seq the board never read
+            try:
+                self.unasked_errors.append(P.ErrorReply.parse(f.payload))
+            except ParseError:
+                pass
+
+    def _take_unasked(self, waiting_for: str) -> None:
+        """Handle the seq-0 frames read so far; replies stay queued for :meth:`wait_reply`."""
+        if any(f.seq == 0 for f in self._frames):
+            frames, self._frames = self._frames, deque()
+            for f in frames:
+                if f.seq == 0:
+                    self._unasked(f, waiting_for)
+                else:
+                    self._frames.append(f)
+
+    def _pump(self, deadline: float, done: Callable[[], bool] = lambda: False) -> None:
+        """Read until ``done()`` or ``deadline``, every frame going where it belongs."""
+        while not done():
+            self._take_unasked("bytes from the wire")
+            if not self._fill(deadline):
+                break
+        self._take_unasked("bytes from the wire")
+
+    def wait_reply(self, seq: int, command: int, timeout: float, *, resync: bool = False) -> P.Frame:
+        """Wait for the reply to ``seq``; every other frame read meanwhile goes where it belongs.
+
+        With ``resync``, a framing error from the board (a damaged frame dropped, which may
+        have swallowed this command) ends the wait early (internal :class:`_Resync`).
+        """
         deadline = self.clock() + timeout
         name = P.TYPE_NAMES.get(command, f"0x{command:02X}")
-        while True:
-            while not self._frames:
-                if not self._fill(deadline):
+        kept: list[P.Frame] = []  # the reply to a pending capture, for fetch()
+        try:
+            while True:
+                f = self._next_frame(deadline)
+                if f is None:
                     raise ReplyTimeoutError(
                         f"{self.name}: no reply to {name} within {timeout:g} s (is the board "
                         "still connected? `labkit hw doctor` checks)"
                     )
-            f = self._frames.popleft()
-            if f.seq == 0:
-                if f.type == P.BRIDGE_RECV:
-                    self._bridge_rx += f.payload
+                if f.seq == 0:
+                    self._unasked(f, name)
+                    if resync and f.type == P.ERROR and f.payload[:1] and f.payload[0] in FRAMING_ERRORS:
+                        raise _Resync
                     continue
-                if f.type == P.BANNER:
-                    raise BoardResetError(
-                        f"{self.name}: the board restarted while waiting for {name} (another "
-                        "program opened the port, or the supply dipped)"
-                    )
-            if f.seq != seq:
-                continue  # a late reply to an earlier command that timed out
-            if f.type == P.ERROR:
-                self._raise_error(f, name)
-            return f
+                if f.seq != seq:
+                    if self._armed is not None and f.seq == self._armed[0]:
+                        kept.append(f)
+                    elif resync and f.type == P.ERROR and f.payload[:1] and f.payload[0] in FRAMING_ERRORS:
+                        raise _Resync
+                    continue  # a late reply to an earlier command that timed out
+                if f.type == P.ERROR:
+                    self._raise_error(f, name)
+                return f
+        finally:
+            self._frames.extendleft(reversed(kept))
 
     def _raise_error(self, f: P.Frame, name: str) -> None:
         err = self._parse(f, P.ERROR, P.ErrorReply)
@@ -345,41 +499,125 @@ class Board:
     # ------------------------------------------------------------------ handshake
 
     def connect(self) -> P.Banner:
-        """Wait for the start-up banner (or ask for it) and check the protocol version."""
-        deadline = self.clock() + self.reset_wait
-        banner_frame = None
-        while banner_frame is None:
-            while self._frames:
-                f = self._frames.popleft()
-                if f.type == P.BANNER:
-                    banner_frame = f
-                    break
-            if banner_frame is None and not self._fill(deadline):
-                break
-        if banner_frame is None:
-            # The banner came before we opened the port (open() flushes it), or the
-            # board did not reset: ask again.
-            seq = self.send(P.HELLO)
-            try:
-                banner_frame = self.wait_reply(seq, P.HELLO, self.timeout)
-            except ReplyTimeoutError:
-                seen = bytes(self._parser.skipped[-200:])
-                if seen:
-                    text = seen.decode("ascii", "replace").strip()
-                    msg = (
-                        f"{self.name}: this board does not run labkit firmware; it printed "
-                        f"{text[:60]!r}. Flash it: make -C hardware flash PORT={self.name}"
-                    )
-                else:
-                    msg = (
-                        f"{self.name}: the board said nothing in {self.reset_wait + self.timeout:g}"
-                        f" s: no labkit firmware (flash it: make -C hardware flash "
-                        f"PORT={self.name}), or not a board at all"
-                    )
-                raise NoFirmwareError(self.name, msg, seen) from None
+        """Wait for the start-up banner (or ask for it) and check the protocol version.
+
+        A board that answers HELLO with a framing error (a stray byte had begun a frame
+        that swallowed the HELLO) is asked again, up to :data:`HELLO_TRIES` times. A board
+        that stays silent, or whose bytes arrive garbled, is asked at other baud rates
+        (:data:`PROBE_BAUDS`), so that a baud mismatch is named as one.
+        """
+        self._tolerate_damage = True
+        try:
+            banner_frame = self._handshake(self.reset_wait)
+            if banner_frame is None:
+                raise self._no_banner()
+        finally:
+            self._tolerate_damage = False
         banner = self._check_banner(banner_frame)
         self.banner = banner
         return banner
+
+    def _handshake(self, banner_wait: float) -> P.Frame | None:
+        """The BANNER frame: sent after the reset, or in reply to HELLO; None if neither came."""
+        deadline = self.clock() + banner_wait
+        while True:
+            f = self._next_frame(deadline)
+            if f is None:
+                break
+            if f.type == P.BANNER:
+                return f
+            if f.seq == 0:
+                self._unasked(f, "the banner")
+        # The banner came before we opened the port (open() flushes it), or the board
+        # did not reset: ask.
+        for _ in range(HELLO_TRIES):
+            seq = self.send(P.HELLO)
+            try:
+                return self.wait_reply(seq, P.HELLO, self.timeout, resync=True)
+            except _Resync:
+                continue  # the board has dropped the damaged frame: it listens again
+            except ReplyTimeoutError:
+                return None
+            except BoardError as exc:
+                if exc.code not in FRAMING_ERRORS:
+                    raise
+        return None
+
+    def _no_banner(self) -> HwError:
+        """Why no banner came: a baud mismatch, another sketch, or no firmware at all."""
+        seen = bytes(self._parser.skipped[-200:])
+        text = seen.decode("ascii", "replace").strip()
+        printable = sum(32 <= c < 127 or c in (9, 10, 13) for c in seen)
+        if seen and printable >= 0.9 * len(seen) and text:  # another sketch, at this very rate
+            return NoFirmwareError(
+                self.name, f"{self.name}: this board does not run labkit firmware; it printed "
+                f"{text[:60]!r}. Flash it: make -C hardware flash PORT={self.name}", seen,
+            )
+        host_baud = getattr(self.serial, "baudrate", None)
+        if isinstance(host_baud, int):
+            found = self._probe_bauds(host_baud)
+            if found == P.HOST_BAUD:
+                return BaudMismatchError(
+                    self.name, f"{self.name}: baud mismatch: the board answers at {found} baud "
+                    f"(PROTOCOL.md's rate), this port was opened at {host_baud}: open it at "
+                    f"{found} baud (Board.open's default)", host_baud, found, seen,
+                )
+            if found is not None:
+                return BaudMismatchError(
+                    self.name, f"{self.name}: baud mismatch: the board answers at {found} baud, "
+                    f"this port was opened at {host_baud}. Its labkit firmware was built for "
+                    f"{found} baud (make HOST_BAUD={found}); flash the firmware from this labkit "
+                    f"(make -C hardware flash PORT={self.name}), which speaks {P.HOST_BAUD}, or "
+                    f"open it at its rate: Board.open({self.name!r}, baudrate={found})",
+                    host_baud, found, seen,
+                )
+        if seen or self._damaged:
+            rate = host_baud if isinstance(host_baud, int) else P.HOST_BAUD
+            return BaudMismatchError(
+                self.name, f"{self.name}: baud mismatch: bytes arrive but garbled "
+                f"({seen[:12].hex(' ') or 'damaged frames'}) at {rate} baud, and no labkit "
+                "banner came at any other common rate: the board talks at another rate (a sketch "
+                f"of its own?). Flash the labkit firmware: make -C hardware flash PORT={self.name}",
+                rate, None, seen,
+            )
+        return NoFirmwareError(
+            self.name, f"{self.name}: the board said nothing in {self.reset_wait + self.timeout:g}"
+            f" s: no labkit firmware (flash it: make -C hardware flash PORT={self.name}), or not "
+            "a board at all", seen,
+        )
+
+    def _probe_bauds(self, host_baud: int) -> int | None:
+        """The baud rate at which the board answers HELLO with a banner, if another one does."""
+        port: Any = self.serial  # a pyserial port: the caller saw its int baudrate
+        found = None
+        for rate in PROBE_BAUDS:
+            if rate == host_baud:
+                continue
+            try:
+                port.baudrate = rate
+            except (ValueError, OSError, serial.SerialException):
+                continue  # a rate this port cannot make
+            self._parser = P.FrameParser(P.MAX_REPLY_PAYLOAD)
+            self._frames.clear()
+            seq = self.send(P.HELLO)
+            try:
+                f = self.wait_reply(seq, P.HELLO, PROBE_WAIT_S, resync=True)
+            except _Resync:
+                seq = self.send(P.HELLO)
+                try:
+                    f = self.wait_reply(seq, P.HELLO, PROBE_WAIT_S)
+                except HwError:
+                    continue
+            except HwError:
+                continue
+            if f.type == P.BANNER:
+                found = rate
+                break
+        try:
+            port.baudrate = host_baud
+        except (ValueError, OSError, serial.SerialException):
+            pass
+        return found
 
     def _check_banner(self, f: P.Frame) -> P.Banner:
         banner = self._parse(f, P.BANNER, P.Banner)
@@ -422,14 +660,14 @@ class Board:
         b = _validate.bits(bits)
         c = _choice(code, P.CODES, "code")
         rate = _int_in(bit_rate, P.TX_MIN_RATE, P.TX_MAX_RATE, "bit_rate", " bit/s")
-        _int_in(b.size, 1, P.TX_MAX_BITS, "len(bits)")
+        _int_in(b.size, 1, self.max_tx_bits, "len(bits)")
         if idle is None:
             idle = default_idle(b, P.CODES[c])
         idle = _int_in(idle, 0, 1, "idle")
         cmd = P.Transmit.from_bits(b, rate, P.CODES[c], idle)
         duration = (b.size + 1) / rate
         f = self.request(P.TRANSMIT, cmd.pack(), timeout=self.timeout + duration * 1.1)
-        return self._parse(f, P.TX_DONE, P.TxDone)
+        return replace(self._parse(f, P.TX_DONE, P.TxDone), f_cpu=self.f_cpu)
 
     # ------------------------------------------------------------------ sample
 
@@ -453,7 +691,7 @@ class Board:
         analog = m == 1
         r = _int_in(rate, P.SAMPLE_MIN_RATE, P.ANALOG_MAX_RATE if analog else P.DIGITAL_MAX_RATE,
                     "rate", " samples/s")
-        n = _int_in(count, 1, P.ANALOG_MAX_COUNT if analog else P.DIGITAL_MAX_COUNT, "count")
+        n = _int_in(count, 1, self.max_analog_samples if analog else self.max_digital_samples, "count")
         ms = _int_in(timeout_ms, 1 if t else 0, P.MAX_TIMEOUT_MS, "timeout_ms", " ms")
         cmd = P.Sample(m, t, r, n, ms)
         seq = self.send(P.SAMPLE, cmd.pack())
@@ -470,7 +708,7 @@ class Board:
         self._armed = None
         wait = (cmd.timeout_ms / 1000 if cmd.trigger else 0) + (cmd.count + 2) / cmd.rate
         f = self.wait_reply(seq, P.SAMPLE, self.timeout + wait * 1.1)
-        samples = self._parse(f, P.SAMPLES, P.Samples)
+        samples = replace(self._parse(f, P.SAMPLES, P.Samples), f_cpu=self.f_cpu)
         if samples.count != cmd.count or samples.mode != cmd.mode:
             raise GarbledReplyError(
                 self.name, "SAMPLES.count", samples.count, f"asked for {cmd.count} samples"
@@ -495,7 +733,7 @@ class Board:
             raise GarbledReplyError(self.name, "BRIDGE_ON.length", len(payload), "4 bytes expected")
         cycles = int.from_bytes(payload, "little")
         self._bridge_rx.clear()
-        self._bridge_rate = P.F_CPU / (4 * cycles) if cycles else float(rate)
+        self._bridge_rate = self.f_cpu / (4 * cycles) if cycles else float(rate)
         self._bridge_queued = 0
         return self._bridge_rate
 
@@ -518,7 +756,10 @@ class Board:
                         f"{self.name}: the bridge queue stayed full; {len(data) - pos} bytes "
                         "not sent (is the bit rate very low?)"
                     ) from None
-                self.read_frame(timeout=0.02)  # let time pass (and collect received bytes)
+                # Let the chunk's worth of bytes leave on the wire; what arrives meanwhile
+                # (bytes from the other board) goes to bridge_recv's buffer.
+                room = len(chunk) * 10 / self._bridge_rate if self._bridge_rate else 0.02
+                self._pump(min(deadline, self.clock() + max(room, 0.002)))
                 continue
             ack = self._parse(f, P.BRIDGE_ACK, P.BridgeAck)
             self._bridge_queued = ack.queued
@@ -536,27 +777,14 @@ class Board:
             return
         # 10 bit times per byte, plus one byte for the one on the wire, plus 10 %.
         deadline = self._bridge_queued_at + (queued + 1) * 10 / self._bridge_rate * 1.1
-        while self.clock() < deadline:
-            if not self._frames and not self._fill(deadline):
-                break
-            self._take_bridge_frames()
+        self._pump(deadline)
         self._bridge_queued = 0
-
-    def _take_bridge_frames(self) -> None:
-        """Move the bytes of every BRIDGE_RECV frame read so far into the receive buffer."""
-        while self._frames:
-            f = self._frames.popleft()
-            if f.type == P.BRIDGE_RECV:
-                self._bridge_rx += f.payload
 
     def bridge_recv(self, size: int | None = None, *, timeout: float | None = None) -> bytes:
         """Bytes that arrived over the wire: wait for ``size`` of them (or any) until timeout."""
         deadline = self.clock() + (self.timeout if timeout is None else timeout)
         want = 1 if size is None else size
-        while len(self._bridge_rx) < want:
-            if not self._frames and not self._fill(deadline):
-                break
-            self._take_bridge_frames()
+        self._pump(deadline, lambda: len(self._bridge_rx) >= want)
         n = len(self._bridge_rx) if size is None else min(size, len(self._bridge_rx))
         out = bytes(self._bridge_rx[:n])
         del self._bridge_rx[:n]

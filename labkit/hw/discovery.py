@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from labkit.hw import protocol as P
@@ -25,7 +26,8 @@ from labkit.hw.errors import (
     VersionMismatchError,
 )
 
-__all__ = ["USB_IDS", "FoundPort", "Finding", "find_ports", "doctor", "format_findings"]
+__all__ = ["USB_IDS", "LINUX_SERVICES", "FoundPort", "Finding", "find_ports", "doctor",
+           "format_findings"]
 
 #: (vendor id, product id) -> (what it is, whether it is an ATmega328P board the firmware runs on)
 USB_IDS: dict[tuple[int, int], tuple[str, bool]] = {
@@ -53,6 +55,7 @@ class FoundPort:
     pid: int | None
     board: str | None  #: what the USB IDs say, None when unknown
     supported: bool  #: an ATmega328P board (or a USB-serial chip such boards use)
+    serial_number: str | None = None  #: the USB serial number, which tells two Unos apart
 
     def summary(self) -> str:
         ids = f"{self.vid:04X}:{self.pid:04X}" if self.vid is not None else "no USB IDs"
@@ -101,9 +104,66 @@ def find_ports(comports: Callable[[], Iterable[PortInfo]] | None = None) -> list
         desc = getattr(info, "description", "") or ""
         if board is None and "arduino" in desc.lower():
             board, supported = desc, True
-        found.append(FoundPort(info.device, desc, vid, pid, board, supported))
+        serial_number: str | None = getattr(info, "serial_number", None)
+        found.append(FoundPort(info.device, desc, vid, pid, board, supported, serial_number))
     found.sort(key=lambda p: (not p.supported, p.board is None, p.device))
     return found
+
+
+def _linux_services() -> set[str]:
+    """Programs that fight over new serial ports on Linux: those running (ModemManager,
+    brltty) and brltty's udev rule, installed by default on Ubuntu desktops."""
+    found = set()
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            name = comm.read_text().strip()
+        except OSError:
+            continue
+        if name in ("ModemManager", "brltty"):
+            found.add(name)
+    for rules in ("/usr/lib/udev/rules.d/85-brltty.rules", "/lib/udev/rules.d/85-brltty.rules"):
+        if Path(rules).exists():
+            found.add("brltty")
+    return found
+
+
+#: What doctor says about each program of :func:`_linux_services`.
+LINUX_SERVICES = {
+    "ModemManager": (
+        "ModemManager is running: for about 10 s after a board is plugged in it opens the "
+        "port to look for a modem (and sends AT commands to it), so the port is busy or the "
+        "board gets bytes it did not expect. Wait 10 s after plugging in, or stop it for the "
+        "lab: sudo systemctl stop ModemManager"
+    ),
+    "brltty": (
+        "brltty (a braille display driver) is installed: on Ubuntu it claims CH340 boards, "
+        "whose /dev/ttyUSB0 then vanishes a second after it appears (dmesg: \"interface 0 "
+        "claimed by ch341 while 'brltty' sets config\"). Without a braille display, remove "
+        "it: sudo apt remove brltty"
+    ),
+}
+
+NO_BOARD_HINT = "Without boards, the simulated pair runs the lab: labkit hw selftest --tx sim --rx sim"
+
+
+def _mac_cu(ports: list[FoundPort]) -> tuple[list[FoundPort], list[Finding]]:
+    """On macOS each USB serial device is two files: keep the ``cu.`` one, drop ``tty.``.
+
+    Opening both would reset the board twice; a ``tty.`` device also waits for a carrier
+    signal (DCD) that an Arduino never gives, so its open can hang.
+    """
+    devices = {p.device for p in ports}
+    kept, notes = [], []
+    for p in ports:
+        head, sep, tail = p.device.rpartition("/tty.")
+        if sep:
+            cu = f"{head}/cu.{tail}"
+            if cu in devices:
+                continue  # the same board: doctor checks it once, as cu.
+            notes.append(Finding("warn", p.device, f"use {cu}, not {p.device}: on macOS the "
+                                 "tty. device waits for a carrier signal a board never gives"))
+        kept.append(p)
+    return kept, notes
 
 
 def _in_dialout() -> bool | None:
@@ -123,6 +183,7 @@ def doctor(
     opener: Callable[[str], OpenedBoard] | None = None,
     platform: str | None = None,
     in_dialout: Callable[[], bool | None] = _in_dialout,
+    linux_services: Callable[[], set[str]] = _linux_services,
 ) -> list[Finding]:
     """Check each port (or each likely board) and explain what is wrong, if anything."""
     platform = platform or sys.platform
@@ -131,16 +192,24 @@ def doctor(
 
         opener = Board.open
     findings: list[Finding] = []
+    if platform.startswith("linux"):
+        running = linux_services()
+        findings += [Finding("warn", None, LINUX_SERVICES[name]) for name in sorted(running)
+                     if name in LINUX_SERVICES]
     if ports is None:
         found = find_ports(comports)
+        if platform == "darwin":
+            found, notes = _mac_cu(found)
+            findings += notes
         if not found:
-            return [Finding(
+            findings.append(Finding(
                 "error", None,
                 "No serial ports at all. Plug the board in with a USB cable that carries data "
                 "(some cables only charge). Linux: `dmesg | tail` should show ttyACM0 or "
                 "ttyUSB0 appear; Windows/macOS with a CH340 clone board: install the CH340 "
-                "driver.",
-            )]
+                f"driver. {NO_BOARD_HINT}",
+            ))
+            return findings
         for p in found:
             if p.supported:
                 findings.append(Finding("ok", p.device, f"looks like a board: {p.board}"))
@@ -149,15 +218,25 @@ def doctor(
                                         "needs an ATmega328P board (Uno or Nano)"))
         candidates = [p.device for p in found if p.supported]
         if not candidates:
-            listing = "; ".join(p.summary() for p in found)
+            listing = ", ".join(
+                f"{p.device} ({p.board or p.description or 'unknown device'})" for p in found
+            )
             findings.append(Finding(
                 "error", None,
                 f"Serial ports exist ({listing}) but none looks like an Uno or Nano. Name the "
-                "port yourself: labkit hw doctor PORT",
+                f"port yourself: labkit hw doctor PORT. {NO_BOARD_HINT}",
             ))
             return findings
     else:
         candidates = list(ports)
+        if platform == "darwin":
+            for port in candidates:
+                head, sep, tail = port.rpartition("/tty.")
+                if sep:
+                    findings.append(Finding(
+                        "warn", port, f"use {head}/cu.{tail}, not {port}: on macOS the tty. "
+                        "device waits for a carrier signal a board never gives",
+                    ))
     for port in candidates:
         findings.append(_check_port(port, opener, platform, in_dialout))
     return findings

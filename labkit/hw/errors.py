@@ -21,7 +21,14 @@ __all__ = [
     "LinkSilentError",
     "BoardError",
     "BoardResetError",
+    "BoardGoneError",
+    "BaudMismatchError",
+    "OPEN_IN_THIS_PROCESS",
 ]
+
+#: What a simulated or twin port says when this Python process already holds it; the
+#: back-ends put it in their refusal and :func:`labkit.hw.board.port_error` looks for it.
+OPEN_IN_THIS_PROCESS = "already open in this Python process"
 
 
 class HwError(LabkitError):
@@ -104,3 +111,27 @@ class BoardError(HwError):
 
 class BoardResetError(HwError):
     """The board sent its start-up banner in the middle of a conversation: it was reset."""
+
+
+class BoardGoneError(HwError, ConnectionError):
+    """The port went away while the board was in use (USB cable pulled, board reset hard)."""
+
+    def __init__(self, port: str, message: str) -> None:
+        self.port = port
+        super().__init__(message)
+
+    def __str__(self) -> str:  # ConnectionError's own __str__ would print the args tuple
+        return str(self.args[0])
+
+
+class BaudMismatchError(HwError):
+    """The board talks, but at another baud rate than the host (``board_baud``, if found)."""
+
+    def __init__(
+        self, port: str, message: str, host_baud: int, board_baud: int | None, seen: bytes = b""
+    ) -> None:
+        self.port = port
+        self.host_baud = host_baud
+        self.board_baud = board_baud
+        self.seen = seen
+        super().__init__(message)

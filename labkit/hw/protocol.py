@@ -237,6 +237,8 @@ class FrameParser:
 
     def feed(self, data: bytes) -> list[Frame | tuple[str, int, int]]:
         """Frames (and errors) completed by ``data``; a partial frame waits for more."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):  # bytes(20) would be 20 zeros
+            raise LabkitValueError(f"data={data!r:.40}: expected bytes, got {type(data).__name__}")
         out: list[Frame | tuple[str, int, int]] = []
         buf = self._buf
         data = bytes(data)
@@ -286,6 +288,10 @@ class FrameParser:
 
 
 def _need(payload: bytes, size: int, what: str, *, exact: bool = True) -> None:
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise ParseError(
+            "hw", f"{what}.payload", payload, f"expected bytes, got {type(payload).__name__}"
+        )
     if (len(payload) != size) if exact else (len(payload) < size):
         raise ParseError(
             "hw", f"{what}.length", len(payload),
@@ -374,13 +380,14 @@ class Transmit:
 class TxDone:
     nbits: int
     tick_cycles: int  # CPU cycles per half-bit
+    f_cpu: int = F_CPU  #: the board's clock (its banner's ``f_cpu``; not in the payload)
 
     _S = struct.Struct("<HI")
 
     @property
     def bit_rate(self) -> float:
-        """The bit rate the timer really made (F_CPU / two half-bits)."""
-        return F_CPU / (2 * self.tick_cycles)
+        """The bit rate the timer really made (f_cpu / two half-bits)."""
+        return self.f_cpu / (2 * self.tick_cycles)
 
     @classmethod
     def parse(cls, payload: bytes) -> TxDone:
@@ -437,6 +444,7 @@ class Samples:
     tick_cycles: int
     count: int
     data: bytes
+    f_cpu: int = F_CPU  #: the board's clock (its banner's ``f_cpu``; not in the payload)
 
     _S = struct.Struct("<BBIH")
 
@@ -462,7 +470,7 @@ class Samples:
     @property
     def rate(self) -> float:
         """Samples per second, as the board's timer made them."""
-        return F_CPU / self.tick_cycles
+        return self.f_cpu / self.tick_cycles
 
     @property
     def values(self) -> np.ndarray:

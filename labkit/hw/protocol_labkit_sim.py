@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from labkit.hw import sim
+from labkit.hw.errors import OPEN_IN_THIS_PROCESS
 from labkit.hw.urls import PairURLError, split_pair_url
 
 _PAIR_KEYS = {
@@ -39,6 +40,8 @@ _PAIR_KEYS = {
     "v_high": float, "v_low": float, "threshold": float, "delay_us": float,
 }
 _BOARD_KEYS = ("firmware", "proto", "reset", "boot_s")
+UNPLUGGED = ("device reports readiness to read but returned no data (device disconnected or "
+             "multiple access on port?)")
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -114,7 +117,7 @@ class Serial(SerialBase):
             raise SerialException(
                 errno.EBUSY,
                 f"could not open port {self.portstr}: [Errno 16] Device or resource busy "
-                "(a Board in this Python process has it open: close that one first)",
+                f"({OPEN_IN_THIS_PROCESS}: close the Board that holds it first)",
             )
         board.firmware = opts.get("firmware", board.firmware)
         board.proto = opts.get("proto", board.proto)
@@ -157,6 +160,8 @@ class Serial(SerialBase):
     def _need(self) -> sim.SimBoard:
         if not self.is_open or self._board is None:
             raise PortNotOpenError()
+        if self._board.unplugged:  # pyserial's own words when a device vanishes under a read
+            raise SerialException(UNPLUGGED)
         return self._board
 
     # -------------------------------------------------------------- data

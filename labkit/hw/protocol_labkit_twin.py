@@ -5,8 +5,9 @@
 is not running yet, and opens board 0's pseudo-terminal; ``.../1`` is the
 other board. Closing both ports stops the twin. Query parameters set the
 wire on the first open (``rc_us``, ``noise_mv``, ``delay_us``, ``ppm0``,
-``ppm1``, ``seed``); ``reset=0`` opens without resetting the board (then
-there is no banner, and :class:`~labkit.hw.Board` asks with HELLO).
+``ppm1``, ``seed``, and ``host_baud``, the rate the firmware is built for);
+``reset=0`` opens without resetting the board (then there is no banner, and
+:class:`~labkit.hw.Board` asks with HELLO).
 
 pyserial finds this module as ``protocol_labkit-twin`` (the URL scheme);
 ``labkit/hw/protocol_labkit-twin.py`` re-exports :class:`Serial` from here.
@@ -23,6 +24,7 @@ from serial.serialutil import SerialException
 
 from labkit.errors import LabkitError
 from labkit.hw import twin as _twin
+from labkit.hw.errors import OPEN_IN_THIS_PROCESS
 
 
 class Serial(serial.Serial):
@@ -39,13 +41,13 @@ class Serial(serial.Serial):
         if url is None:
             raise SerialException("Port must be configured before it can be used.")
         try:
-            name, index, wire, reset = _twin.parse_url(url)
+            name, index, wire, reset, host_baud = _twin.parse_url(url)
         except LabkitError as exc:
             raise SerialException(str(exc)) from None
         try:
-            tw = _twin.acquire(name, index, wire)
+            tw = _twin.acquire(name, index, wire, host_baud)
         except _twin.TwinError as exc:
-            if "already open" in str(exc):
+            if OPEN_IN_THIS_PROCESS in str(exc):
                 raise SerialException(errno.EBUSY, f"could not open port {url}: {exc}") from None
             raise SerialException(f"{exc}") from None
         self._labkit_twin = (name, index)

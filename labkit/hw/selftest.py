@@ -10,8 +10,11 @@ short).
 
 from __future__ import annotations
 
+import platform as _platform
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +22,11 @@ from labkit.hw.board import Board
 from labkit.hw.lab import BitErrorResult, bit_error_test
 from labkit.phy import CODES
 
-__all__ = ["DEFAULT_RATES", "DOCUMENTED_MAX_RATE", "SelftestReport", "run_selftest", "progress_bar"]
+__all__ = ["DEFAULT_RATES", "DOCUMENTED_MAX_RATE", "REPORT_FORMAT", "SelftestReport", "run_selftest",
+           "progress_bar", "board_record", "evidence", "is_real_port"]
+
+#: The ``format`` field of a selftest report file (``labkit hw selftest --report``).
+REPORT_FORMAT = "labkit-hw-selftest/1"
 
 #: Rates tried by default (bit/s): the documented ones, then four past them.
 DEFAULT_RATES = (1000, 2000, 5000, 10_000, 20_000, 25_000, 33_333, 40_000, 50_000)
@@ -85,3 +92,67 @@ def run_selftest(
     if progress:
         progress(len(plan), len(plan), "done")
     return SelftestReport(tuple(results))
+
+
+def is_real_port(port: str) -> bool:
+    """A real serial device (``/dev/ttyACM0``, ``COM3``), not ``sim``, ``twin`` or a URL."""
+    return port not in ("sim", "twin") and "://" not in port
+
+
+def board_record(role: str, board: Board, usb: object | None = None) -> dict[str, Any]:
+    """What a report says of one board: its port, its banner, and its USB IDs if known."""
+    banner = board.banner
+    record: dict[str, Any] = {"role": role, "port": board.name}
+    if banner is not None:
+        record["firmware"] = ".".join(map(str, banner.firmware))
+        record["protocol"] = banner.protocol
+        record["f_cpu"] = banner.f_cpu
+        record["max_tx_bits"] = banner.max_tx_bits
+        record["max_digital_samples"] = banner.max_digital_samples
+        record["max_analog_samples"] = banner.max_analog_samples
+    if usb is not None:
+        vid, pid = getattr(usb, "vid", None), getattr(usb, "pid", None)
+        record["usb"] = {
+            "vid": f"{vid:04X}" if vid is not None else None,
+            "pid": f"{pid:04X}" if pid is not None else None,
+            "serial_number": getattr(usb, "serial_number", None),
+            "description": getattr(usb, "description", None),
+            "board": getattr(usb, "board", None),
+        }
+    return record
+
+
+def evidence(
+    boards: list[dict[str, Any]],
+    report: SelftestReport | None,
+    *,
+    seed: int,
+    errors: Iterable[str] = (),
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A selftest as a JSON-ready record the project can keep: who, what, and every cell."""
+    import labkit
+
+    when = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+    out: dict[str, Any] = {
+        "format": REPORT_FORMAT,
+        "date": when,
+        "labkit": labkit.__version__,
+        "host": {"system": _platform.system(), "release": _platform.release(),
+                 "python": _platform.python_version()},
+        "boards": boards,
+        "seed": seed,
+        "documented_max_rate": DOCUMENTED_MAX_RATE,
+        "results": [],
+        "errors": list(errors),
+        "passed": False,
+    }
+    if report is not None:
+        out["documented_max_rate"] = report.documented_max_rate
+        out["results"] = [
+            {"code": r.code, "bit_rate": r.bit_rate, "bits": r.bits, "errors": r.errors,
+             "samples_per_bit": r.samples_per_bit}
+            for r in report.results
+        ]
+        out["passed"] = report.passed and not out["errors"]
+    return out

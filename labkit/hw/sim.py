@@ -163,10 +163,15 @@ class SimBoard:
         self.reset_on_open = True
         self.boot_s = 1.0
         self.is_open = False
+        self.unplugged = False  # the USB cable was pulled out (unplug())
         self._events: list[tuple[float, int, bytes]] = []
         self._counter = 0
         self.host_buffer = bytearray()  # arrived at the host, not yet read
         self._power_on(-math.inf)
+
+    def unplug(self) -> None:
+        """Pull the board's USB cable out: its open port fails from now on, as a real one does."""
+        self.unplugged = True
 
     # ------------------------------------------------------------------ basics
 

@@ -11,8 +11,10 @@ The serial-port URL ``labkit-twin://NAME/0`` and ``.../1`` does the same for
 any code that takes a port name (``Board.open``, ``labkit hw selftest --tx
 twin --rx twin``): the first port opened starts the twin ``NAME``, closing
 both stops it. Query parameters set the wire, as for ``labkit-sim://``:
-``rc_us``, ``noise_mv``, ``delay_us``, ``ppm0``, ``ppm1``, ``seed``; and
-``reset=0`` opens a port without pulsing the board's reset line.
+``rc_us``, ``noise_mv``, ``delay_us``, ``ppm0``, ``ppm1``, ``seed``;
+``reset=0`` opens a port without pulsing the board's reset line, and
+``host_baud=115200`` runs a firmware built for that host-link rate (opened at
+PROTOCOL.md's 500 000 baud, it answers in garbage, as a real board would).
 
 Opening a real Uno's port resets the board (DTR), which then sends its
 banner; the twin's boards are reset the same way when their port opens.
@@ -41,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from labkit.errors import LabkitValueError
-from labkit.hw.errors import HwError
+from labkit.hw.errors import OPEN_IN_THIS_PROCESS, HwError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -344,22 +346,24 @@ _TWINS: dict[str, _Shared] = {}
 _TWINS_LOCK = threading.Lock()
 
 
-def acquire(name: str, index: int, wire: TwinWire) -> Twin:
-    """The twin ``name`` (started if needed) with port ``index`` marked open."""
+def acquire(name: str, index: int, wire: TwinWire, host_baud: int = 500_000) -> Twin:
+    """The twin ``name`` (started if needed, its firmware built for ``host_baud``) with port
+    ``index`` marked open."""
     with _TWINS_LOCK:
         shared = _TWINS.get(name)
         if shared is not None and not shared.twin.running:
             _TWINS.pop(name)
             shared = None
         if shared is None:
-            shared = _TWINS[name] = _Shared(Twin(wire), set())
-        elif wire != shared.twin.wire:
+            shared = _TWINS[name] = _Shared(Twin(wire, host_baud=host_baud), set())
+        elif wire != shared.twin.wire or host_baud != shared.twin.host_baud:
             raise TwinError(
-                f"twin {name!r} is already running with {shared.twin.wire}; close both its "
-                "ports, or use another name, to change its wire"
+                f"twin {name!r} is already running with {shared.twin.wire}, firmware at "
+                f"{shared.twin.host_baud} baud; close both its ports, or use another name, to "
+                "change them"
             )
         if index in shared.open_ports:
-            raise TwinError(f"labkit-twin://{name}/{index} is already open in this process")
+            raise TwinError(f"labkit-twin://{name}/{index} is {OPEN_IN_THIS_PROCESS}")
         shared.open_ports.add(index)
         return shared.twin
 
@@ -381,8 +385,14 @@ def running_twins() -> dict[str, Twin]:
     return {k: v.twin for k, v in _TWINS.items()}
 
 
-def parse_url(url: str) -> tuple[str, int, TwinWire, bool]:
-    """Split ``labkit-twin://NAME/INDEX?k=v`` into (name, index, wire, reset on open)."""
+#: Host-link rates a twin's firmware can be built for (``host_baud=`` in a URL): UBRR0 =
+#: 16 MHz / (8 * baud) - 1 must be a whole number, or close (115200: 117647 really).
+HOST_BAUDS = (500_000, 250_000, 1_000_000, 115_200, 57_600)
+
+
+def parse_url(url: str) -> tuple[str, int, TwinWire, bool, int]:
+    """Split ``labkit-twin://NAME/INDEX?k=v`` into (name, index, wire, reset on open, the
+    firmware's host baud rate)."""
     from labkit.hw.urls import PairURLError, split_pair_url
 
     try:
@@ -392,8 +402,16 @@ def parse_url(url: str) -> tuple[str, int, TwinWire, bool]:
         raise LabkitValueError(message) from None
     wire: dict = {}
     reset = True
+    host_baud = 500_000
     for key, value in options:
-        if key in _URL_KEYS:
+        if key == "host_baud":
+            if not value.isdigit() or int(value) not in HOST_BAUDS:
+                raise LabkitValueError(
+                    f"{url}: option host_baud={value!r}: the firmware can be built for "
+                    f"{', '.join(map(str, HOST_BAUDS))} baud"
+                )
+            host_baud = int(value)
+        elif key in _URL_KEYS:
             try:
                 wire[key] = _URL_KEYS[key](value)
             except ValueError:
@@ -402,9 +420,10 @@ def parse_url(url: str) -> tuple[str, int, TwinWire, bool]:
             reset = value not in ("0", "false", "no")
         else:
             raise LabkitValueError(
-                f"{url}: option {key}={value!r}: unknown (known: {sorted(_URL_KEYS)}, reset)"
+                f"{url}: option {key}={value!r}: unknown (known: {sorted(_URL_KEYS)}, reset, "
+                "host_baud)"
             )
-    return name, index, TwinWire(**wire), reset
+    return name, index, TwinWire(**wire), reset, host_baud
 
 
 def _stop_all() -> None:

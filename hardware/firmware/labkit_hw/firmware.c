@@ -191,7 +191,7 @@ ISR(USART_RX_vect)
 {
     uint8_t c = UDR0;
     uint8_t next = (uint8_t)((uart_head + 1) & (UART_RING - 1));
-    if (next != uart_tail) { /* when full, the byte is lost (the frame then fails its CRC) */
+    if (next != uart_tail) { /* when full, the byte is lost (its frame then times out) */
         uart_ring[uart_head] = c;
         uart_head = next;
     }
