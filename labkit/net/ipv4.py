@@ -613,7 +613,10 @@ def fragment(packet: IPv4Packet, mtu: int) -> list[IPv4Packet]:
 
 # --- reassembly ---------------------------------------------------------------------------------
 
+#: A datagram's identity: source, destination, protocol, identification.
 _Key = tuple[IPv4Address, IPv4Address, int, int]
+#: The same as integers: what the reassembler indexes by (an IPv4Address hashes slowly).
+_IntKey = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -635,9 +638,10 @@ class TimedOut:
 class _Pending:
     """The fragments of one datagram so far: their offsets kept sorted, their bytes by offset."""
 
-    __slots__ = ("deadline", "starts", "pieces", "size", "top", "end", "first", "poisoned")
+    __slots__ = ("key", "deadline", "starts", "pieces", "size", "top", "end", "first", "poisoned")
 
-    def __init__(self, deadline: int) -> None:
+    def __init__(self, key: _Key, deadline: int) -> None:
+        self.key = key
         self.deadline = deadline
         self.starts: list[int] = []  # the pieces' offsets, in order (they never overlap)
         self.pieces: dict[int, bytes] = {}
@@ -704,10 +708,10 @@ class Reassembler:
             raise LabkitValueError(f"max_pending={max_pending!r}: expected a positive int")
         self.timeout = timeout
         self.max_pending = max_pending
-        self._pending: dict[_Key, _Pending] = {}
-        # (deadline, key, pending) for every datagram held; an entry whose pending is no longer
-        # the one held under its key is stale and skipped when it comes up
-        self._deadlines: list[tuple[int, int, _Key, _Pending]] = []
+        self._pending: dict[_IntKey, _Pending] = {}
+        # (deadline, order, key, pending) for every datagram held; an entry whose pending is no
+        # longer the one held under its key is stale and skipped when it comes up
+        self._deadlines: list[tuple[int, int, _IntKey, _Pending]] = []
         self._order = 0
         self.counters = dict.fromkeys(
             ("reassembled", "duplicates", "overlaps", "invalid", "timeouts", "evicted"), 0
@@ -719,7 +723,7 @@ class Reassembler:
         """Datagrams waiting for fragments."""
         return sum(1 for p in self._pending.values() if not p.poisoned)
 
-    def _oldest(self) -> tuple[_Key, _Pending] | None:
+    def _oldest(self) -> tuple[_IntKey, _Pending] | None:
         """The held datagram with the earliest deadline (dropping stale heap entries)."""
         heap = self._deadlines
         while heap:
@@ -743,7 +747,7 @@ class Reassembler:
             del self._pending[key]
             if not pend.poisoned:
                 self.counters["timeouts"] += 1
-                gone.append(TimedOut(*key, pend.first, pend.size))
+                gone.append(TimedOut(*pend.key, pend.first, pend.size))
         self.timed_out.extend(gone)
         return gone
 
@@ -752,7 +756,8 @@ class Reassembler:
         self.expire(now)
         if not packet.is_fragment:
             return packet
-        key = (packet.src, packet.dst, packet.protocol, packet.identification)
+        src, dst, protocol, ident = packet.src, packet.dst, packet.protocol, packet.identification
+        key = (int(src), int(dst), protocol, ident)
         pend = self._pending.get(key)
         if pend is None:
             if len(self._pending) >= self.max_pending:  # evict the oldest: bounded memory
@@ -761,7 +766,7 @@ class Reassembler:
                     heappop(self._deadlines)
                     del self._pending[oldest[0]]
                     self.counters["evicted"] += 1
-            pend = self._pending[key] = _Pending(now + self.timeout)
+            pend = self._pending[key] = _Pending((src, dst, protocol, ident), now + self.timeout)
             self._order += 1
             heappush(self._deadlines, (pend.deadline, self._order, key, pend))
         if pend.poisoned:
@@ -801,6 +806,6 @@ class Reassembler:
 
     def pending(self) -> Iterator[tuple[_Key, list[tuple[int, int]]]]:
         """For each waiting datagram, its key and the byte ranges received so far."""
-        for key, pend in self._pending.items():
+        for pend in self._pending.values():
             if not pend.poisoned:
-                yield key, [(s, s + len(pend.pieces[s])) for s in pend.starts]
+                yield pend.key, [(s, s + len(pend.pieces[s])) for s in pend.starts]
