@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import labkit.hw  # noqa: F401  (registers labkit-sim:// and labkit-twin://)
-from labkit.errors import ParseError
+from labkit.errors import LabkitValueError, ParseError
 from labkit.hw import Board
 from labkit.hw import protocol as P
 from labkit.hw.board import default_idle, open_serial
@@ -533,3 +533,10 @@ def test_a_port_opened_twice_in_one_process_says_so(backend):
         f"{url}: already open in this Python process; close the Board that holds it "
         "(board.close()) first"
     )
+
+
+def test_bit_error_test_refuses_a_bit_rate_that_is_not_one(backend):
+    tx, rx = backend()
+    for bad in (0, -5, 0.5, "fast", True):
+        with pytest.raises(LabkitValueError, match="bit_rate="):
+            bit_error_test(tx, rx, bad, "nrz-l", np.random.default_rng(0))

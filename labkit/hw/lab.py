@@ -186,6 +186,8 @@ def bit_error_test(
     four samples per bit. Bits the receiver lost count as errors.
     """
     gen = _validate.rng(rng)
+    if isinstance(bit_rate, bool) or not isinstance(bit_rate, (int, float, np.integer)) or not bit_rate >= 1:
+        raise LabkitValueError(f"bit_rate={bit_rate!r}: expected a bit rate of at least 1 bit/s")
     data = gen.integers(0, 2, payload_bits, dtype=np.uint8)
     frame = np.concatenate([PREAMBLE, data])
     spb = max(2, min(max_samples_per_bit, sample_rate // int(bit_rate)))  # never past sample_rate
