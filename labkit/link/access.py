@@ -72,8 +72,10 @@ def check_rng(rng: object) -> np.random.Generator:
 
 def check_positive(name: str, value: Any, *, whole: bool = True) -> Any:
     """``value`` if it is a positive number (a whole one if ``whole``), else a labkit error."""
-    kinds: tuple[type, ...] = (int, np.integer) if whole else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not float(value) > 0:
+    number = isinstance(value, (int, np.integer)) or (
+        not whole and isinstance(value, (float, np.floating))
+    )
+    if isinstance(value, bool) or not number or not value > 0:
         what = "a whole number" if whole else "a number"
         raise LabkitValueError(f"{name}={value!r}: expected {what} > 0")
     return value
