@@ -232,3 +232,43 @@ def test_stations_receive_what_was_clean_at_their_position():
     for i, st in enumerate(stations):
         got = sorted(frame[:2] for _, frame in st.received)
         assert got == sorted(bytes([j, k]) for j in range(3) if j != i for k in range(5))
+
+
+# --- the notebook's checks and plots ------------------------------------------------------------
+
+
+def test_mac_exercises_accept_the_right_answers_and_hint_at_the_usual_mistakes():
+    from labkit.exercises import evaluate
+
+    assert evaluate("mac.aloha_peak", (0.5, 1 / (2 * math.e)))
+    slotted = evaluate("mac.aloha_peak", (1.0, 1 / math.e))
+    assert not slotted and "slotted" in slotted.message
+    assert evaluate("mac.min_frame", min_frame_bytes)
+    one_way = evaluate("mac.min_frame", lambda bitrate, d: -(-d * bitrate // 1_000_000_000) // 8)
+    assert not one_way and "2 x the delay" in one_way.message
+    assert evaluate("mac.backoff", lambda n: 2 ** min(n, 10) if n < 16 else None)
+    uncapped = evaluate("mac.backoff", lambda n: 2 ** n if n < 16 else None)
+    assert not uncapped and "stops doubling" in uncapped.message
+    never = evaluate("mac.backoff", lambda n: 2 ** min(n, 10))
+    assert not never and "gives up" in never.message
+
+
+def test_plots_draw_what_was_simulated():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from labkit.viz.mac import mac_panel, plot_spacetime, plot_throughput, plot_timeline
+
+    run = run_access("csma/cd", stations=4, load=None, slots=50, length_m=1000.0, record=True)
+    ax = plot_spacetime(run.bus.medium)
+    assert len(ax.patches) == run.transmissions
+    ax = plot_timeline(run.bus.medium)
+    assert len(ax.patches) == run.transmissions
+    curve = measure_throughput("slotted", [0.5, 1.0], runs=2, slots=500, stations=50)
+    ax = plot_throughput([curve])
+    assert len(ax.lines) >= 1 and ax.get_legend() is not None
+    panel = mac_panel("aloha", load=0.5, stations=10)
+    assert len(panel.out.outputs) == 1 and "image/png" in panel.out.outputs[0]["data"]
+    plt.close("all")
