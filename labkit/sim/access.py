@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -194,11 +195,11 @@ class AccessRun:
     bus: Bus = field(repr=False)
 
 
-def run_access(protocol: str, *, slots: int = 10_000, **options: object) -> AccessRun:
+def run_access(protocol: str, *, slots: int = 10_000, **options: Any) -> AccessRun:
     """Build a bus (:func:`build_bus`'s options) and run it for ``slots`` slot times; measure it."""
     if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
         raise LabkitValueError(f"slots={slots!r}: expected a whole number of slot times >= 1")
-    bus = build_bus(protocol, **options)  # type: ignore[arg-type]
+    bus = build_bus(protocol, **options)
     until = slots * bus.slot_ns
     bus.engine.run(until=until)
     return measure(bus, slots)
@@ -235,7 +236,7 @@ class ThroughputCurve:
     """Throughput against offered load, from ``runs`` seeded runs per load."""
 
     protocol: str
-    loads: np.ndarray  # the loads asked for
+    loads: np.ndarray  # the loads asked for (ALOHA's and slotted ALOHA's are exact: see the module)
     offered: np.ndarray  # the mean offered load made
     throughput: np.ndarray  # the mean S
     bound: np.ndarray  # the 95% confidence half-width of the mean S
@@ -252,19 +253,21 @@ class ThroughputCurve:
 
 def measure_throughput(
     protocol: str, loads: object, *, runs: int = 10, slots: int = 10_000, seed: int = 0,
-    **options: object,
+    **options: Any,
 ) -> ThroughputCurve:
-    """Run ``protocol`` at every load, ``runs`` times each (seeds ``seed``, ``seed + 1``...)."""
+    """Run ``protocol`` at every load, ``runs`` times each (seeds ``seed``, ``seed + 1``..., a new
+    one for every run of every load); the bound is Student's t 95% half-width of the mean."""
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 2:
         raise LabkitValueError(f"runs={runs!r}: a confidence bound needs at least 2 runs")
     values = np.atleast_1d(np.asarray(loads, dtype=float))
     S = np.empty((len(values), runs))
     offered = np.empty((len(values), runs))
     a = 0.0
-    stations = int(options.get("stations", 10))  # type: ignore[call-overload]
+    stations = int(options.get("stations", 10))
     for i, g in enumerate(values):
         for k in range(runs):
-            r = run_access(protocol, slots=slots, load=float(g), seed=seed + k, **options)
+            # independent seeds for every load and run, so that the loads' errors are independent
+            r = run_access(protocol, slots=slots, load=float(g), seed=seed + i * runs + k, **options)
             S[i, k] = r.throughput
             offered[i, k] = r.offered
             a = r.a

@@ -13,12 +13,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon, Rectangle
 
 from labkit.link.aloha import pure_aloha_throughput, slotted_aloha_throughput
@@ -57,22 +60,23 @@ def plot_spacetime(medium: Medium, ax: Axes | None = None, *, unit: float = 1_00
             ax.plot([tx.detected_at / unit], [tx.port.u / k], "kx", ms=8, mew=2)
     for p in medium.ports:
         ax.axhline(p.u / k, color="grey", lw=0.6, ls=":")
-        if labels:
-            ax.annotate(p.name, (0, p.u / k), xycoords=("axes fraction", "data"), xytext=(-4, 0),
-                        textcoords="offset points", ha="right", va="center", fontsize=9)
+    if labels:
+        ax.set_yticks([p.u / k for p in medium.ports],
+                      [f"{p.name}  {p.position:g} m" for p in medium.ports], fontsize=9)
     end = max((t.end for t in medium.history), default=1) + (hi - lo)
     start = min((t.start for t in medium.history), default=0)
     ax.set_xlim(start / unit, end / unit)
     pad = max(1.0, (hi - lo) / k * 0.05)
     ax.set_ylim(lo / k - pad, hi / k + pad)
     ax.set_xlabel("time (us)")
-    ax.set_ylabel("position on the cable (m)", labelpad=22 if labels else 4)
+    ax.set_ylabel("station and its position" if labels else "position on the cable (m)")
     ax.set_title(title or "signals on the cable: each band is one frame spreading both ways", fontsize=10)
-    handles = [Patch(color=CLEAN, alpha=0.5, label="arrived intact everywhere"),
+    handles: list[Artist] = [Patch(color=CLEAN, alpha=0.5, label="arrived intact everywhere"),
                Patch(color=GARBLED, alpha=0.5, label="garbled somewhere"),
                Patch(color=ABORTED, alpha=0.5, label="aborted (collision detected), with jam")]
     if any(t.detected_at is not None for t in medium.history):
-        handles.append(ax.plot([], [], "kx", ms=8, mew=2, label="collision detected")[0])  # type: ignore[arg-type]
+        handles.append(Line2D([], [], color="black", marker="x", ls="", ms=8, mew=2,
+                              label="collision detected"))
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
@@ -125,28 +129,36 @@ _COLOURS = {"aloha": "#1f77b4", "slotted": "#9467bd", "csma": "#2ca02c", "csma/c
 
 
 def plot_throughput(curves: Sequence[ThroughputCurve], ax: Axes | None = None, *,
-                    g_max: float | None = None, title: str | None = None) -> Axes:
-    """Measured S (mean of the runs, with its 95% bound as error bars) over the theory's lines."""
+                    g_max: float | None = None, title: str | None = None,
+                    legend: Any = "upper right") -> Axes:
+    """Measured S (mean of the runs, with its 95% bound as error bars) over the theory's lines.
+
+    ALOHA's and slotted ALOHA's points sit at the load set (the runs make exactly that load on
+    average); CSMA's at the load its runs made (each listen is an attempt).
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.2))
     top = g_max or max(float(c.offered.max()) for c in curves) * 1.05
     grid = np.linspace(0, top, 300)
+    protocols = [c.protocol for c in curves]
+    spare = iter(["#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"])
     for c in curves:
-        colour = _COLOURS.get(c.protocol, "black")
+        colour = _COLOURS.get(c.protocol, "black") if protocols.count(c.protocol) == 1 else next(spare)
         curve = theory(c.protocol, c.a)
         label = _LABELS.get(c.protocol, c.protocol)
+        extra = f", a = {c.a:.2g}" if c.protocol in ("csma", "csma/cd") else ""
         if curve is not None:
-            extra = f", a = {c.a:.2g}" if c.protocol == "csma" else ""
             ax.plot(grid, curve(grid), color=colour, lw=1.5,
                     label=f"{label}: theory {_FORMULA[c.protocol]}{extra}")
-        ax.errorbar(c.offered, c.throughput, yerr=c.bound, fmt="o", ms=4, color=colour, capsize=3,
-                    label=f"{label}: measured, 95% bound ({c.runs} runs of {c.slots:,} slots)")
+        x = c.loads if c.protocol in ("aloha", "slotted") else c.offered
+        ax.errorbar(x, c.throughput, yerr=c.bound, fmt="o", ms=4, color=colour, capsize=3,
+                    label=f"{label}{extra}: measured, 95% bound ({c.runs} runs of {c.slots:,} slots)")
     ax.set_xlim(0, top)
     ax.set_ylim(0, None)
     ax.set_xlabel("offered load G (attempts per frame time)")
     ax.set_ylabel("throughput S (frames through per frame time)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc=legend)
     ax.set_title(title or "throughput against offered load", fontsize=10)
     return ax
 
