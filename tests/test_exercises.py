@@ -123,7 +123,7 @@ def test_an_unknown_name_lists_every_exercise():
     with pytest.raises(LabkitError, match="no such exercise") as info:
         evaluate("nope.nothing", 1)
     for name in ("phy.nrz_l", "hw.tick_cycles", "link.header", "net.class_of", "udp.checksum",
-                 "tcp.rto", "app.frame", "capstone.peel"):
+                 "tcp.rto", "app.frame", "capstone.peel", "mac.backoff"):
         assert name in str(info.value)
 
 
@@ -142,7 +142,7 @@ def _run(code: str, *args: str) -> object:
 
 def test_every_topic_module_is_reachable_by_a_prefix():
     files = {p.stem for p in (ROOT / "labkit" / "exercises").glob("*.py")} - {"__init__"}
-    assert set(_TOPICS) == files == {"phy", "hw", "link", "net", "transport", "app", "capstone"}
+    assert set(_TOPICS) == files == {"phy", "hw", "link", "mac", "net", "transport", "app", "capstone"}
 
 
 _FRESH = """

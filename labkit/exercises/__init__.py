@@ -8,7 +8,7 @@ went wrong, never just "wrong"::
     check("phy.nrz_l", my_nrz_l)
 
 The checkers live beside this module, one module per topic: :mod:`.phy`,
-:mod:`.hw`, :mod:`.link`, :mod:`.net`, :mod:`.transport` (the ``udp.*`` and
+:mod:`.hw`, :mod:`.link`, :mod:`.mac`, :mod:`.net`, :mod:`.transport` (the ``udp.*`` and
 ``tcp.*`` names), :mod:`.app` and :mod:`.capstone`. Each registers its
 checkers with :func:`exercise`; :func:`evaluate` imports the topic module
 named by the exercise name's prefix (``"net.class_of"`` loads
@@ -73,6 +73,7 @@ _MODULES = {
     "phy": "phy",
     "hw": "hw",
     "link": "link",
+    "mac": "mac",
     "net": "net",
     "udp": "transport",
     "tcp": "transport",
