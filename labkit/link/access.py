@@ -160,11 +160,36 @@ class AccessProtocol:
     def _new_frame(self) -> None:  # pragma: no cover - every protocol overrides it
         raise NotImplementedError
 
+    def _wait(self) -> None:  # pragma: no cover - the protocols that retry override it
+        """Wait by the protocol's rule, then try the head frame again (after a failed send)."""
+        raise NotImplementedError
+
+    def _transmit_head(self) -> None:
+        """Put the head frame on the medium (the protocols without collision detection)."""
+        frame = self.head
+        if frame is None:  # pragma: no cover - a frame stays at the head until it is done
+            return
+        self.transmissions += 1
+        self._note("send", len(frame))
+        self.port.transmit(frame)
+
     def collision(self, now: int) -> None:
         """The medium: a collision was detected while sending (only after ``detect=True``)."""
 
     def sent(self, ok: bool, now: int) -> None:
-        """The medium: the last frame sent arrived everywhere intact (``ok``) or not."""
+        """The medium: the last frame sent arrived everywhere intact (``ok``) or not.
+
+        Without collision detection, an intact frame is done and a garbled one is sent again
+        after :meth:`_wait` (ALOHA's missing acknowledgement, CSMA's too).
+        """
+        if ok:
+            self.successes += 1
+            self._note("through")
+            self._done_with_head()
+        else:
+            self.failures += 1
+            self._note("garbled")
+            self._wait()
 
     def receive(self, frame: bytes, now: int) -> None:
         """The medium: ``frame`` arrived intact."""

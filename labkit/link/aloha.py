@@ -79,25 +79,8 @@ class Aloha(AccessProtocol):
 
     def _wait(self) -> None:
         port = self.port
-        port.call_at(port.now() + int(self.rng.exponential(self.mean_wait_ns)), self._attempt)
+        port.call_at(port.now() + int(self.rng.exponential(self.mean_wait_ns)), self._transmit_head)
 
-    def _attempt(self) -> None:
-        frame = self.head
-        if frame is None:  # pragma: no cover - a frame stays at the head until it is done
-            return
-        self.transmissions += 1
-        self._note("send", len(frame))
-        self.port.transmit(frame)
-
-    def sent(self, ok: bool, now: int) -> None:
-        if ok:
-            self.successes += 1
-            self._note("through")
-            self._done_with_head()
-        else:
-            self.failures += 1
-            self._note("garbled")
-            self._wait()
 
 
 class SlottedAloha(AccessProtocol):
@@ -122,22 +105,5 @@ class SlottedAloha(AccessProtocol):
         slot = self.slot_ns
         first = -(-port.now() // slot) * slot  # the next slot boundary (now, if on one)
         skip = int(self.rng.geometric(self.p)) - 1  # slots passed over before sending
-        port.call_at(first + skip * slot, self._attempt)
+        port.call_at(first + skip * slot, self._transmit_head)
 
-    def _attempt(self) -> None:
-        frame = self.head
-        if frame is None:  # pragma: no cover
-            return
-        self.transmissions += 1
-        self._note("send", len(frame))
-        self.port.transmit(frame)
-
-    def sent(self, ok: bool, now: int) -> None:
-        if ok:
-            self.successes += 1
-            self._note("through")
-            self._done_with_head()
-        else:
-            self.failures += 1
-            self._note("garbled")
-            self._wait()

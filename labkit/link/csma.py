@@ -124,29 +124,11 @@ class CSMA(AccessProtocol):
             self.deferrals += 1
             self._note("busy")
             if self.persistent:
-                self.port.when_idle(self._send)
+                self.port.when_idle(self._transmit_head)
             else:
                 self._wait()
             return
-        self._send()
-
-    def _send(self) -> None:
-        frame = self.head
-        if frame is None:  # pragma: no cover
-            return
-        self.transmissions += 1
-        self._note("send", len(frame))
-        self.port.transmit(frame)
-
-    def sent(self, ok: bool, now: int) -> None:
-        if ok:
-            self.successes += 1
-            self._note("through")
-            self._done_with_head()
-        else:
-            self.failures += 1
-            self._note("garbled")
-            self._wait()
+        self._transmit_head()
 
 
 class CSMACD(AccessProtocol):
