@@ -12,6 +12,7 @@ from labkit.hw import Board
 from labkit.hw import protocol as P
 from labkit.hw.board import open_serial, port_error
 from labkit.hw.errors import (
+    BoardError,
     BaudMismatchError,
     GarbledReplyError,
     NoFirmwareError,
@@ -289,3 +290,41 @@ def test_open_closes_the_port_when_the_handshake_fails():
     with pytest.raises(NoFirmwareError):
         Board.open("labkit-sim://closing/0?firmware=none")
     assert "closing" not in sim.pairs()  # the port was closed, so the pair is gone
+
+
+@pytest.mark.parametrize("code", [P.E_FRAME_TIMEOUT, P.E_CRC])
+def test_a_bridge_chunk_dropped_as_a_damaged_frame_is_sent_again(code):
+    """The board queued nothing of a frame it dropped: the chunk goes again, once, in order."""
+    dropped = [True]
+    queued = bytearray()
+
+    def respond(f):
+        if f.type == P.BRIDGE:
+            return P.Frame(P.BRIDGE_ON, f.seq, (416).to_bytes(4, "little")).pack()
+        if f.type == P.BRIDGE_DATA and dropped[0] and len(queued) >= 64:
+            dropped[0] = False
+            err = P.ErrorReply.make(code, P.BRIDGE_DATA).pack()
+            return P.Frame(P.ERROR, f.seq, err).pack()
+        queued.extend(f.payload)
+        return P.Frame(P.BRIDGE_ACK, f.seq, P.BridgeAck(len(f.payload), 200).pack()).pack()
+
+    board = Board(FakeSerial(respond))
+    board.bridge_start(9600)
+    data = bytes(range(200))
+    board.bridge_send(data)
+    assert not dropped[0]
+    assert bytes(queued) == data
+
+
+def test_a_board_that_keeps_dropping_the_chunk_is_an_error():
+    def respond(f):
+        if f.type == P.BRIDGE:
+            return P.Frame(P.BRIDGE_ON, f.seq, (416).to_bytes(4, "little")).pack()
+        err = P.ErrorReply.make(P.E_FRAME_TIMEOUT, P.BRIDGE_DATA).pack()
+        return P.Frame(P.ERROR, f.seq, err).pack()
+
+    board = Board(FakeSerial(respond))
+    board.bridge_start(9600)
+    with pytest.raises(BoardError) as info:
+        board.bridge_send(b"lost")
+    assert info.value.code == P.E_FRAME_TIMEOUT

@@ -70,6 +70,9 @@ PROBE_BAUDS = (P.HOST_BAUD, 115_200, 57_600, 230_400, 250_000, 1_000_000, 9600)
 PROBE_WAIT_S = 0.3
 #: ERROR codes by which the board says it dropped a damaged frame (not a refused command).
 FRAMING_ERRORS = (P.E_CRC, P.E_TOO_LONG, P.E_FRAME_TIMEOUT)
+#: Times one BRIDGE_DATA chunk is sent again after the board dropped it as a damaged or
+#: incomplete frame (it queued none of it, so sending it again loses and doubles nothing).
+BRIDGE_RESENDS = 3
 
 
 class SerialPort(Protocol):
@@ -744,11 +747,17 @@ class Board:
         data = bytes(data)
         deadline = self.clock() + (self.timeout if timeout is None else timeout)
         pos = 0
+        resends = 0
         while pos < len(data):
             chunk = data[pos : pos + P.BRIDGE_MAX_CHUNK]
             try:
                 f = self.request(P.BRIDGE_DATA, chunk)
             except BoardError as exc:
+                if exc.code in FRAMING_ERRORS and resends < BRIDGE_RESENDS:
+                    # The frame reached the board damaged or in pieces (a loaded host can
+                    # stall mid-frame past the firmware's 100 ms): it queued nothing.
+                    resends += 1
+                    continue
                 if exc.code != P.E_BUSY:
                     raise
                 if self.clock() >= deadline:
@@ -762,6 +771,7 @@ class Board:
                 self._pump(min(deadline, self.clock() + max(room, 0.002)))
                 continue
             ack = self._parse(f, P.BRIDGE_ACK, P.BridgeAck)
+            resends = 0
             self._bridge_queued = ack.queued
             self._bridge_queued_at = self.clock()
             pos += len(chunk)
