@@ -60,6 +60,7 @@ PLACES = {
     "labkit.sim.*": "sim",  # the engine: clock, events, links, impairments, capture
     "labkit.sim.stacks": "sim.stacks",  # the one place where the layers meet the engine
     "labkit.sim.access": "sim.stacks",  # beside stacks: the medium access protocols on the shared medium
+    "labkit.sim.routing": "sim.stacks",  # beside stacks: RIP (app), link state and NAT (net) on the routers
     "labkit.hw.*": "hw",
     "labkit.hw.exercises": "hw.exercises",  # compatibility: the hardware checks' old home
     "labkit.exercises.*": "exercises",
