@@ -145,6 +145,22 @@ class LSA:
         object.__setattr__(self, "links", links)
         object.__setattr__(self, "stubs", stubs)
 
+    @classmethod
+    def _trusted(cls, router: IPv4Address, sequence: int, age: int,
+                 links: tuple[tuple[IPv4Address, int], ...],
+                 stubs: tuple[tuple[IPv4Network, int], ...]) -> LSA:
+        """An LSA from values already checked (by the parser): no second validation."""
+        lsa = object.__new__(cls)
+        for name, value in (("router", router), ("sequence", sequence), ("age", age),
+                            ("links", links), ("stubs", stubs)):
+            object.__setattr__(lsa, name, value)
+        return lsa
+
+    def with_age(self, age: int) -> LSA:
+        """The same advertisement, ``age`` seconds old."""
+        return self if age == self.age else LSA._trusted(self.router, self.sequence, age,
+                                                         self.links, self.stubs)
+
     def pack(self) -> bytes:
         out = [_LSA_HEAD.pack(self.router.packed, self.sequence, self.age, len(self.links),
                               len(self.stubs))]
@@ -265,7 +281,7 @@ class LinkStateMessage:
                 at += _STUB.size
             if age > MAX_AGE:
                 raise ParseError(_LAYER, f"lsas[{i}].age", age, f"older than MaxAge ({MAX_AGE} s)")
-            lsas.append(LSA(_addr(adv), seq, age, tuple(links), tuple(stubs)))
+            lsas.append(LSA._trusted(_addr(adv), seq, age, tuple(links), tuple(stubs)))
         if at != n:
             raise ParseError(_LAYER, "length", n, f"{n - at} bytes after the last LSA")
         return cls(UPDATE, router, lsas=tuple(lsas))
@@ -287,6 +303,7 @@ class LinkStateConfig:
     spf_delay: float = 0.05
     originate_delay: float = 0.02
     ack_delay: float = 0.5
+    flood_delay: float = 0.002
     cost: dict[str, int] = field(default_factory=dict)  # interface name -> cost (default 1)
 
     def __post_init__(self) -> None:
@@ -357,6 +374,7 @@ class LinkStateRouter:
         self._spf_timer: Timer | None = None
         self._originate_timer: Timer | None = None
         self._ack_timer: Timer | None = None
+        self._by_source: dict[IPv4Address, str | None] = {}
         self._timers: list[Timer] = []
         self.running = False
 
@@ -453,15 +471,14 @@ class LinkStateRouter:
 
     # -- flooding ------------------------------------------------------------------------------
     def _aged(self, stored: _Stored, now: int) -> LSA:
-        age = min(MAX_AGE, stored.age(now) + 1)  # + InfTransDelay, 1 s a hop
-        lsa = stored.lsa
-        return lsa if lsa.age == age else LSA(lsa.router, lsa.sequence, age, lsa.links, lsa.stubs)
+        return stored.lsa.with_age(min(MAX_AGE, stored.age(now) + 1))  # + InfTransDelay, 1 s a hop
 
     def _install(self, lsa: LSA, now: int, came_from: tuple[str, IPv4Address] | None) -> None:
         stored = self.lsdb[lsa.router] = _Stored(lsa, now)
+        aged = self._aged(stored, now)
         for key, nb in self.neighbours.items():
             if nb.two_way and key != came_from:
-                self._queue(key, self._aged(stored, now))
+                self._queue(key, aged)
         self._schedule_spf(now)
 
     def _queue(self, key: tuple[str, IPv4Address], lsa: LSA) -> None:
@@ -474,10 +491,12 @@ class LinkStateRouter:
 
     def _arm_flush(self) -> None:
         if self._flush_timer is None or not self._flush_timer.pending:
-            self._flush_timer = self.clock.call_at(self.clock.now(), self._flush)
+            self._flush_timer = self.clock.call_at(
+                self.clock.now() + int(self.config.flood_delay * _S), self._flush)
 
     def _flush(self) -> None:
-        """Send what was queued this instant: one update (or a few, by MTU) per neighbour."""
+        """Send what was queued in the last ``flood_delay``: one update (or a few, by MTU) a
+        neighbour, so that LSAs arriving together travel on together (LSA pacing)."""
         self._flush_timer = None
         outbox, self._outbox = self._outbox, {}
         for key, lsas in outbox.items():
@@ -536,10 +555,16 @@ class LinkStateRouter:
 
     # -- receiving -----------------------------------------------------------------------------
     def _neighbour_interface(self, src: IPv4Address) -> str | None:
+        if src in self._by_source:
+            return self._by_source[src]
+        found = None
         for name, ip in self._interfaces():
             if src in ip.network and src != ip.ip:
-                return name
-        return None
+                found = name
+                break
+        if len(self._by_source) < 1024:
+            self._by_source[src] = found
+        return found
 
     def _arrives(self, packet: IPv4Packet, now: int) -> None:
         self.receive(packet.src, packet.payload, now)
