@@ -27,6 +27,7 @@ from typing import Any
 from labkit.app.rip import RIPConfig, RIPRouter
 from labkit.errors import LabkitValueError
 from labkit.net.linkstate import LinkStateConfig, LinkStateRouter
+from labkit.net.nat import NAPT
 from labkit.net.stack import IPStack
 from labkit.sim.impair import Impairment
 from labkit.sim.link import Link
@@ -34,7 +35,7 @@ from labkit.sim.network import Network
 from labkit.sim.nodes import Router
 from labkit.sim.stacks import NodeClock, install_ip
 
-__all__ = ["install_rip", "install_linkstate", "fail_link", "restore_link",
+__all__ = ["install_rip", "install_linkstate", "install_nat", "fail_link", "restore_link", "router_network",
            "LinkDown"]
 
 
@@ -74,6 +75,21 @@ def install_linkstate(net: Network, config: LinkStateConfig | None = None, *, ro
         if start:
             ls.start()
         out[node.name] = ls
+    return out
+
+
+def install_nat(net: Network) -> dict[str, NAPT]:
+    """Hook every router's :class:`~labkit.net.nat.NAPT` forwarding into its stack (IP first).
+
+    A NAT router is built with ``net.add_router(name, {...}, forwarding=NAPT(...))``;
+    packets to its public address arrive at its own stack, where this hooks the translator.
+    """
+    out: dict[str, NAPT] = {}
+    for node, stack in _stacks(net, None):
+        if isinstance(node.forwarding, NAPT):
+            if node.forwarding.stack is not stack:
+                node.forwarding.attach(stack)
+            out[node.name] = node.forwarding
     return out
 
 
