@@ -320,3 +320,21 @@ def test_route_is_never_installed_over_a_connected_one():
     assert stack.routes.lookup("10.0.1.10").kind == "connected"
     assert isinstance(stack.routes.lookup("10.0.1.10"), Route)
     assert rips["R1"].routes()[IPv4Network("10.0.1.0/24")] == (1, None)
+
+
+def test_convergence_rip_loses_packets_until_the_route_times_out():
+    from labkit.sim.routing import two_paths, watch_convergence
+
+    net = two_paths()
+    install_rip(net)
+    net.run_for("30s")
+    run = watch_convergence(net, "A", "10.0.4.10", until="420s", trace_every="5s",
+                            events=[("60s", "fail", "R2", "R4"), ("330s", "restore", "R2", "R4")])
+    (start, end), = run.loss_windows()
+    # no carrier detection: R2 keeps its dead route for the 180 s timeout (heard 25-35 s apart)
+    assert start == 60e9 and 60e9 + 140e9 <= end <= 60e9 + 190e9
+    paths = run.complete_paths()
+    first_long = next(t for t, p in paths if p[1] == IPv4Address("10.0.13.3"))
+    back = next(t for t, p in paths if t > first_long and p[1] == IPv4Address("10.0.12.2"))
+    # back when the next periodic update crosses the mended link (25-35 s), then the traceroute
+    assert end < first_long <= end + 10e9 and 330e9 <= back <= 371e9

@@ -257,3 +257,31 @@ def test_wireshark_reads_protocol_253_as_ip_with_no_malformed_packet(tmp_path):
                          check=True).stdout.splitlines()
     assert len(out) > 5
     assert set(out) == {"1\t"}  # every IP header checksum good, nothing malformed
+
+
+def test_convergence_watched_tables_traceroute_and_lost_packets():
+    from labkit.sim.routing import two_paths, watch_convergence
+
+    net = two_paths()
+    install_linkstate(net)
+    net.run_for("30s")
+    run = watch_convergence(net, "A", "10.0.4.10", until="300s", trace_every="5s",
+                            events=[("60s", "fail", "R2", "R4"), ("200s", "restore", "R2", "R4")])
+    # lost from the failure until the dead interval (40 s) runs out and Dijkstra reroutes
+    (start, end), = run.loss_windows()
+    assert start == 60e9 and 60e9 + 25e9 <= end < 60e9 + 41e9
+    assert run.lost == (end - start) // 10**9 + 1
+    # the table over time: R1 via R2 at cost 3, then via R3 at cost 4, then back
+    hops = {(h, m) for _, h, m in run.next_hops("R1")}
+    assert hops == {(IPv4Address("10.0.12.2"), 3), (IPv4Address("10.0.13.3"), 4)}
+    short = (IPv4Address("10.0.1.1"), IPv4Address("10.0.12.2"), IPv4Address("10.0.24.4"),
+             IPv4Address("10.0.4.10"))
+    long = (IPv4Address("10.0.1.1"), IPv4Address("10.0.13.3"), IPv4Address("10.0.35.5"),
+            IPv4Address("10.0.54.4"), IPv4Address("10.0.4.10"))
+    paths = run.complete_paths()
+    assert {p for _, p in paths} >= {short, long}
+    assert len(run.path_changes()) >= 2
+    first_long = next(t for t, p in paths if p == long)
+    assert end < first_long <= end + 10e9  # a traceroute soon after the loss ends sees it
+    back = next(t for t, p in paths if t > 200e9 and p == short)
+    assert 200e9 <= back <= 206e9  # a restored link is taken up at once (hellos, new LSAs)
