@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
@@ -242,7 +242,8 @@ class RIPConfig:
                 raise LabkitValueError(f"{name}={v!r}: expected seconds > 0")
         lo, hi = self.triggered_delay
         if not 0 <= lo <= hi:
-            raise LabkitValueError(f"triggered_delay={self.triggered_delay!r}: expected (low, high), 0 <= low <= high")
+            raise LabkitValueError(
+                f"triggered_delay={self.triggered_delay!r}: expected (low, high), 0 <= low <= high")
 
 
 @dataclass
@@ -309,7 +310,7 @@ class RIPRouter:
         now = self.clock.now()
         for name, ip in self._interfaces():
             self._set(ip.network, 1, None, name, now, "connected")
-        for name, ip in self._interfaces():
+        for name, _ip in self._interfaces():
             self._send(name, RIPMessage.whole_table_request(self.config.password))
         self._schedule_update(now)
         return self

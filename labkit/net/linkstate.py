@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import heapq
 import struct
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 

@@ -170,6 +170,10 @@ def router_network(n: int, links: int | None = None, *, seed: int = 0, hosts: bo
     return net
 
 
+#: A traceroute's path: the address that answered at each hop (None: no answer).
+Path = tuple[IPv4Address | None, ...]
+
+
 @dataclass
 class ConvergenceRun:
     """What :func:`watch_convergence` saw: tables, probes and traceroutes over time.
@@ -214,7 +218,7 @@ class ConvergenceRun:
         """The traceroutes that reached the destination."""
         return [(t, p) for t, p in self.paths if p and p[-1] == self.destination]
 
-    def path_changes(self) -> list[tuple[int, tuple[IPv4Address | None, ...], tuple[IPv4Address | None, ...]]]:
+    def path_changes(self) -> list[tuple[int, Path, Path]]:
         """``(time, old path, new path)`` each time a traceroute that reached the destination
         found another path than the last one that did (the broken ones in between skipped)."""
         done = self.complete_paths()

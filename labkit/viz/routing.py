@@ -101,7 +101,7 @@ def plot_tables_over_time(run: ConvergenceRun, ax: Axes | None = None, *,
     step = (times[1] - times[0]) if len(times) > 1 else 1.0
     for row, name in enumerate(names):
         y = len(names) - row
-        for (t, table), x in zip(run.samples, times):
+        for (_t, table), x in zip(run.samples, times):
             hop, _metric = table[name]
             if hop is None and _metric is None:
                 continue
@@ -109,7 +109,7 @@ def plot_tables_over_time(run: ConvergenceRun, ax: Axes | None = None, *,
             ax.barh(y, step, left=x, height=0.7, color=c, edgecolor="none")
         # the metric written where it changes
         last = None
-        for (t, table), x in zip(run.samples, times):
+        for (_t, table), x in zip(run.samples, times):
             hop, metric = table[name]
             if (hop, metric) != last and metric is not None:
                 text = "connected" if hop is None else str(metric)
