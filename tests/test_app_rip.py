@@ -338,3 +338,37 @@ def test_convergence_rip_loses_packets_until_the_route_times_out():
     back = next(t for t, p in paths if t > first_long and p[1] == IPv4Address("10.0.12.2"))
     # back when the next periodic update crosses the mended link (25-35 s), then the traceroute
     assert end < first_long <= end + 10e9 and 330e9 <= back <= 371e9
+
+
+def test_a_forger_on_the_wire_sends_a_real_datagram_and_draws_the_traffic():
+    """The same attack with nothing injected: M sits on a switch between R1 and R2 and sends
+    one UDP datagram from port 520; the pings from A to B then go to M, and are lost."""
+    from labkit.sim.stacks import install_transport, socket
+    from labkit.transport.sockets import SOCK_DGRAM
+
+    net = Network(seed=1)
+    net.add_host("A", "10.0.1.10/24", gateway="10.0.1.1")
+    net.add_router("R1", ["10.0.1.1/24", "10.0.12.1/24"])
+    net.add_router("R2", ["10.0.12.2/24", "10.0.23.2/24"])
+    net.add_router("R3", ["10.0.23.3/24", "10.0.3.1/24"])
+    net.add_host("B", "10.0.3.10/24", gateway="10.0.3.1")
+    net.add_host("M", "10.0.12.66/24", gateway="10.0.12.1")
+    net.add_switch("SW")
+    net.connect("A", "R1")
+    net.connect("R1.eth1", "SW")
+    net.connect("R2.eth0", "SW")
+    net.connect("M", "SW")
+    net.connect("R2.eth1", "R3.eth0")
+    net.connect("R3.eth1", "B")
+    install_transport(net)
+    rips = install_rip(net)
+    assert rips["R1"].metric(N3) == 16  # nothing learned yet
+    net.run_for("10s")
+    assert rips["R1"].routes()[N3] == (3, IPv4Address("10.0.12.2"))
+    assert ping(net["A"], "10.0.3.10", count=2).received == 2
+    m = socket(net["M"], SOCK_DGRAM)
+    m.bind(("0.0.0.0", PORT))
+    m.sendto(RIPMessage(RESPONSE, (RIPEntry(N3, 1),)).pack(), ("255.255.255.255", PORT))
+    net.run_for("1s")
+    assert rips["R1"].routes()[N3] == (2, IPv4Address("10.0.12.66"))
+    assert ping(net["A"], "10.0.3.10", count=2).received == 0  # M has them now

@@ -51,8 +51,6 @@ def test_the_metric_history_climbs_without_split_horizon():
 
 
 def test_the_nat_table_figure_lists_the_mappings():
-    import sys
-    sys.path.insert(0, "tests")
     from test_net_nat import home, udp_server
 
     from labkit.sim.stacks import socket
