@@ -80,9 +80,31 @@ def test_wrong_answers_get_hints():
     dropped = lambda b: (_split_frames(b)[0], b"")  # noqa: E731
     assert "leftover" in evaluate("app.split_frames", dropped).message
     bare_lf = lambda t, h: f"GET {t} HTTP/1.1\nHost: {h}\n".encode()  # noqa: E731
-    assert "could not parse" in evaluate("app.http_get", bare_lf).message
+    assert "bare \\n" in evaluate("app.http_get", bare_lf).message
+    # labkit's parser accepts a lone LF (RFC 9112 lets a receiver); the exercise must not
+    lenient = lambda t, h: f"GET {t} HTTP/1.1\nHost: {h}\n\n".encode()  # noqa: E731
+    result = evaluate("app.http_get", lenient)
+    assert not result and "line 1 ends with a bare" in result.message
+    mixed = lambda t, h: f"GET {t} HTTP/1.1\r\nHost: {h}\r\n\n".encode()  # noqa: E731
+    assert "line 3 ends with a bare" in evaluate("app.http_get", mixed).message
+    unended = lambda t, h: f"GET {t} HTTP/1.1\r\nHost: {h}\r\n".encode()  # noqa: E731
+    assert "empty line" in evaluate("app.http_get", unended).message
     wrong_cmd = lambda text, rid: struct.pack("!BBH", 1, 4, rid) + text.encode()  # noqa: E731
     assert "SAY = 0x03" in evaluate("app.lcp_say", wrong_cmd).message
+
+
+def test_lcp_say_with_a_right_header_says_what_is_wrong_with_the_body():
+    head = lambda rid: struct.pack("!BBH", 1, 3, rid)  # noqa: E731
+    answers = {
+        "stops after 9 of 13 bytes": lambda t, r: head(r) + t.encode()[: len(t)],
+        "is 3 bytes, expected 2": lambda t, r: head(r) + t.encode() + b"\0",
+        "differs from byte 0": lambda t, r: head(r) + t.upper().encode(),
+    }
+    for expected, answer in answers.items():
+        result = evaluate("app.lcp_say", answer)
+        assert not result and "header is right" in result.message, result.message
+        assert expected in result.message, result.message
+        assert "expected (1, 3" not in result.message  # the old, self-contradicting hint
 
 
 def test_trickle_socket():
