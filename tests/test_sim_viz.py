@@ -135,3 +135,110 @@ def test_sequence_of_empty_trace():
     ax = draw_sequence([])
     assert len(ax.texts) == 0
     plt.close(ax.figure)
+
+
+# --- what a lecturer would see: nothing clipped, nothing printed on top of something else ------
+
+
+def _chain(n_routers: int = 3) -> tuple[Network, dict[str, tuple[float, float]]]:
+    """Notebook 05's shape: two hosts on a switch, a chain of routers, one host behind them."""
+    from labkit.sim.stacks import install_ip
+
+    net = Network(seed=5)
+    a = net.add_host("A", ip="10.0.1.10/24", gateway="10.0.1.1")
+    c = net.add_host("C", ip="10.0.1.30/24", gateway="10.0.1.1")
+    s1 = net.add_switch("S1")
+    routers = [net.add_router(f"R{i + 1}", [f"10.0.{i}{i + 1}.2/30" if i else "10.0.1.1/24",
+                                             f"10.0.{i + 1}{i + 2}.1/30"])
+               for i in range(n_routers)]
+    b = net.add_host("B", ip=f"10.0.{n_routers}{n_routers + 1}.2/30")
+    net.connect(a, s1)
+    net.connect(c, s1)
+    net.connect(routers[0]["eth0"], s1)
+    for left, right in zip(routers, routers[1:]):
+        net.connect(left["eth1"], right["eth0"])
+    net.connect(routers[-1]["eth1"], b)
+    install_ip(net)
+    positions = {"A": (0, 1), "C": (0, 0), "S1": (1, 0.5), "B": (1.6 * n_routers + 1.4, 0.5)}
+    positions.update({f"R{i + 1}": (2.6 + 1.6 * i, 0.5) for i in range(n_routers)})
+    return net, positions
+
+
+def _boxes(ax: Axes):
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    from matplotlib.transforms import Bbox
+
+    markers = []
+    for c in ax.collections:  # a marker's box: its centre, and half the side of its area
+        (x, y), = ax.transData.transform(c.get_offsets())
+        half = np.sqrt(c.get_sizes()[0]) / 2 * ax.figure.dpi / 72
+        markers.append(Bbox([[x - half, y - half], [x + half, y + half]]))
+    labels = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts
+              if t.get_text() and t.get_color() == "#333333"]
+    return markers, labels
+
+
+@pytest.mark.parametrize("given_positions", [True, False])
+def test_topology_keeps_markers_inside_and_addresses_off_the_markers(given_positions):
+    net, positions = _chain()
+    fig, ax = plt.subplots(figsize=(12, 3.2), gridspec_kw={"left": 0.02, "right": 0.98})
+    draw_topology(net, ax=ax, positions=positions if given_positions else None)
+    markers, labels = _boxes(ax)
+    frame = ax.get_window_extent()
+    for m in markers:  # every node's whole marker is inside the axes (notebook 05 cut A, C, B)
+        assert frame.x0 <= m.x0 and m.x1 <= frame.x1 and frame.y0 <= m.y0 and m.y1 <= frame.y1
+    assert len(labels) == 2 * len(net.links)
+    for text, box in labels:  # no address under a node (notebook 09 showed ".0.1.10/24")
+        for m in markers:
+            assert not box.overlaps(m), (text, box, m)
+    plt.close(fig)
+
+
+def test_topology_of_the_capstone_keeps_every_address_readable():
+    from labkit.capstone import build
+
+    with build() as cap:
+        ax = draw_topology(cap.net, show_links=True)
+    markers, labels = _boxes(ax)
+    assert {"10.0.1.10/24", "10.0.1.1/24", "10.0.12.1/24", "10.0.2.80/24"} <= {t for t, _ in labels}
+    for text, box in labels:
+        assert not any(box.overlaps(m) for m in markers), text
+        assert not any(box.overlaps(other) for t, other in labels if t != text), text
+    plt.close(ax.figure)
+
+
+def test_sequence_axis_starts_where_a_late_capture_starts():
+    from labkit.app.ping import ping
+
+    net, _ = _chain()
+    ping(net["A"], "10.0.1.30", count=1, verbose=False)
+    net.run_for("40ms")  # notebook 05's case: 40 ms of nothing before the capture opens
+    start = net.now
+    cap = net.capture()
+    ping(net["A"], "10.0.1.30", count=1, verbose=False)
+    ax = draw_sequence(cap.trace, nodes=["A", "S1", "C"])
+    bottom, top = ax.get_ylim()  # inverted: time runs down
+    assert top < bottom
+    unit = {"time (s)": 1e9, "time (ms)": 1e6, "time (µs)": 1e3}[ax.get_ylabel()]
+    first = min(r.time for r in cap.trace) / unit
+    assert start / unit <= first and first - top < 0.1 * (bottom - top)  # no empty stretch on top
+    plt.close(ax.figure)
+
+
+def test_sequence_labels_of_simultaneous_frames_do_not_overlap():
+    from labkit.capstone import build, fetch
+
+    with build() as cap:  # the reply's segments leave W together: their labels used to pile up
+        hop = cap.net.capture(cap.net["R1"]["eth1"], cap.net["R2"]["eth0"])
+        fetch(cap)
+    fig, ax = plt.subplots(figsize=(9, 8))
+    draw_sequence(hop.trace, ax=ax, label_width=44)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts if t.get_text() and t.get_fontsize() == 7]
+    assert len(boxes) >= 15
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b)
+    plt.close(fig)

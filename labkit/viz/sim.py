@@ -18,7 +18,7 @@ with no randomness), so a notebook's figure is the same on every run.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -113,6 +113,35 @@ def _iface_label(iface: Interface, show_macs: bool) -> str:
     return "\n".join(parts) if parts else iface.name
 
 
+def _marker_radius(kind: str) -> float:
+    """Half the width of a node's marker, in points (a scatter size is an area in points²)."""
+    style = NODE_STYLE.get(kind, NODE_STYLE["node"])
+    return 0.6 * float(np.sqrt(style["size"]))
+
+
+#: Room around the outermost nodes, in inches: a marker and its address label fit in it.
+_EDGE_ROOM = 0.55
+
+
+def _set_limits(ax: Axes, xr: tuple[float, float], yr: tuple[float, float]) -> None:
+    """Limits of equal scale on both axes around the nodes with :data:`_EDGE_ROOM` inches to spare on each side.
+
+    The margin is counted in inches, not in data units, so that a node at the edge keeps its
+    whole marker and label whatever the scale of the positions (0..1 from :func:`layout`, or
+    0..7 given by hand).
+    """
+    bbox = ax.get_position()
+    fig_w, fig_h = ax.figure.get_size_inches()
+    w_in, h_in = bbox.width * fig_w, bbox.height * fig_h
+    room = min(_EDGE_ROOM, 0.3 * w_in, 0.3 * h_in)
+    xspan, yspan = max(xr[1] - xr[0], 1e-9), max(yr[1] - yr[0], 1e-9)
+    per_inch = max(xspan / (w_in - 2 * room), yspan / (h_in - 2 * room), 1e-3)  # data per inch
+    xc, yc = (xr[0] + xr[1]) / 2, (yr[0] + yr[1]) / 2
+    half_w, half_h = w_in * per_inch / 2, h_in * per_inch / 2
+    ax.set_xlim(xc - half_w, xc + half_w)
+    ax.set_ylim(yc - half_h, yc + half_h)
+
+
 def draw_topology(
     net: Network,
     ax: Axes | None = None,
@@ -133,37 +162,51 @@ def draw_topology(
     if ax is None:
         # grow with the network so that the address labels keep room on each link
         width = min(16.0, max(7.0, 1.5 * len(net.nodes)))
-        _, ax = plt.subplots(figsize=(width, 0.62 * width))
+        fig, ax = plt.subplots(figsize=(width, 0.62 * width))
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.1)
     pos = dict(layout(net))
     if positions is not None:
         unknown = set(positions) - set(net.nodes)
         if unknown:
             raise LabkitValueError(f"positions: no node called {sorted(unknown)[0]!r}")
         pos.update({k: (float(v[0]), float(v[1])) for k, v in positions.items()})
+    xs = [p[0] for p in pos.values()] or [0.5]
+    ys = [p[1] for p in pos.values()] or [0.5]
+    _set_limits(ax, (min(xs), max(xs)), (min(ys), max(ys)))
     for link in net.links:
         (x0, y0), (x1, y1) = pos[link.a.node.name], pos[link.b.node.name]
         ax.plot([x0, x1], [y0, y1], color="#777777", lw=1.5, zorder=1)
-        # a unit normal to the link, pointing down (or left): the link's speed and
-        # delay go beside the line; the addresses sit on it, like tags on a cable
-        nx, ny = -(y1 - y0), x1 - x0
-        norm = float(np.hypot(nx, ny)) or 1.0
-        nx, ny = nx / norm, ny / norm
-        if ny < 0 or (ny == 0 and nx < 0):
-            nx, ny = -nx, -ny
-        for iface, (xa, ya), (xb, yb) in (
-            (link.a, (x0, y0), (x1, y1)),
-            (link.b, (x1, y1), (x0, y0)),
-        ):
+        # the link's direction from a to b, pointing right (or down); its normal points up
+        dx, dy = x1 - x0, y1 - y0
+        length = float(np.hypot(dx, dy)) or 1.0
+        dx, dy = dx / length, dy / length
+        flip = dx < -1e-9 or (abs(dx) <= 1e-9 and dy > 0)
+        if flip:
+            dx, dy = -dx, -dy
+        nx, ny = -dy, dx
+        ends = ((link.a, (x0, y0)), (link.b, (x1, y1)))
+        if flip:
+            ends = ends[::-1]
+        # Each address sits beside its own node, clear of the marker: the left end's above
+        # the cable, the right end's below it, so that the two never meet on a short link.
+        for side, (iface, (xa, ya)) in zip((1, -1), ends):
             if iface.node.kind == "switch" and iface.ip is None:
                 label = iface.name
             else:
                 label = _iface_label(iface, show_macs)
+            r = _marker_radius(iface.node.kind)
+            # beside the marker, off the cable, starting at the node and running along its link
+            along = side * dx
+            vx = side * (nx * (r + 2) + dx * 2)
+            vy = side * (ny * (r + 2) + dy * 2)
             ax.annotate(
                 label,
-                (xa + 0.3 * (xb - xa), ya + 0.3 * (yb - ya)),
+                (xa, ya),
+                xytext=(vx, vy),
+                textcoords="offset points",
                 fontsize=7,
-                ha="center",
-                va="center",
+                ha="left" if along > 0.3 else "right" if along < -0.3 else "center",
+                va="bottom" if vy > 3 else "top" if vy < -3 else "center",
                 color="#333333",
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
                 zorder=3,
@@ -174,12 +217,11 @@ def draw_topology(
             ax.annotate(
                 f"{bw}, {format_time(ch.delay)}",
                 ((x0 + x1) / 2, (y0 + y1) / 2),
-                xytext=(-9 * nx, -9 * ny),
-                textcoords="offset points",
                 fontsize=6,
                 ha="center",
                 va="center",
                 color="#666666",
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none"},
                 zorder=2,
             )
     kinds_seen = []
@@ -210,11 +252,6 @@ def draw_topology(
             color="white",
             zorder=5,
         )
-    xs = [p[0] for p in pos.values()] or [0.5]
-    ys = [p[1] for p in pos.values()] or [0.5]
-    ax.set_xlim(min(xs) - 0.12, max(xs) + 0.12)
-    ax.set_ylim(min(ys) - 0.12, max(ys) + 0.12)
-    ax.set_aspect("equal")
     ax.set_axis_off()
     if kinds_seen:
         ax.legend(
@@ -279,8 +316,17 @@ def draw_sequence(
             arrivals.setdefault(r.xid, []).append(r)
         elif r.direction == "drop":
             drops.setdefault(r.xid, r)
-    t_max = max((r.time for r in records), default=0)
+    shown = [r for r in records if r.node in x_of]
+    t_max = max((r.time for r in shown), default=0)
+    t_min = min((r.time for r in shown), default=0)
     scale, unit = _time_unit(t_max)
+    # The axis starts where the trace starts (a capture opened late has nothing before it),
+    # unless that is near enough to 0 to show the whole run from its beginning.
+    if t_min < 0.25 * t_max:
+        t_min = 0
+    span = max(t_max - t_min, 1)
+    top, bottom = (t_min - 0.03 * span) / scale, (t_max + 0.05 * span) / scale
+    ax.set_ylim(bottom, top)
     for name, x in x_of.items():
         ax.axvline(x, color="#999999", lw=1, zorder=1)
         ax.annotate(
@@ -297,7 +343,7 @@ def draw_sequence(
     def short(text: str) -> str:
         return text if len(text) <= label_width else text[: label_width - 1] + "…"
 
-    drawn = 0
+    labels: list[_Label] = []
     for xid, out in sends.items():
         if out.node not in x_of:
             continue
@@ -317,17 +363,7 @@ def draw_sequence(
             # leave one node together (a flood) keep their labels apart
             xl = x1 - 0.5 if x1 > x0 else x1 + 0.5
             yl = y0 + (y1 - y0) * ((xl - x0) / (x1 - x0) if x1 != x0 else 0.5)
-            ax.annotate(
-                short(out.summary),
-                (xl, yl),
-                fontsize=7,
-                ha="center",
-                va="bottom",
-                rotation=0,
-                color="#222222",
-                zorder=3,
-            )
-            drawn += 1
+            labels.append(_Label(xl, yl, short(out.summary), "#222222"))
         if xid in drops and out.peer in x_of:
             drop = drops[xid]
             xp = x_of[out.peer]
@@ -335,25 +371,46 @@ def draw_sequence(
             ym = y0
             ax.plot([x0, xm], [y0, ym], color="#C44E52", lw=1.2, ls="--", zorder=2)
             ax.plot([xm], [ym], marker="x", color="#C44E52", ms=9, mew=2, zorder=3)
-            ax.annotate(
-                f"{short(out.summary)} [{drop.note}]",
-                (xm, ym),
-                fontsize=7,
-                ha="center",
-                va="bottom",
-                color="#C44E52",
-                zorder=3,
-            )
-            drawn += 1
+            labels.append(_Label(xm, ym, f"{short(out.summary)} [{drop.note}]", "#C44E52"))
+    _place_labels(ax, labels)
     ax.set_xlim(-0.5, max(len(order) - 0.5, 0.5))
     ax.set_xticks([])
     ax.set_ylabel(f"time ({unit})")
-    if t_max:
-        ax.set_ylim(t_max / scale * 1.05, -t_max / scale * 0.03)
-    else:
-        ax.set_ylim(1, -0.05)
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
     if title:
         ax.set_title(title, pad=18)
     return ax
+
+
+class _Label(NamedTuple):
+    x: float
+    y: float
+    text: str
+    color: str
+
+
+#: The height of one arrow label in points (7-point text and a little air).
+_LABEL_PT = 9.0
+
+
+def _place_labels(ax: Axes, labels: list[_Label]) -> None:
+    """Write the arrows' labels, moving down those that would print on top of another.
+
+    Each label sits just above its point (time runs down). Labels in the same column (the
+    same gap between two lifelines) closer in time than one line of text are pushed down one
+    below the other, in time order; a label that had to move gets a thin leader line back
+    to the point on its arrow.
+    """
+    bottom, top = ax.get_ylim()
+    height_pt = ax.get_position().height * ax.figure.get_size_inches()[1] * 72
+    step = abs(bottom - top) * _LABEL_PT / max(height_pt, 1.0)  # one label, in data units
+    columns: dict[float, float] = {}  # column -> lowest edge used so far
+    for label in sorted(labels, key=lambda lb: (lb.y, lb.x)):
+        floor = columns.get(label.x)
+        y = label.y if floor is None or label.y >= floor else floor
+        columns[label.x] = y + step
+        if y != label.y:
+            ax.plot([label.x, label.x], [label.y, y], color="#bbbbbb", lw=0.5, zorder=2)
+        ax.annotate(label.text, (label.x, y), fontsize=7, ha="center", va="bottom",
+                    color=label.color, zorder=3)
