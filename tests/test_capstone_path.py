@@ -159,3 +159,57 @@ def test_capstone_exercise_checks_accept_right_answers_only():
 def test_build_refuses_an_unknown_wire():
     with pytest.raises(LabkitError, match="wire="):
         capstone.build(wire="carrier-pigeon")
+
+
+def test_header_fields_are_whole_and_match_the_parsed_headers(run_sim):
+    cap, everything, _ = run_sim
+    hops = capstone.follow(everything.trace, capstone.request_frame(cap.capture.trace))
+    fields = [capstone.header_fields(f) for _, f in hops]
+    assert list(fields[0]) == list(capstone.FIELDS)
+    assert fields[0]["Ethernet"]["eth.src"] == "02:00:00:00:00:01"  # 17 characters, not cut
+    assert fields[0]["IPv4"]["ip.ttl"] == "64" and fields[-1]["IPv4"]["ip.ttl"] == "62"
+    assert fields[0]["HTTP"]["http.data"] == "GET / HTTP/1.1 (74 B)"
+    diff = {name for layer in capstone.FIELDS for name in capstone.FIELDS[layer]
+            if fields[1][layer][name] != fields[2][layer][name]}
+    assert diff == {"eth.dst", "eth.src", "ip.ttl", "ip.checksum"}  # R1 rewrote exactly these
+    with pytest.raises(LabkitError, match="EtherType"):
+        capstone.header_fields(bytes(12) + b"\x08\x06" + bytes(28))
+
+
+def test_relative_summary_numbers_each_side_from_its_syn():
+    with capstone.build(wire="sim") as cap:
+        hop = cap.net.capture(cap.net["R1"]["eth1"], summariser=capstone.RelativeSummary())
+        capstone.fetch(cap)
+    summaries = [r.summary for r in hop.trace if r.direction == "out" or r.direction == "in"]
+    assert "C→W [SYN] seq=0" in summaries and "W→C [SYN,ACK] seq=0 ack=1" in summaries
+    assert "C→W [PSH,ACK] seq=1 ack=1 len=74" in summaries
+    assert "W→C [PSH,ACK] seq=2921 ack=75 len=1141" in summaries  # 1460 + 1460 + 1141 = 4061
+    assert any(s.startswith("ARP") for s in summaries)
+
+
+def test_hop_stepper_redraws_when_its_controls_move(run_sim):
+    from labkit.viz.capstone import HopStepper, draw_hop
+
+    cap, everything, _ = run_sim
+    hops = capstone.follow(everything.trace, capstone.request_frame(cap.capture.trace))
+    stepper = HopStepper(cap.net, hops)
+    assert (stepper.hop.description, stepper.hop.min, stepper.hop.max) == ("hop", 0, len(hops) - 1)
+    first = stepper.out.outputs[0]["data"]["image/png"]
+    stepper.next.click()  # a real button click, as the browser sends it
+    assert stepper.hop.value == 1 and stepper.out.outputs[0]["data"]["image/png"] != first
+    stepper.hop.value = len(hops) - 1
+    stepper.next.click()  # stays on the path
+    assert stepper.hop.value == len(hops) - 1
+    assert "S2→W" in repr(stepper) and stepper.out.outputs[0]["data"]["text/plain"] == "<hop 5: S2→W>"
+    stepper.back.click()
+    assert stepper.hop.value == len(hops) - 2
+    # at R1→R2 the link is highlighted and exactly what the router rewrote is red
+    fig = draw_hop(cap.net, hops, 2)
+    red = {t.get_text().split("=")[0] for t in fig.axes[1].texts if t.get_color() == "#c0392b"
+           and "=" in t.get_text()}
+    assert red == {"dst", "src", "ttl", "checksum"}
+    assert "R1 → R2" in fig.axes[0].get_title()
+    assert any(line.get_linewidth() == 6 for line in fig.axes[0].get_lines())
+    plt.close("all")
+    with pytest.raises(LabkitError, match="index"):
+        draw_hop(cap.net, hops, 9)
