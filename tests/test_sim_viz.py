@@ -242,3 +242,41 @@ def test_sequence_labels_of_simultaneous_frames_do_not_overlap():
         for b in boxes[i + 1:]:
             assert not a.overlaps(b)
     plt.close(fig)
+
+
+def test_trace_stepper_steps_through_each_run_and_redraws():
+    from labkit.app.ping import ping
+    from labkit.net.summary import short_summary
+    from labkit.viz.sim import TraceStepper, draw_step
+
+    runs = {}
+    for name, dst in (("A pings C", "10.0.1.30"), ("A pings B", "10.0.34.2")):
+        net, positions = _chain()
+        cap = net.capture(summariser=short_summary)
+        ping(net["A"], dst, count=1, verbose=False)
+        runs[name] = (net, cap.trace)
+    stepper = TraceStepper(runs, positions=positions)
+    sent = [r for r in runs["A pings C"][1] if r.direction == "out"]
+    assert stepper.frame.max == len(sent) - 1 and stepper.frame.description == "frame"
+    first = stepper.out.outputs[0]["data"]["image/png"]
+    stepper.next.click()
+    assert stepper.frame.value == 1 and stepper.out.outputs[0]["data"]["image/png"] != first
+    stepper.back.click()
+    stepper.back.click()  # stays on the first frame
+    assert stepper.frame.value == 0
+    stepper.frame.value = 3
+    stepper.run.value = "A pings B"  # another run starts from its first frame
+    far = [r for r in runs["A pings B"][1] if r.direction == "out"]
+    assert (stepper.frame.value, stepper.frame.max) == (0, len(far) - 1)
+    assert stepper.out.outputs[0]["data"]["text/plain"] == "<A pings B, frame 1>"
+    # the first frame is A's ARP request for its gateway, to everyone; the list says so
+    fig = draw_step(*runs["A pings B"], 0, positions=positions)
+    lines = [t.get_text() for t in fig.axes[1].texts]
+    assert "ARP who-has 10.0.1.1" in lines[1] and "everyone (broadcast)" in lines[1]
+    echo = next(i for i, r in enumerate(far) if "echo request" in r.summary)
+    fig = draw_step(*runs["A pings B"], echo, positions=positions)
+    bold = [t.get_text() for t in fig.axes[1].texts if t.get_fontweight() == "bold"]
+    assert len(bold) == 1 and "frame to R1.eth0, packet to 10.0.34.2" in bold[0]
+    plt.close("all")
+    with pytest.raises(LabkitValueError, match="index"):
+        draw_step(*runs["A pings C"], 99)

@@ -3,8 +3,6 @@ a step-through of one packet hop by hop (:class:`HopStepper`)."""
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 
 import ipywidgets as widgets
@@ -16,6 +14,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from labkit.errors import LabkitValueError
 from labkit.sim import Network
+from labkit.viz.sim import draw_topology, figure_output, layout
 
 __all__ = ["plot_encapsulation", "plot_hop_changes", "plot_progress", "LAYER_COLOURS"]
 
@@ -192,7 +191,6 @@ def draw_hop(net: Network, hops: Sequence[tuple[str, bytes]], index: int, *,
     the link before in red; the layers the receiving node reads are marked, and what it does.
     """
     from labkit.capstone import FIELDS, header_fields
-    from labkit.viz.sim import draw_topology, layout
 
     if not hops:
         raise LabkitValueError("hops: give at least one (link, frame) pair")
@@ -249,15 +247,6 @@ def draw_hop(net: Network, hops: Sequence[tuple[str, bytes]], index: int, *,
     return fig
 
 
-def _png_output(fig: Figure, text: str) -> dict:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-                     "text/plain": text}}
-
-
 class HopStepper(widgets.VBox):
     """A packet's path, one hop at a time, as Packet Tracer's simulation mode steps it.
 
@@ -288,7 +277,7 @@ class HopStepper(widgets.VBox):
 
     def _redraw(self, _change: object = None) -> None:
         fig = draw_hop(self.net, self.hops, self.hop.value)
-        self.out.outputs = (_png_output(fig, f"<hop {self.hop.value + 1}: "
+        self.out.outputs = (figure_output(fig, f"<hop {self.hop.value + 1}: "
                                              f"{self.hops[self.hop.value][0]}>"),)
 
     def __repr__(self) -> str:

@@ -7,6 +7,7 @@
     draw_topology(net)                    # hosts, switches, routers; addresses on links
     draw_sequence(cap.trace)              # who sent what to whom, when (time runs down)
     plt.show()
+    TraceStepper({"A pings B": (net, cap.trace)})   # a live panel: the run frame by frame
 
 Both return the matplotlib ``Axes`` they drew on (pass ``ax=`` to draw on
 yours). Both are deterministic: the layout is computed from the topology alone
@@ -17,12 +18,16 @@ with no randomness), so a notebook's figure is the same on every run.
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple, TypedDict
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from labkit.errors import LabkitValueError
 from labkit.sim import Interface, Network, Trace, TraceRecord
@@ -159,17 +164,22 @@ def draw_topology(
     """
     if not isinstance(net, Network):
         raise LabkitValueError(f"net={net!r}: expected a labkit.sim.Network")
-    if ax is None:
-        # grow with the network so that the address labels keep room on each link
-        width = min(16.0, max(7.0, 1.5 * len(net.nodes)))
-        fig, ax = plt.subplots(figsize=(width, 0.62 * width))
-        fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.1)
     pos = dict(layout(net))
     if positions is not None:
         unknown = set(positions) - set(net.nodes)
         if unknown:
             raise LabkitValueError(f"positions: no node called {sorted(unknown)[0]!r}")
         pos.update({k: (float(v[0]), float(v[1])) for k, v in positions.items()})
+    if ax is None:
+        # grow with the network so that the address labels keep room on each link, and
+        # no taller than the nodes need (a chain of nodes is a strip, not a square)
+        width = min(16.0, max(7.0, 1.5 * len(net.nodes)))
+        xs = [p[0] for p in pos.values()] or [0.5]
+        ys = [p[1] for p in pos.values()] or [0.5]
+        ratio = (max(ys) - min(ys)) / max(max(xs) - min(xs), 1e-9)
+        height = min(0.62 * width, max(2.6, 0.9 * width * ratio + 2.2))
+        fig, ax = plt.subplots(figsize=(width, height))
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.12)
     xs = [p[0] for p in pos.values()] or [0.5]
     ys = [p[1] for p in pos.values()] or [0.5]
     _set_limits(ax, (min(xs), max(xs)), (min(ys), max(ys)))
@@ -414,3 +424,151 @@ def _place_labels(ax: Axes, labels: list[_Label]) -> None:
             ax.plot([label.x, label.x], [label.y, y], color="#bbbbbb", lw=0.5, zorder=2)
         ax.annotate(label.text, (label.x, y), fontsize=7, ha="center", va="bottom",
                     color=label.color, zorder=3)
+
+
+# --- stepping through a trace, frame by frame (notebook 05) ------------------------------------
+
+
+def _steps(trace: Iterable[TraceRecord]) -> list[TraceRecord]:
+    """The transmissions of a trace (its "out" records with a peer), in time order."""
+    return [r for r in trace if r.direction == "out" and r.peer]
+
+
+def _who(net: Network, mac: bytes) -> str:
+    if mac == b"\xff" * 6:
+        return "everyone (broadcast)"
+    for node in net:
+        for iface in node.interfaces:
+            if iface.mac == mac:
+                return f"{node.name}.{iface.name}"
+    return mac.hex(":")
+
+
+def _addressed(net: Network, frame: bytes) -> str:
+    """Who the frame is for (its Ethernet destination) and, for IPv4, who the packet is for."""
+    text = f"frame to {_who(net, frame[:6])}"
+    if frame[12:14] == b"\x08\x00" and len(frame) >= 34:
+        text += f", packet to {'.'.join(str(b) for b in frame[30:34])}"
+    return text
+
+
+def draw_step(
+    net: Network,
+    trace: Trace | Iterable[TraceRecord],
+    index: int,
+    *,
+    positions: Mapping[str, tuple[float, float]] | None = None,
+    fig: Figure | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Frame ``index`` of a trace on the topology: the link it crosses, and the frames so far.
+
+    Top: :func:`draw_topology` with the link of this transmission thick and orange, an
+    arrow from the sender. Bottom: the list of transmissions around this one (time, from,
+    to, what, and whom the frame and the packet inside it are addressed to), this one bold.
+    """
+    steps = _steps(trace)
+    if not steps:
+        raise LabkitValueError("trace: no frame was sent in it (capture every interface)")
+    if not 0 <= index < len(steps):
+        raise LabkitValueError(f"index={index}: expected 0 to {len(steps) - 1}")
+    if fig is None:
+        fig = plt.figure(figsize=(12, 5.6))
+    top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1, 1]})
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.92, bottom=0.02, hspace=0.02)
+    draw_topology(net, ax=top, positions=positions)
+    if top.get_legend() is not None:
+        top.get_legend().remove()  # the list below needs the room
+    pos = dict(layout(net))
+    if positions is not None:
+        pos.update({k: (float(v[0]), float(v[1])) for k, v in positions.items()})
+    now = steps[index]
+    (x0, y0), (x1, y1) = pos[now.node], pos[now.peer]
+    top.plot([x0, x1], [y0, y1], color="#ff7f0e", lw=6, alpha=0.8, zorder=2, solid_capstyle="round")
+    top.annotate("", (x0 + 0.7 * (x1 - x0), y0 + 0.7 * (y1 - y0)),
+                 (x0 + 0.3 * (x1 - x0), y0 + 0.3 * (y1 - y0)),
+                 arrowprops={"arrowstyle": "-|>", "color": "#b35806", "lw": 2.5,
+                             "mutation_scale": 22}, zorder=6)
+    top.set_title(title or f"frame {index + 1} of {len(steps)}: {now.node} → {now.peer}",
+                  fontsize=11)
+    bottom.set_axis_off()
+    rows = 9
+    first = min(max(index - rows // 2, 0), max(len(steps) - rows, 0))
+    bottom.set_ylim(rows + 0.5, -0.8)
+    bottom.set_xlim(0, 1)
+    bottom.text(0.0, -0.4, f"{'time':>10}  {'from':<4} {'to':<4} {'what':<32} addressed to",
+                family="monospace", fontsize=8.5, color="#555555", va="center")
+    for row, k in enumerate(range(first, min(first + rows, len(steps)))):
+        r = steps[k]
+        line = (f"{format_time(r.time):>10}  {r.node:<4} {r.peer:<4} {r.summary[:32]:<32} "
+                f"{_addressed(net, r.frame)}")
+        bottom.text(0.0, row + 0.5, line, family="monospace", fontsize=8.5, va="center",
+                    color="#b35806" if k == index else "#999999" if k > index else "#222222",
+                    fontweight="bold" if k == index else "normal")
+    return fig
+
+
+class TraceStepper(widgets.VBox):
+    """Step through a run frame by frame on its topology, one run out of several.
+
+    ``runs`` maps a name (``"A pings C"``) to the ``(net, trace)`` of one recorded run (capture
+    every interface). Buttons choose the run, a slider (``frame``) and ``◀ back`` /
+    ``next ▶`` the frame; each change redraws :func:`draw_step` into the panel's output area.
+    """
+
+    def __init__(self, runs: Mapping[str, tuple[Network, Trace | Iterable[TraceRecord]]], *,
+                 positions: Mapping[str, tuple[float, float]] | None = None) -> None:
+        if not runs:
+            raise LabkitValueError("runs: give at least one (net, trace) run")
+        self.runs = {name: (net, list(trace)) for name, (net, trace) in runs.items()}
+        for name, (_net, trace) in self.runs.items():
+            if not _steps(trace):
+                raise LabkitValueError(f"runs[{name!r}]: no frame was sent in it")
+        self.positions = positions
+        self.run = widgets.ToggleButtons(options=list(self.runs), description="run")
+        self.frame = widgets.IntSlider(value=0, min=0, max=self._count() - 1, description="frame",
+                                       continuous_update=False)
+        self.back = widgets.Button(description="◀ back")
+        self.next = widgets.Button(description="next ▶")
+        self.out = widgets.Output()
+        super().__init__([self.run, widgets.HBox([self.back, self.frame, self.next]), self.out])
+        self.run.observe(self._new_run, names="value")
+        self.frame.observe(self._redraw, names="value")
+        self.back.on_click(lambda _b: self.step(-1))
+        self.next.on_click(lambda _b: self.step(+1))
+        self._redraw()
+
+    def _count(self) -> int:
+        return len(_steps(self.runs[self.run.value][1]))
+
+    def step(self, by: int) -> None:
+        """Move ``by`` frames (the buttons call this), staying inside the run."""
+        self.frame.value = min(max(self.frame.value + by, 0), self._count() - 1)
+
+    def _new_run(self, _change: object = None) -> None:
+        with self.frame.hold_trait_notifications():
+            self.frame.value = 0
+            self.frame.max = self._count() - 1
+        self._redraw()
+
+    def _redraw(self, _change: object = None) -> None:
+        net, trace = self.runs[self.run.value]
+        fig = draw_step(net, trace, self.frame.value, positions=self.positions,
+                        title=f"{self.run.value}: frame {self.frame.value + 1} of {self._count()}")
+        self.out.outputs = (figure_output(fig, f"<{self.run.value}, frame {self.frame.value + 1}>"),)
+
+    def __repr__(self) -> str:
+        return f"TraceStepper(run={self.run.value!r}, frame={self.frame.value})"
+
+
+def figure_output(fig: Figure, text: str) -> dict:
+    """A figure as one PNG output of an ipywidgets ``Output`` (and closed): what panels show."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+                     "text/plain": text}}
+
+
+__all__ += ["draw_step", "TraceStepper", "figure_output"]
