@@ -111,3 +111,33 @@ def test_trickle_socket():
     sock = TrickleSocket(b"abcdef", 4)
     assert [sock.recv(10), sock.recv(10), sock.recv(10)] == [b"abcd", b"ef", b""]
     assert sock.calls == 3
+
+
+def test_sticky_receive_glues_without_framing_and_recovers_with_it():
+    from labkit.viz.app import sticky_messages, sticky_receive
+
+    messages = sticky_messages(5, 7)
+    assert len(set(messages)) == 5 and all(len(m) == 7 for m in messages)
+    recvs, got = sticky_receive(messages, 16, framing=False)
+    assert recvs == [16, 16, 3] and b"".join(got) == b"".join(messages) and got != messages
+    for bufsize in (1, 3, 11, 64):  # whatever recv() returns, framing gives back the messages
+        recvs, got = sticky_receive(messages, bufsize, framing=True)
+        assert got == messages and sum(recvs) == 5 * (4 + 7)
+    assert sticky_receive(sticky_messages(3, 0), 4, framing=True)[1] == [b"", b"", b""]
+    assert sticky_receive(sticky_messages(3, 0), 4, framing=False) == ([], [])
+    with pytest.raises(LabkitValueError, match="bufsize"):
+        sticky_receive(messages, 0, framing=True)
+
+
+def test_sticky_panel_redraws_on_every_control():
+    from labkit.viz.app import StickyPanel
+
+    panel = StickyPanel(count=5, size=7, bufsize=16, framing=False)
+    seen = {panel.out.outputs[0]["data"]["image/png"]}
+    for control, value in ((panel.framing, True), (panel.bufsize, 3), (panel.size, 0),
+                           (panel.count, 8)):
+        control.value = value
+        seen.add(panel.out.outputs[0]["data"]["image/png"])
+    assert len(seen) == 5
+    assert repr(panel) == "StickyPanel(count=8, size=0, bufsize=3, framing=True)"
+    assert [o for o, _ in panel.framing.options] == ["no framing", "length prefix"]
