@@ -172,8 +172,8 @@ def _check_lcp_say(answer: Any) -> ExerciseResult:
             continue
         call = f"lcp_say({text[:12]!r}, {rid})"
         if len(got) < 4 or got[:4] != want[:4]:
-            head = struct.unpack("!BBH", got[:4]) if len(got) >= 4 else got
-            return ExerciseResult(False, f"{call}: header {head}, expected (1, 3, {rid}): "
+            head: object = struct.unpack("!BBH", got[:4]) if len(got) >= 4 else got
+            return ExerciseResult(False, f"{call}: header {head!r}, expected (1, 3, {rid}): "
                                   "version 1, command SAY = 0x03, request id as 2 bytes "
                                   "big-endian (struct '!BBH'), then the UTF-8 text")
         body, want_body = got[4:], want[4:]

@@ -236,14 +236,14 @@ def draw_hop(net: Network, hops: Sequence[tuple[str, bytes]], index: int, *,
                                color="#c0392b" if changed else "#222222",
                                fontweight="bold" if changed else "normal")
             x += 0.02 + 0.0075 * len(text.get_text())
-    changed = [f for layer, names in FIELDS.items() for f in names
-               if fields[layer][f] != before[layer][f]]
+    rewritten = [f for layer, names in FIELDS.items() for f in names
+                 if fields[layer][f] != before[layer][f]]
     note = (f"{receiver} ({kind}) reads {', '.join(reads)}: {_DOES.get(kind, _DOES['host'])}")
     bottom.text(0.0, 0.45, note, ha="left", va="center", fontsize=9)
-    bottom.text(0.0, 0.0, ("changed since the link before (red): " + ", ".join(changed))
-                if index and changed else "first link: nothing to compare with" if not index
+    bottom.text(0.0, 0.0, ("changed since the link before (red): " + ", ".join(rewritten))
+                if index and rewritten else "first link: nothing to compare with" if not index
                 else "nothing changed since the link before: a switch forwards the frame as it is",
-                ha="left", va="center", fontsize=9, color="#c0392b" if changed else "#555555")
+                ha="left", va="center", fontsize=9, color="#c0392b" if rewritten else "#555555")
     return fig
 
 

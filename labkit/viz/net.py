@@ -114,7 +114,7 @@ def plot_fragments(packet: IPv4Packet, fragments: Sequence[IPv4Packet], ax: Axes
     ax = _axes(ax, (10, 0.5 * len(fragments) + 1.4))
     total = max(len(packet.payload), 1)
     n = len(fragments)
-    labels: list[tuple[Text, int, int, float]] = []
+    labels: list[tuple[Text, int, int, int]] = []
     ax.add_patch(Rectangle((0, n), total, 0.7, facecolor="#dddddd", edgecolor="0.5"))
     ax.text(total / 2, n + 0.35, f"original payload: {len(packet.payload)} bytes", ha="center", va="center",
             fontsize=9)
@@ -139,7 +139,7 @@ def plot_fragments(packet: IPv4Packet, fragments: Sequence[IPv4Packet], ax: Axes
                  f"{HEADER_LENGTH}-byte header", fontsize=10)
     # A label wider than its bar moves out beside it, to the left (the last, shortest
     # fragment) or to the right, wherever the row is empty.
-    renderer = ax.figure.canvas.get_renderer()
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
     to_data = ax.transData.inverted()
     for text, start, length, y in labels:
         box = text.get_window_extent(renderer)

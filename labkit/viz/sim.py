@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple, TypedDict
+from typing import NamedTuple, TypedDict, cast
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -129,14 +129,14 @@ _EDGE_ROOM = 0.55
 
 
 def _set_limits(ax: Axes, xr: tuple[float, float], yr: tuple[float, float]) -> None:
-    """Limits of equal scale on both axes around the nodes with :data:`_EDGE_ROOM` inches to spare on each side.
+    """Limits of equal scale on both axes, :data:`_EDGE_ROOM` inches to spare around the nodes.
 
     The margin is counted in inches, not in data units, so that a node at the edge keeps its
     whole marker and label whatever the scale of the positions (0..1 from :func:`layout`, or
     0..7 given by hand).
     """
     bbox = ax.get_position()
-    fig_w, fig_h = ax.figure.get_size_inches()
+    fig_w, fig_h = cast(Figure, ax.figure).get_size_inches()
     w_in, h_in = bbox.width * fig_w, bbox.height * fig_h
     room = min(_EDGE_ROOM, 0.3 * w_in, 0.3 * h_in)
     xspan, yspan = max(xr[1] - xr[0], 1e-9), max(yr[1] - yr[0], 1e-9)
@@ -413,7 +413,7 @@ def _place_labels(ax: Axes, labels: list[_Label]) -> None:
     to the point on its arrow.
     """
     bottom, top = ax.get_ylim()
-    height_pt = ax.get_position().height * ax.figure.get_size_inches()[1] * 72
+    height_pt = ax.get_position().height * cast(Figure, ax.figure).get_size_inches()[1] * 72
     step = abs(bottom - top) * _LABEL_PT / max(height_pt, 1.0)  # one label, in data units
     columns: dict[float, float] = {}  # column -> lowest edge used so far
     for label in sorted(labels, key=lambda lb: (lb.y, lb.x)):
