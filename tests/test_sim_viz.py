@@ -280,3 +280,18 @@ def test_trace_stepper_steps_through_each_run_and_redraws():
     plt.close("all")
     with pytest.raises(LabkitValueError, match="index"):
         draw_step(*runs["A pings C"], 99)
+
+
+def test_a_learning_switch_sends_r1_only_the_broadcast_of_a_ping_to_c():
+    """What notebook 05's "ARP for C itself" figure shows: its old saved copy had S1 also
+    sending the ARP reply and the echo to R1, which a fresh run does not."""
+    from labkit.app.ping import ping
+    from labkit.net.summary import short_summary
+
+    net, _ = _chain()
+    cap = net.capture(summariser=short_summary)
+    ping(net["A"], "10.0.1.30", count=1, verbose=False)
+    to_r1 = [r.summary for r in cap.trace.where(node="S1", direction="out") if r.peer == "R1"]
+    assert to_r1 == ["ARP who-has 10.0.1.30"]
+    to_c = [r.summary for r in cap.trace.where(node="S1", direction="out") if r.peer == "C"]
+    assert to_c == ["ARP who-has 10.0.1.30", "echo request ttl=64"]

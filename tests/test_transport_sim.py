@@ -77,6 +77,12 @@ def test_refused_and_port_unreachable_on_the_sim():
     (msg,) = seen
     assert msg.code == Unreachable.PORT and isinstance(msg.original, IPv4Packet)
     assert isinstance(msg, ICMPMessage)
+    # RFC 792: the IP header and the first 8 bytes after it, which for UDP is its whole
+    # header: the ports that tell the sender which socket the error is about (notebook 06)
+    assert len(msg.data) == 20 + 8
+    assert msg.data[20:22] == udp.getsockname()[1].to_bytes(2, "big")
+    assert msg.data[22:24] == (9).to_bytes(2, "big")
+    assert msg.data[24:26] == (8 + len(b"anyone?")).to_bytes(2, "big")
 
 
 def test_udp_request_reply_across_the_router():
