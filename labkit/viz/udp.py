@@ -103,6 +103,7 @@ def draw_retries(run: RetryRun, *, fig: Figure | None = None) -> Figure:
     bars.set_xticks(range(n))
     bars.tick_params(axis="x", labelsize=7)
     bars.set_ylim(0, max(run.tries, 1) + 0.5)
+    bars.set_yticks(range(0, run.tries + 1, max(1, (run.tries + 4) // 5)))
     bars.set_xlabel(f"request (red: gave up after {run.tries} {'try' if run.tries == 1 else 'tries'})")
     bars.set_ylabel("tries")
     bars.set_title(f"loss {run.loss:.0%} each way: {sum(run.answered)} of {n} answered, "
