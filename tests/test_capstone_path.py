@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -213,3 +215,56 @@ def test_hop_stepper_redraws_when_its_controls_move(run_sim):
     plt.close("all")
     with pytest.raises(LabkitError, match="index"):
         draw_hop(cap.net, hops, 9)
+
+
+# -- fuzz: header_fields and RelativeSummary take any bytes, and answer only with labkit errors --
+_BATCH = 10
+
+
+@functools.cache
+def _real_frames() -> tuple[bytes, ...]:
+    with capstone.build(wire="sim", page="tiny") as cap:
+        everything = cap.net.capture()
+        capstone.fetch(cap)
+    return tuple(r.frame for r in everything.trace)
+
+
+def _fuzz_input(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    if rng.random() < 0.3:
+        return rng.integers(0, 256, int(rng.integers(0, 120)), dtype=np.uint8).tobytes()
+    frames = _real_frames()
+    frame = bytearray(frames[int(rng.integers(len(frames)))])
+    for _ in range(int(rng.integers(1, 4))):  # flip bytes, cut, or extend
+        kind = rng.random()
+        if kind < 0.6 and frame:
+            frame[int(rng.integers(len(frame)))] = int(rng.integers(256))
+        elif kind < 0.8:
+            frame = frame[: int(rng.integers(len(frame) + 1))]
+        else:
+            frame += rng.integers(0, 256, int(rng.integers(1, 30)), dtype=np.uint8).tobytes()
+    return bytes(frame)
+
+
+def _fuzz(seed: int) -> None:
+    from hypothesis import note
+
+    summary = capstone.RelativeSummary()
+    for k in range(seed * _BATCH, seed * _BATCH + _BATCH):
+        data = _fuzz_input(k)
+        note(f"input seed {k}")
+        assert isinstance(summary(data), str)
+        try:
+            fields = capstone.header_fields(data)
+        except LabkitError:
+            continue
+        assert list(fields) == list(capstone.FIELDS)
+        assert all(set(fields[layer]) == set(names) for layer, names in capstone.FIELDS.items())
+
+
+def test_fuzz_header_fields_and_relative_summary():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis_profiles import FUZZ_EXAMPLES
+
+    given(st.integers(0, 2**32 - 1))(settings(max_examples=FUZZ_EXAMPLES // _BATCH)(_fuzz))()
