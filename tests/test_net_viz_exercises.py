@@ -112,3 +112,22 @@ def test_wrong_answers_get_hints():
     r = evaluate("net.same_subnet", 5)
     assert not r and "pass your function" in r.message
     assert len(ex.ADDRESSES) > 40
+
+
+def test_fragment_labels_stay_inside_their_bar_or_move_beside_it():
+
+    big = IPv4Packet(src="10.0.1.10", dst="10.0.3.20", protocol=1, identification=7,
+                     payload=bytes(1408))
+    ax = viz.plot_fragments(big, fragment(big, 576))  # notebook 05's: the last label ran past
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    bars = [p.get_window_extent(renderer) for p in ax.patches[1:]]
+    labels = [t for t in ax.texts if t.get_text().startswith("offset ")]
+    assert len(labels) == len(bars) == 3
+    for text, bar in zip(labels, bars):
+        box = text.get_window_extent(renderer)
+        inside = bar.x0 <= box.x0 and box.x1 <= bar.x1
+        beside = box.x1 <= bar.x0 or box.x0 >= bar.x1
+        assert inside or beside, text.get_text()
+    assert not labels[0].get_window_extent(renderer).x1 > bars[0].x1  # the long ones fit inside
+    plt.close(ax.figure)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
 from labkit.net import addressing
 from labkit.net.ipv4 import HEADER_LENGTH, IPv4Packet
@@ -113,6 +114,7 @@ def plot_fragments(packet: IPv4Packet, fragments: Sequence[IPv4Packet], ax: Axes
     ax = _axes(ax, (10, 0.5 * len(fragments) + 1.4))
     total = max(len(packet.payload), 1)
     n = len(fragments)
+    labels: list[tuple[Text, int, int, int]] = []
     ax.add_patch(Rectangle((0, n), total, 0.7, facecolor="#dddddd", edgecolor="0.5"))
     ax.text(total / 2, n + 0.35, f"original payload: {len(packet.payload)} bytes", ha="center", va="center",
             fontsize=9)
@@ -120,9 +122,10 @@ def plot_fragments(packet: IPv4Packet, fragments: Sequence[IPv4Packet], ax: Axes
         y = n - 1 - i
         start, length = f.fragment_offset_bytes - packet.fragment_offset_bytes, len(f.payload)
         ax.add_patch(Rectangle((start, y), length, 0.7, facecolor=_CLASS_COLOURS[i % 5], edgecolor="white"))
-        ax.text(start + length / 2, y + 0.35,
-                f"offset {f.fragment_offset} (= byte {f.fragment_offset_bytes}), {length} B, "
-                f"MF={int(f.more_fragments)}", ha="center", va="center", fontsize=8)
+        inside = ax.text(start + length / 2, y + 0.35,
+                         f"offset {f.fragment_offset} (= byte {f.fragment_offset_bytes}), {length} B, "
+                         f"MF={int(f.more_fragments)}", ha="center", va="center", fontsize=8)
+        labels.append((inside, start, length, y))
         ax.text(-0.01 * total, y + 0.35, f"fragment {i + 1}: {f.length} B on the wire",
                 ha="right", va="center", fontsize=8)
     ax.set_xlim(-0.32 * total, total * 1.02)
@@ -134,6 +137,18 @@ def plot_fragments(packet: IPv4Packet, fragments: Sequence[IPv4Packet], ax: Axes
         ax.spines[side].set_visible(False)
     ax.set_title(f"{packet.length}-byte packet cut to fit the MTU: every piece gets its own "
                  f"{HEADER_LENGTH}-byte header", fontsize=10)
+    # A label wider than its bar moves out beside it, to the left (the last, shortest
+    # fragment) or to the right, wherever the row is empty.
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    to_data = ax.transData.inverted()
+    for text, start, length, y in labels:
+        box = text.get_window_extent(renderer)
+        (x0, _), (x1, _) = to_data.transform([(box.x0, box.y0), (box.x1, box.y1)])
+        if x1 - x0 > 0.96 * length:
+            before = start > total - (start + length)
+            text.set_position((start - 0.01 * total, y + 0.35) if before
+                              else (start + length + 0.01 * total, y + 0.35))
+            text.set_horizontalalignment("right" if before else "left")
     return ax
 
 
