@@ -9,10 +9,36 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from labkit.errors import LabkitValueError
+from labkit.hw.board import default_idle
 from labkit.hw.lab import BitErrorResult, Capture
-from labkit.phy import CODES
+from labkit.phy import CODES, encode, low_pass
 
-__all__ = ["plot_capture", "plot_captures", "plot_ber_vs_rate"]
+__all__ = ["plot_capture", "plot_captures", "plot_ber_vs_rate", "rc_wire_model"]
+
+#: Points per bit of the RC model curve: fine enough to show an edge at any bit rate.
+_MODEL_POINTS_PER_BIT = 400
+
+
+def rc_wire_model(capture: Capture, tau_us: float) -> tuple[np.ndarray, np.ndarray]:
+    """What an RC wire of time constant ``tau_us`` makes of the capture's bits: ``(seconds, volts)``.
+
+    The transmitter's ideal 0/5 V waveform (after the resting level that makes the first
+    half-bit an edge) goes through :func:`labkit.phy.low_pass` at 400 points per bit; the
+    time axis is shifted so that the curve crosses 2.5 V at 0, where the receiver triggered.
+    It is a model, drawn to show the wire's edges where the ADC's samples are too sparse to.
+    """
+    if not tau_us > 0:
+        raise LabkitValueError(f"tau_us={tau_us!r}: a time constant must be positive")
+    n = _MODEL_POINTS_PER_BIT
+    dt = 1.0 / (capture.bit_rate * n)
+    idle = float(default_idle(capture.bits, capture.code)) * 5.0
+    tx = np.concatenate([np.full(n, idle), encode(capture.bits, capture.code, n, v_high=5.0,
+                                                   v_low=0.0)])
+    v = low_pass(tx, tau_us * 1e-6 / dt)
+    crossed = np.flatnonzero((v > 2.5) != (idle > 2.5))
+    t0 = int(crossed[0]) if crossed.size else n
+    return (np.arange(v.size) - t0) * dt, v
 
 
 def plot_capture(
@@ -22,10 +48,13 @@ def plot_capture(
     bits: int | None = None,
     threshold: float | None = 2.5,
     title: str | None = None,
+    wire_tau_us: float | None = None,
 ) -> Axes:
     """The receiver's samples in volts against time, with the bit boundaries dotted.
 
-    ``bits`` limits the plot to the first so many bits.
+    ``bits`` limits the plot to the first so many bits. ``wire_tau_us`` adds the RC wire's
+    model curve (:func:`rc_wire_model`) behind the samples, to show its edges even where the
+    samples are too few to.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 2.8))
@@ -35,7 +64,12 @@ def plot_capture(
     if bits is not None:
         n = min(v.size, bits * spb)
         t, v = t[:n], v[:n]
-    ax.plot(t, v, ".-", lw=1, ms=3, color="tab:blue", label="samples")
+    if wire_tau_us is not None and t.size:
+        mt, mv = rc_wire_model(capture, wire_tau_us)
+        keep = (mt * 1e3 >= t[0]) & (mt * 1e3 <= t[-1])
+        ax.plot(mt[keep] * 1e3, mv[keep], lw=1.2, color="0.6", zorder=1,
+                label=f"RC wire model, τ = {wire_tau_us:g} µs")
+    ax.plot(t, v, ".-", lw=1, ms=3, color="tab:blue", label=f"samples ({spb} per bit)")
     if threshold is not None:
         ax.axhline(threshold, color="tab:red", lw=0.8, ls="--", label=f"{threshold:g} V")
     bit_ms = 1e3 / capture.bit_rate
@@ -50,12 +84,13 @@ def plot_capture(
     return ax
 
 
-def plot_captures(captures: Sequence[Capture], *, bits: int | None = None) -> Figure:
-    """One panel per capture, stacked, each with its own time axis."""
+def plot_captures(captures: Sequence[Capture], *, bits: int | None = None,
+                  wire_tau_us: float | None = None) -> Figure:
+    """One panel per capture, stacked, each with its own time axis (and the RC model, if asked)."""
     fig, axes = plt.subplots(len(captures), 1, figsize=(10, 2.4 * len(captures)),
                              squeeze=False)
     for ax, cap in zip(axes[:, 0], captures, strict=True):
-        plot_capture(cap, ax, bits=bits)
+        plot_capture(cap, ax, bits=bits, wire_tau_us=wire_tau_us)
     fig.tight_layout()
     return fig
 
