@@ -88,7 +88,7 @@ def _check_port_kind(answer: Any) -> ExerciseResult:
     return ExerciseResult(True, f"port_kind is right on {len(cases)} ports and refuses -1 and 65536")
 
 
-def _run_echo(server_fn: Any) -> tuple[bytes | None, str | None]:
+def _run_echo(server_fn: Any) -> tuple[bytes, str | None]:
     """Run ``server_fn(conn)`` on one accepted connection; return (the reply, an error or None)."""
     errors: list[str] = []
     with socket.create_server(("127.0.0.1", 0)) as listener:
