@@ -1,4 +1,4 @@
-"""course/GLOSSARY.md: the terms the course owes the source text, and links that point where a term is taught."""
+"""course/GLOSSARY.md: the terms owed to the source text, and links to where each term is taught."""
 
 from __future__ import annotations
 

@@ -10,7 +10,11 @@ from labkit.display import PALETTE, fields_table_html, hex_map_html
 from labkit.errors import LabkitValueError
 from labkit.link import BROADCAST, EthernetFrame, LearningSwitch, MACAddress, crc, listen, transmit
 from labkit.viz.link import (
-    plot_crc_register, plot_frame_layout, plot_frame_on_wire, plot_switch_steps, record_step,
+    plot_crc_register,
+    plot_frame_layout,
+    plot_frame_on_wire,
+    plot_switch_steps,
+    record_step,
     switch_stepper,
 )
 

@@ -100,7 +100,7 @@ def _run_echo(server_fn: Any) -> tuple[bytes, str | None]:
                 with conn:
                     conn.settimeout(3)
                     server_fn(conn)
-            except socket.timeout:
+            except TimeoutError:
                 errors.append("timeout")
             except Exception as exc:  # noqa: BLE001  (the student's error is the hint)
                 errors.append(f"{type(exc).__name__}: {exc}")
@@ -115,7 +115,7 @@ def _run_echo(server_fn: Any) -> tuple[bytes, str | None]:
                 try:
                     while chunk := client.recv(4096):
                         received.append(chunk)
-                except socket.timeout:
+                except TimeoutError:
                     problems.append("the client waited 5 s for the end of your reply")
                 except OSError:
                     pass  # the server closed early (a reset): what came before is the reply

@@ -22,8 +22,8 @@ from labkit.link.wire import SYNC, WireReception
 from labkit.viz.phy import figure_output
 
 __all__ = [
-    "plot_frame_layout", "plot_crc_register", "plot_frame_on_wire", "SwitchStep", "record_step", "steps_from_history",
-    "plot_switch_steps", "switch_legend_handles", "SwitchStepper", "switch_stepper",
+    "plot_frame_layout", "plot_crc_register", "plot_frame_on_wire", "SwitchStep", "record_step",
+    "steps_from_history", "plot_switch_steps", "switch_legend_handles", "SwitchStepper", "switch_stepper",
 ]
 
 

@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from labkit import phy
 from labkit.phy import _validate
 
-__all__ = ["plot_waveform", "plot_eye", "plot_ber", "plot_histogram", "phy_panel", "PhyPanel", "figure_output"]
+__all__ = ["plot_waveform", "plot_eye", "plot_ber", "plot_histogram", "phy_panel", "PhyPanel",
+           "figure_output"]
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (9, 2.6)) -> Axes:
