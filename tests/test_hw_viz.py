@@ -64,3 +64,34 @@ def test_the_rc_model_shows_the_wire_where_the_samples_cannot():
     plt.close("all")
     with pytest.raises(LabkitValueError):
         rc_wire_model(fast, 0)
+
+
+def test_wire_panel_redraws_and_counts_errors_as_the_rate_goes_up():
+    import ipywidgets as widgets
+
+    from labkit.viz.hw import PANEL_RATES, wire_panel
+
+    tx, rx = open_pair(pair="viz-panel")
+    try:
+        panel = wire_panel(tx, rx, bit_rate=1000)
+        assert isinstance(panel.rate, widgets.SelectionSlider) and panel.rate.description == "bit/s"
+        assert tuple(panel.rate.options) == PANEL_RATES
+        assert repr(panel) == "WirePanel(code='manchester', bit_rate=1000: 0 of 160 bits wrong)"
+        first = panel.out.outputs[0]["data"]["image/png"]
+        panel.rate.value = 50_000  # past the documented 20 kbit/s: Manchester loses the clock
+        assert panel.out.outputs[0]["data"]["image/png"] != first
+        assert panel.errors > 16 and f"{panel.errors} of 160 bits wrong" in repr(panel)
+        panel.code.value = "nrz-l"  # NRZ's shortest pulse is a whole bit: it still gets through
+        assert panel.errors < 16
+        fig = panel.figure()
+        labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+        assert "RC wire model, τ = 22 µs" in labels and "samples (4 per bit)" in labels
+        assert "digital pin" in fig.axes[0].get_title()  # 40,000 ADC samples/s < 2 per bit
+        panel.rate.value = 10_000
+        assert "analog pin" in panel.figure().axes[0].get_title()
+        with pytest.raises(LabkitValueError):
+            wire_panel(tx, rx, bit_rate=12345)
+    finally:
+        tx.close()
+        rx.close()
+        plt.close("all")
