@@ -281,13 +281,13 @@ def _is_nbval_cell(item: pytest.Item) -> bool:
     return hasattr(item, "cell") and hasattr(item, "raise_cell_error") and hasattr(item, "options")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
-    result = yield  # nbval runs the cell and compares the other outputs
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    # Called after pytest's own pytest_runtest_call has run nbval's cell (it executed the cell
+    # and compared the other outputs); not called when that raised, failed or skipped.
     checker = item.config.stash.get(_KEY, None)
     if checker is not None and _is_nbval_cell(item):
         checker.check(item)
-    return result
 
 
 _KEY = pytest.StashKey[FigureCheck]()
