@@ -127,10 +127,13 @@ class Lab:
             "--LabApp.news_url=None",  # no traffic but to 127.0.0.1
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
-        # No "would you like Jupyter news?" toast over the controls, and no fetching of it.
-        news = state / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-        news.parent.mkdir(parents=True, exist_ok=True)
-        news.write_text(json.dumps({"fetchNews": "false"}))
+        # No "would you like Jupyter news?" toast over the controls, and no fetching of it;
+        # every cell kept in the page (no windowing), so a widget far down is there to find.
+        for plugin, settings in (("apputils-extension/notification", {"fetchNews": "false"}),
+                                 ("notebook-extension/tracker", {"windowingMode": "none"})):
+            path = state / "settings" / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(settings))
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.append("--allow-root")
         self._log = self.log.open("w")
