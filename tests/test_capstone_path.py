@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from labkit import capstone  # noqa: E402
-from labkit.errors import LabkitError  # noqa: E402
+from labkit.errors import LabkitError, LabkitValueError  # noqa: E402
 from labkit.exercises import evaluate  # noqa: E402
 from labkit.link import framing  # noqa: E402
 from labkit.link.ethernet import fcs  # noqa: E402
@@ -195,16 +195,20 @@ def test_hop_stepper_redraws_when_its_controls_move(run_sim):
     cap, everything, _ = run_sim
     hops = capstone.follow(everything.trace, capstone.request_frame(cap.capture.trace))
     stepper = HopStepper(cap.net, hops)
-    assert (stepper.hop.description, stepper.hop.min, stepper.hop.max) == ("hop", 0, len(hops) - 1)
+    assert (stepper.hop.description, stepper.hop.min, stepper.hop.max) == ("hop", 1, len(hops))
     first = stepper.out.outputs[0]["data"]["image/png"]
     stepper.next.click()  # a real button click, as the browser sends it
-    assert stepper.hop.value == 1 and stepper.out.outputs[0]["data"]["image/png"] != first
-    stepper.hop.value = len(hops) - 1
+    assert stepper.hop.value == 2 and stepper.out.outputs[0]["data"]["image/png"] != first
+    stepper.hop.value = len(hops)
     stepper.next.click()  # stays on the path
-    assert stepper.hop.value == len(hops) - 1
+    assert stepper.hop.value == len(hops)
     assert "S2→W" in repr(stepper) and stepper.out.outputs[0]["data"]["text/plain"] == "<hop 5: S2→W>"
+    # the slider reads what the figure's title says
+    assert stepper.out.outputs[0]["data"]["text/plain"].startswith(f"<hop {stepper.hop.value}:")
     stepper.back.click()
-    assert stepper.hop.value == len(hops) - 2
+    assert stepper.hop.value == len(hops) - 1
+    with pytest.raises(LabkitValueError, match="hop=0"):
+        HopStepper(cap.net, hops, hop=0)
     # at R1→R2 the link is highlighted and exactly what the router rewrote is red
     fig = draw_hop(cap.net, hops, 2)
     red = {t.get_text().split("=")[0] for t in fig.axes[1].texts if t.get_color() == "#c0392b"

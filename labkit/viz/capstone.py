@@ -250,16 +250,19 @@ def draw_hop(net: Network, hops: Sequence[tuple[str, bytes]], index: int, *,
 class HopStepper(widgets.VBox):
     """A packet's path, one hop at a time, as Packet Tracer's simulation mode steps it.
 
-    A slider (``hop``) and two buttons (``◀ back``, ``next ▶``) choose the link; each change
+    A slider (``hop``, counted from 1 as the figure's title counts) and two buttons (``◀ back``, ``next ▶``) choose the link; each change
     redraws :func:`draw_hop` into the panel's output area directly, so that a saved notebook
     shows the step last drawn and a run without a browser sees the same output.
     """
 
-    def __init__(self, net: Network, hops: Sequence[tuple[str, bytes]], hop: int = 0) -> None:
+    def __init__(self, net: Network, hops: Sequence[tuple[str, bytes]], hop: int = 1) -> None:
         if not hops:
             raise LabkitValueError("hops: give at least one (link, frame) pair")
+        if isinstance(hop, bool) or not isinstance(hop, int) or not 1 <= hop <= len(hops):
+            raise LabkitValueError(f"hop={hop!r}: expected a hop from 1 to {len(hops)}")
         self.net, self.hops = net, list(hops)
-        self.hop = widgets.IntSlider(value=hop, min=0, max=len(self.hops) - 1, step=1,
+        # Counted from 1, as the figure's title counts them ("hop 3 of 5").
+        self.hop = widgets.IntSlider(value=hop, min=1, max=len(self.hops), step=1,
                                      description="hop", continuous_update=False,
                                      readout_format="d")
         self.back = widgets.Button(description="◀ back", tooltip="the link before")
@@ -273,15 +276,15 @@ class HopStepper(widgets.VBox):
 
     def step(self, by: int) -> None:
         """Move ``by`` hops (the buttons call this), staying on the path."""
-        self.hop.value = min(max(self.hop.value + by, 0), len(self.hops) - 1)
+        self.hop.value = min(max(self.hop.value + by, 1), len(self.hops))
 
     def _redraw(self, _change: object = None) -> None:
-        fig = draw_hop(self.net, self.hops, self.hop.value)
-        self.out.outputs = (figure_output(fig, f"<hop {self.hop.value + 1}: "
-                                             f"{self.hops[self.hop.value][0]}>"),)
+        index = self.hop.value - 1
+        fig = draw_hop(self.net, self.hops, index)
+        self.out.outputs = (figure_output(fig, f"<hop {self.hop.value}: {self.hops[index][0]}>"),)
 
     def __repr__(self) -> str:
-        return f"HopStepper(hop={self.hop.value}, link={self.hops[self.hop.value][0]!r})"
+        return f"HopStepper(hop={self.hop.value}, link={self.hops[self.hop.value - 1][0]!r})"
 
 
 __all__ += ["draw_hop", "HopStepper"]
