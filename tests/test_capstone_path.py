@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -11,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from labkit import capstone  # noqa: E402
-from labkit.errors import LabkitError  # noqa: E402
+from labkit.errors import LabkitError, LabkitValueError  # noqa: E402
 from labkit.exercises import evaluate  # noqa: E402
 from labkit.link import framing  # noqa: E402
 from labkit.link.ethernet import fcs  # noqa: E402
@@ -159,3 +161,114 @@ def test_capstone_exercise_checks_accept_right_answers_only():
 def test_build_refuses_an_unknown_wire():
     with pytest.raises(LabkitError, match="wire="):
         capstone.build(wire="carrier-pigeon")
+
+
+def test_header_fields_are_whole_and_match_the_parsed_headers(run_sim):
+    cap, everything, _ = run_sim
+    hops = capstone.follow(everything.trace, capstone.request_frame(cap.capture.trace))
+    fields = [capstone.header_fields(f) for _, f in hops]
+    assert list(fields[0]) == list(capstone.FIELDS)
+    assert fields[0]["Ethernet"]["eth.src"] == "02:00:00:00:00:01"  # 17 characters, not cut
+    assert fields[0]["IPv4"]["ip.ttl"] == "64" and fields[-1]["IPv4"]["ip.ttl"] == "62"
+    assert fields[0]["HTTP"]["http.data"] == "GET / HTTP/1.1 (74 B)"
+    diff = {name for layer in capstone.FIELDS for name in capstone.FIELDS[layer]
+            if fields[1][layer][name] != fields[2][layer][name]}
+    assert diff == {"eth.dst", "eth.src", "ip.ttl", "ip.checksum"}  # R1 rewrote exactly these
+    with pytest.raises(LabkitError, match="EtherType"):
+        capstone.header_fields(bytes(12) + b"\x08\x06" + bytes(28))
+
+
+def test_relative_summary_numbers_each_side_from_its_syn():
+    with capstone.build(wire="sim") as cap:
+        hop = cap.net.capture(cap.net["R1"]["eth1"], summariser=capstone.RelativeSummary())
+        capstone.fetch(cap)
+    summaries = [r.summary for r in hop.trace if r.direction == "out" or r.direction == "in"]
+    assert "C→W [SYN] seq=0" in summaries and "W→C [SYN,ACK] seq=0 ack=1" in summaries
+    assert "C→W [PSH,ACK] seq=1 ack=1 len=74" in summaries
+    assert "W→C [PSH,ACK] seq=2921 ack=75 len=1141" in summaries  # 1460 + 1460 + 1141 = 4061
+    assert any(s.startswith("ARP") for s in summaries)
+
+
+def test_hop_stepper_redraws_when_its_controls_move(run_sim):
+    from labkit.viz.capstone import HopStepper, draw_hop
+
+    cap, everything, _ = run_sim
+    hops = capstone.follow(everything.trace, capstone.request_frame(cap.capture.trace))
+    stepper = HopStepper(cap.net, hops)
+    assert (stepper.hop.description, stepper.hop.min, stepper.hop.max) == ("hop", 1, len(hops))
+    first = stepper.out.outputs[0]["data"]["image/png"]
+    stepper.next.click()  # a real button click, as the browser sends it
+    assert stepper.hop.value == 2 and stepper.out.outputs[0]["data"]["image/png"] != first
+    stepper.hop.value = len(hops)
+    stepper.next.click()  # stays on the path
+    assert stepper.hop.value == len(hops)
+    assert "S2→W" in repr(stepper) and stepper.out.outputs[0]["data"]["text/plain"] == "<hop 5: S2→W>"
+    # the slider reads what the figure's title says
+    assert stepper.out.outputs[0]["data"]["text/plain"].startswith(f"<hop {stepper.hop.value}:")
+    stepper.back.click()
+    assert stepper.hop.value == len(hops) - 1
+    with pytest.raises(LabkitValueError, match="hop=0"):
+        HopStepper(cap.net, hops, hop=0)
+    # at R1→R2 the link is highlighted and exactly what the router rewrote is red
+    fig = draw_hop(cap.net, hops, 2)
+    red = {t.get_text().split("=")[0] for t in fig.axes[1].texts if t.get_color() == "#c0392b"
+           and "=" in t.get_text()}
+    assert red == {"dst", "src", "ttl", "checksum"}
+    assert "R1 → R2" in fig.axes[0].get_title()
+    assert any(line.get_linewidth() == 6 for line in fig.axes[0].get_lines())
+    plt.close("all")
+    with pytest.raises(LabkitError, match="index"):
+        draw_hop(cap.net, hops, 9)
+
+
+# -- fuzz: header_fields and RelativeSummary take any bytes, and answer only with labkit errors --
+_BATCH = 10
+
+
+@functools.cache
+def _real_frames() -> tuple[bytes, ...]:
+    with capstone.build(wire="sim", page="tiny") as cap:
+        everything = cap.net.capture()
+        capstone.fetch(cap)
+    return tuple(r.frame for r in everything.trace)
+
+
+def _fuzz_input(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    if rng.random() < 0.3:
+        return rng.integers(0, 256, int(rng.integers(0, 120)), dtype=np.uint8).tobytes()
+    frames = _real_frames()
+    frame = bytearray(frames[int(rng.integers(len(frames)))])
+    for _ in range(int(rng.integers(1, 4))):  # flip bytes, cut, or extend
+        kind = rng.random()
+        if kind < 0.6 and frame:
+            frame[int(rng.integers(len(frame)))] = int(rng.integers(256))
+        elif kind < 0.8:
+            frame = frame[: int(rng.integers(len(frame) + 1))]
+        else:
+            frame += rng.integers(0, 256, int(rng.integers(1, 30)), dtype=np.uint8).tobytes()
+    return bytes(frame)
+
+
+def _fuzz(seed: int) -> None:
+    from hypothesis import note
+
+    summary = capstone.RelativeSummary()
+    for k in range(seed * _BATCH, seed * _BATCH + _BATCH):
+        data = _fuzz_input(k)
+        note(f"input seed {k}")
+        assert isinstance(summary(data), str)
+        try:
+            fields = capstone.header_fields(data)
+        except LabkitError:
+            continue
+        assert list(fields) == list(capstone.FIELDS)
+        assert all(set(fields[layer]) == set(names) for layer, names in capstone.FIELDS.items())
+
+
+def test_fuzz_header_fields_and_relative_summary():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis_profiles import FUZZ_EXAMPLES
+
+    given(st.integers(0, 2**32 - 1))(settings(max_examples=FUZZ_EXAMPLES // _BATCH)(_fuzz))()

@@ -127,3 +127,51 @@ def test_the_parser_imports_no_layer():
                          timeout=60, check=True)
     loaded = ast.literal_eval(got.stdout)
     assert all(m.startswith(("labkit.cli", "labkit.errors")) for m in loaded), loaded
+
+
+def test_labkit_dash_dash_version():
+    import labkit
+
+    got = labkit_cmd("--version")
+    assert got.returncode == 0 and got.stdout == f"labkit {labkit.__version__}\n"
+    assert got.stdout == labkit_cmd("version").stdout
+
+
+def test_demo_refuses_an_unwritable_pcap_before_the_banner(tmp_path):
+    for path, words in ((str(tmp_path / "no" / "such" / "x.pcap"), "does not exist"),
+                        (str(tmp_path), "is a folder")):
+        got = labkit_cmd("demo", "--pcap", path)
+        assert got.returncode == 2, got.stderr
+        assert got.stdout == ""  # nothing ran: no banner, no progress bar
+        assert got.stderr == f"labkit demo: --pcap {path}: " + got.stderr.split(": ", 2)[2]
+        assert words in got.stderr and got.stderr.count("\n") == 1
+
+
+def test_demo_in_a_pipe_that_closes_is_quiet():
+    proc = subprocess.run(f"{sys.executable} -m labkit demo --no-wire | head -1", shell=True,
+                          capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT)
+    assert proc.stdout.startswith("labkit demo: C (10.0.1.10) fetches")
+    assert "Broken pipe" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ber_says_no_errors_seen_as_notebook_01_does():
+    from labkit.cli.ber import format_measured
+
+    assert format_measured(0.0, 200_000) == "< 5.0e-06"
+    assert format_measured(2.5e-3, 200_000) == "2.50e-03"
+    got = labkit_cmd("ber", "--bits", "20000", "--min-snr", "2", "--max-snr", "6")
+    assert got.returncode == 0
+    assert "0.00e+00" not in got.stdout
+    rows = got.stdout.splitlines()[2:5]
+    assert rows[0].split()[1] != "<"  # 2 dB: errors are seen
+    assert rows[2].split()[1:3] == ["<", "5.0e-05"]  # 6 dB: none in 20,000 bits
+    assert got.stdout.splitlines()[-1].startswith("< 5.0e-05: no errors seen in 20000 bits (< 1/n)")
+    # notebook 01's plot marks such a point with the same words
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from labkit.viz import plot_ber
+
+    ax = plot_ber(np.array([2.0, 6.0]), np.array([3e-4, 0.0]), n_bits=20000)
+    assert "no errors seen (< 1/n)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close("all")

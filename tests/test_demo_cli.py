@@ -110,3 +110,20 @@ def test_the_printing_function_is_still_importable_from_labkit_demo():
     assert run is print_demo
     with pytest.raises(AttributeError):
         demo.no_such_name  # noqa: B018
+
+
+def test_the_voltages_line_adds_up():
+    import re
+    from io import StringIO
+
+    from labkit.cli.demo import print_demo
+
+    buf = StringIO()
+    assert print_demo(wire=False, out=buf) == 0
+    line = next(x for x in buf.getvalue().splitlines() if x.strip().startswith("voltages"))
+    bits, idle, samples, per_bit = map(int, re.search(
+        r"(\d+) bits \+ (\d+) idle bit times -> (\d+) samples \(\(\d+ \+ \d+\) x (\d+) per bit",
+        line).groups())
+    assert (bits + idle) * per_bit == samples
+    assert bits == 8 * (8 + 132)  # preamble + SFD + the 132-byte frame with its FCS
+    assert idle == 16  # labkit.link.transmit's quiet line: 8 bit times before and 8 after

@@ -52,13 +52,43 @@ def test_wrong_answers_get_hints(capsys):
     result = evaluate("phy.manchester_decode", inverted)
     assert not result and "high-then-low" in result.message
     lsb_first = lambda v: [(v >> i) & 1 for i in range(8)]  # noqa: E731
-    assert "Most significant bit first" in evaluate("phy.bits_of_byte", lsb_first).message
+    assert "least significant bit first" in evaluate("phy.bits_of_byte", lsb_first).message
+    worth = lambda v: [v & (128 >> i) for i in range(8)]  # noqa: E731
+    assert "not the value it is worth" in evaluate("phy.bits_of_byte", worth).message
+    for wrong in (lsb_first, worth, lambda v: [0] * 8):
+        message = evaluate("phy.bits_of_byte", wrong).message
+        assert ">>" not in message and "& 1" not in message  # the hint does not give the code
     assert "need more SNR" in evaluate("phy.snr_for_ber", 3.0).message
     assert "expected a number" in evaluate("phy.snr_for_ber", "ten").message
     assert "not written yet" in evaluate("phy.nrz_l", _unwritten).message
     assert "raised ZeroDivisionError" in evaluate("phy.nrz_l", lambda b, s: 1 / 0).message
     with pytest.raises(LabkitError, match="no such exercise"):
         evaluate("phy.nope", 1)
+
+
+def test_manchester_decode_rejects_one_sample_per_half():
+    # The notebook says averaging beats reading one sample: the check must tell the two apart.
+    def one_sample(samples, spb):
+        s = np.asarray(samples).reshape(-1, spb)
+        return (s[:, 3 * spb // 4] > s[:, spb // 4]).astype(np.uint8)
+
+    def two_samples(samples, spb):
+        s = np.asarray(samples, dtype=float).reshape(-1, 2, spb // 2)[:, :, : max(1, spb // 4)]
+        halves = s.mean(axis=2)
+        return (halves[:, 1] > halves[:, 0]).astype(np.uint8)
+
+    def median(samples, spb):
+        halves = np.median(np.asarray(samples, dtype=float).reshape(-1, 2, spb // 2), axis=2)
+        return (halves[:, 1] > halves[:, 0]).astype(np.uint8)
+
+    for weak in (one_sample, two_samples):
+        result = evaluate("phy.manchester_decode", weak)
+        assert not result and "every sample of each half-bit" in result.message
+        assert ".mean(" not in result.message and "reshape" not in result.message
+    assert evaluate("phy.manchester_decode", median)  # another fair receiver that uses every sample
+    # one sample per half is right on every clean waveform: only the noise tells
+    clean = phy.encode(np.array([0, 1, 1, 0], dtype=np.uint8), "manchester", 8)
+    assert list(one_sample(clean, 8)) == [0, 1, 1, 0]
 
 
 def _unwritten(bits, spb):
@@ -142,8 +172,8 @@ def _run(code: str, *args: str) -> object:
 
 def test_every_topic_module_is_reachable_by_a_prefix():
     files = {p.stem for p in (ROOT / "labkit" / "exercises").glob("*.py")} - {"__init__"}
-    assert set(_TOPICS) == files == {"phy", "hw", "link", "mac", "net", "transport", "app", "capstone",
-                                      "routing"}
+    assert set(_TOPICS) == files == {"overview", "phy", "hw", "link", "mac", "net", "transport", "app",
+                                     "capstone", "routing"}
 
 
 _FRESH = """

@@ -1,7 +1,7 @@
 """The hardware lab's exercise checks: right answers pass, typical mistakes get their hint.
 
-The notebook's own check_* functions print "Correct" / "Not yet: <hint>"; the same
-checks are registered as hw.* and give the same hints through check(...).
+The older check_* functions print the same ✔ / ✘ verdicts as check("hw.*", ...), the
+style of every other notebook, with the same hints.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from labkit.phy import bytes_from_bits
 
 def test_tick_cycles(capsys):
     check_tick_cycles(2400, 3333)
-    assert capsys.readouterr().out.strip() == "Correct"
+    assert capsys.readouterr().out.startswith("✔ ")
     check_tick_cycles(2400, 6667)  # a whole bit
     assert "two half-bits" in capsys.readouterr().out
     check_tick_cycles(2400, 3333.33)  # int() truncates to 3333: accepted as the rounded count
-    assert "Correct" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("✔ ")
     check_tick_cycles(2400, "many")
     assert "whole number" in capsys.readouterr().out
     check_tick_cycles(2400, 1000)
@@ -53,22 +53,24 @@ def _unwritten(samples, spb):
 def test_sample_decoder(capsys):
     middle, at_edges, broken = _middle, _at_edges, _broken
     check_sample_decoder(middle)
-    assert capsys.readouterr().out.strip() == "Correct"
+    assert capsys.readouterr().out.startswith("✔ ")
     check_sample_decoder(at_edges)
-    assert "middle" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("✘ ") and "edge may read either level" in out
+    assert "spb // 2" not in out  # the hint does not give the code
     check_sample_decoder(broken)
     assert "RuntimeError: oops" in capsys.readouterr().out
 
 
 def test_rc_limit(capsys):
     check_rc_limit(22, 1 / (2 * 22e-6))
-    assert capsys.readouterr().out.strip() == "Correct"
+    assert capsys.readouterr().out.startswith("✔ ")
     check_rc_limit(22, 1 / 22e-6)
     assert "half-bits" in capsys.readouterr().out
     check_rc_limit(22, None)
     assert "number" in capsys.readouterr().out
     check_sample_decoder(_unwritten)  # as before the registry: the error is the hint
-    assert capsys.readouterr().out == "Not yet: your decoder raised NotImplementedError: your code here\n"
+    assert capsys.readouterr().out == "✘ your decoder raised NotImplementedError: your code here\n"
 
 
 def test_the_checks_are_registered_as_hw_names():
@@ -105,4 +107,7 @@ def test_registered_and_notebook_checks_agree(capsys, name, legacy, answers):
     for answer in answers:
         result = evaluate(name, answer)
         legacy(answer)
-        assert capsys.readouterr().out == ("Correct\n" if result else f"Not yet: {result.message}\n")
+        out = capsys.readouterr().out
+        assert out == f"{'✔' if result else '✘'} {result.message}\n"
+        check(name, answer)  # the notebook's own cell prints exactly the same
+        assert capsys.readouterr().out == out

@@ -37,22 +37,30 @@ def test_class_c_and_d_and_e():
     assert c.networks == 2_097_152 and c.hosts_per_network == 254
     assert c.first_octet == (192, 223)
     assert d.leading_bits == "1110" and (str(d.first), str(d.last)) == ("224.0.0.0", "239.255.255.255")
-    assert e.leading_bits == "11110" and str(e.first) == "240.0.0.0"
+    # RFC 1112: class E is every address starting 1111, 240.0.0.0/4
+    assert e.leading_bits == "1111" and (str(e.first), str(e.last)) == ("240.0.0.0", "255.255.255.255")
+    assert ipaddress.IPv4Network(f"{e.first}/{len(e.leading_bits)}") == ipaddress.IPv4Network("240.0.0.0/4")
     assert d.networks is None and e.hosts_per_network is None
+    # the source's textbook pattern 11110 stops at 247.255.255.255 and leaves 248-255 classless
+    t = A.TEXTBOOK_CLASS_E
+    assert (str(t.first), str(t.last)) == ("240.0.0.0", "247.255.255.255")
+    assert t.size * 2 == e.size
 
 
 def test_classes_tile_the_address_space():
-    # A, B, C, D and E are consecutive and leave only 248.0.0.0 and up (leading bits 11111)
+    # A, B, C, D and E are consecutive and cover every address, 255.255.255.255 included
     for lower, upper in zip(A.CLASSES, A.CLASSES[1:]):
         assert int(lower.last) + 1 == int(upper.first)
-    assert sum(c.size for c in A.CLASSES) + 2**27 == 2**32
+    assert sum(c.size for c in A.CLASSES) == 2**32
+    assert A.address_class("255.255.255.255").name == "E"
+    assert A.special_kind("255.255.255.255") == "limited broadcast"
 
 
 @given(addresses)
 def test_address_class_by_first_octet(addr):
     first = int(addr) >> 24
     want = ("A" if first < 128 else "B" if first < 192 else "C" if first < 224 else
-            "D" if first < 240 else "E" if first < 248 else None)
+            "D" if first < 240 else "E")
     cls = A.address_class(addr)
     assert (cls.name if cls else None) == want
     if cls is not None:

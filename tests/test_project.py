@@ -49,9 +49,42 @@ def test_quick_start_is_two_commands_and_ci_runs_the_second():
     commands = _readme_commands()
     assert len(commands) == 2, commands
     install, test = commands
-    assert "jupyter lab" in install and "pip install" in install
+    steps = [s.strip() for s in install.split("&&")]
+    # a virtual environment first (stock Debian/Ubuntu pip is "externally-managed"), then pip in it
+    assert steps[0] == "python3 -m venv .venv" and steps[1] == ". .venv/bin/activate"
+    assert steps[2].startswith("python -m pip install -e .")
+    # JupyterLab serves the repository root, so 02's ../hardware/wiring.svg and the README resolve
+    assert steps[3] == "jupyter lab --ServerApp.root_dir=. course/00-overview.ipynb"
+    assert (ROOT / "course" / "00-overview.ipynb").exists()
+    wiring = (ROOT / "course" / "02-hardware-lab.ipynb").read_text()
+    assert "../hardware/wiring.svg" in wiring and (ROOT / "hardware" / "wiring.svg").exists()
+    assert test.startswith(". .venv/bin/activate && ")
     assert "[test]" in test and "pytest" in test
-    assert test in (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test in ci and "python3 -m venv .venv" in ci
+    assert ".venv/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_the_notebook_table_is_one_block():
+    # A blank line ends a Markdown table: every row must follow the header without one.
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The notebooks", 1)[1].split("\n## ", 1)[0]
+    lines = section.strip().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| |"))
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append(line)
+    assert re.fullmatch(r"\|(\s*-+\s*\|)+", table[1].replace(" ", "")), table[1]
+    rows = [line for line in table[2:]]
+    numbers = [row.split("|")[1].strip() for row in rows]
+    notebooks = sorted(p.name[:2] for p in (ROOT / "course").glob("[0-9][0-9]-*.ipynb"))
+    assert numbers == notebooks  # every notebook is a row of the one table, in order
+    assert all(row.count("|") == table[0].count("|") for row in rows)
+    # and no notebook row hides after the table as plain text
+    rest = "\n".join(lines[start + len(table):])
+    assert not re.search(r"^\|\s*\d\d\s*\|", rest, re.M)
 
 
 def test_every_notebook_is_in_the_readme_and_glossary_links_exist():

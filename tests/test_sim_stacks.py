@@ -257,3 +257,20 @@ def test_the_layers_import_no_simulator_until_a_moved_name_is_used():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_ping_and_traceroute_times_are_nanoseconds_or_strings_with_a_unit():
+    """A float time is refused at the call, naming the argument (it used to fail deep in
+    an event, as "'float' object has no attribute 'to_bytes'")."""
+    net = two_lans()
+    install_ip(net)
+    a = net["A"]
+    with pytest.raises(LabkitValueError, match="interval=1e-06"):
+        ping(a, "10.0.2.20", count=2, interval=0.000001, verbose=False)
+    with pytest.raises(LabkitValueError, match="timeout=0"):
+        ping(a, "10.0.2.20", count=1, timeout=0, verbose=False)
+    with pytest.raises(LabkitValueError, match="wait=0.5"):
+        traceroute(a, "10.0.2.20", wait=0.5, verbose=False)
+    result = ping(a, "10.0.2.20", count=3, interval="200ms", verbose=False)
+    assert result.received == 3
+    assert result.lines[-1].startswith("rtt")

@@ -77,6 +77,12 @@ def test_refused_and_port_unreachable_on_the_sim():
     (msg,) = seen
     assert msg.code == Unreachable.PORT and isinstance(msg.original, IPv4Packet)
     assert isinstance(msg, ICMPMessage)
+    # RFC 792: the IP header and the first 8 bytes after it, which for UDP is its whole
+    # header: the ports that tell the sender which socket the error is about (notebook 06)
+    assert len(msg.data) == 20 + 8
+    assert msg.data[20:22] == udp.getsockname()[1].to_bytes(2, "big")
+    assert msg.data[22:24] == (9).to_bytes(2, "big")
+    assert msg.data[24:26] == (8 + len(b"anyone?")).to_bytes(2, "big")
 
 
 def test_udp_request_reply_across_the_router():
@@ -114,8 +120,25 @@ def test_transport_exercise_checks():
     assert "retry" in evaluate("udp.reliable_request", naive).message
     assert evaluate("tcp.seq_ack", (7001, 1151))
     assert "SYN uses one" in evaluate("tcp.seq_ack", (7001, 1150)).message
-    assert evaluate("udp.max_payload", 65499)
-    assert not evaluate("udp.max_payload", 65507)
+    assert evaluate("udp.max_payload", 65535 - 24 - 8)
+
+
+def test_max_payload_names_each_slip_by_what_the_student_left_out():
+    from labkit.exercises import evaluate
+
+    # each slip has its own number, and its own diagnosis
+    slips = {65535 - 20 - 8: "plain 20-byte", 65535 - 24: "UDP's own 8-byte header",
+             65535 - 20: "fixed 20-byte IPv4 header only", 65535 - 4 - 8: "fixed 20 bytes come first",
+             65535 - 8: "UDP's own 16-bit length", 65535: "largest IPv4 packet",
+             65535 - 28 - 8: "8 bytes of options"}
+    messages = set()
+    for answer, diagnosis in slips.items():
+        result = evaluate("udp.max_payload", answer)
+        assert not result and diagnosis in result.message, (answer, result.message)
+        messages.add(result.message)
+    assert len(messages) == len(slips)
+    assert "not it" in evaluate("udp.max_payload", 1000).message
+    assert "an int" in evaluate("udp.max_payload", "65503").message
 
 
 def test_udp_checksum_exercise_accepts_a_correct_answer_only():
@@ -131,3 +154,18 @@ def test_udp_checksum_exercise_accepts_a_correct_answer_only():
     assert evaluate("udp.checksum", by_hand)
     no_pseudo = lambda s, d, sp, dp, p: by_hand(s, d, sp, dp, p) ^ 1  # noqa: E731
     assert "pseudo-header" in evaluate("udp.checksum", no_pseudo).message
+    # a computed 0 must go out as 0xFFFF (RFC 768): one datagram in the checker sums to 0
+    no_fffe = lambda s, d, sp, dp, p: by_hand(s, d, sp, dp, p) % 0xFFFF  # noqa: E731
+    result = evaluate("udp.checksum", no_fffe)
+    assert not result and "'no checksum computed'" in result.message
+
+
+def test_the_checkers_zero_sum_datagram_really_sums_to_zero():
+    from labkit.exercises.transport import _DST, _SRC, _ZERO_SUM_PAYLOAD
+    from labkit.net.checksum import internet_checksum
+    from labkit.transport import UDPDatagram
+
+    raw = UDPDatagram(1000, 2000, _ZERO_SUM_PAYLOAD).pack(_SRC, _DST)
+    pseudo = _SRC.packed + _DST.packed + bytes([0, 17]) + len(raw).to_bytes(2, "big")
+    assert internet_checksum(pseudo + raw[:6] + b"\0\0" + raw[8:]) == 0
+    assert raw[6:8] == b"\xff\xff"

@@ -20,6 +20,7 @@ from labkit.net.arp import NoRouteError
 from labkit.net.icmp import ICMPMessage, ICMPType
 from labkit.net.ipv4 import ICMP, FragmentationNeeded, IPv4Packet
 from labkit.net.stack import IPStack
+from labkit.units import parse_time
 
 __all__ = ["ping", "PingResult", "stack_of"]
 
@@ -88,13 +89,33 @@ class PingResult:
                 f"received, {self.errors} errors>")
 
 
+def duration_ns(value: object, name: str, *, positive: bool = False) -> int:
+    """A duration given as whole nanoseconds (an int) or a string with a unit ('10ms').
+
+    A float is refused: ``interval=0.000001`` could mean seconds or nanoseconds, and a
+    float of nanoseconds would break the packets' timestamps much later, far from the call.
+    """
+    if isinstance(value, str):
+        ns = parse_time(value, name)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        ns = value
+    else:
+        raise LabkitValueError(
+            f"{name}={value!r}: expected whole nanoseconds (an int: 1 s = 1_000_000_000) "
+            "or a string with a unit, such as '1ms'"
+        )
+    if ns < 0 or (positive and ns == 0):
+        raise LabkitValueError(f"{name}={value!r}: expected a {'positive' if positive else 'non-negative'} time")
+    return ns
+
+
 def ping(
     host: object,
     dst: object,
     count: int = 4,
     *,
-    interval: int = 1_000_000_000,
-    timeout: int = 10_000_000_000,
+    interval: int | str = 1_000_000_000,
+    timeout: int | str = 10_000_000_000,
     size: int = 56,
     ttl: int | None = None,
     dont_fragment: bool = False,
@@ -103,7 +124,7 @@ def ping(
     """Ping ``dst`` from simulated ``host``, printing what Linux's ``ping -c count`` prints.
 
     Sends ``count`` ICMP echo requests of ``size`` data bytes, ``interval``
-    ns apart, and runs the simulation until every request is answered (or
+    ns apart (an int of nanoseconds, or a string with a unit such as ``'200ms'``), and runs the simulation until every request is answered (or
     reported failed) or ``timeout`` ns after the last one (10 s, as ping
     waits at the end). Times are virtual.
     """
@@ -112,6 +133,8 @@ def ping(
     d = as_address(dst, "dst")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise LabkitValueError(f"count={count!r}: expected a positive int")
+    interval = duration_ns(interval, "interval")
+    timeout = duration_ns(timeout, "timeout", positive=True)
     ident = 0x1000 + len(stack.icmp_listeners)
     result = PingResult(d)
     sent_at: dict[int, int] = {}

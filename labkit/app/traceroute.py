@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any
 
-from labkit.app.ping import _clock, _ms, stack_of
+from labkit.app.ping import _clock, _ms, duration_ns, stack_of
 from labkit.errors import LabkitError
 from labkit.net.addressing import as_address
 from labkit.net.arp import NoRouteError
@@ -50,7 +50,7 @@ def traceroute(
     *,
     max_hops: int = 30,
     queries: int = 3,
-    wait: int = 1_000_000_000,
+    wait: int | str = 1_000_000_000,
     verbose: bool = True,
 ) -> TraceResult:
     """Trace the route to ``dst``, printing what ``traceroute -n -I`` prints.
@@ -65,6 +65,7 @@ def traceroute(
     stack = stack_of(host)
     clock = _clock(stack)
     d = as_address(dst, "dst")
+    wait = duration_ns(wait, "wait", positive=True)
     ident = 0x2000 + len(stack.icmp_listeners)
     result = TraceResult(d)
     seq_counter = itertools.count(1)

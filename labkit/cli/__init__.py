@@ -1,6 +1,6 @@
 """The ``labkit`` command: the top-level parser and the dispatch; one module per subcommand.
 
-    labkit version                     print the version
+    labkit --version, labkit version   print the version
     labkit student-copies [-o DIR]     write the notebooks without their solutions
     labkit ber [--code C]              measured and theoretical bit error rates
     labkit demo [--pcap FILE] [--hardware TX RX]  one web request through every layer
@@ -49,7 +49,11 @@ SUBCOMMANDS: tuple[ModuleType, ...] = (version, student_copies, ber, demo, hw, t
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``labkit`` parser, every subcommand registered."""
+    import labkit  # already imported with this package: no layer, no cost
+
     parser = argparse.ArgumentParser(prog="labkit", description="The labkit networking course.")
+    parser.add_argument("--version", action="version", version=f"labkit {labkit.__version__}",
+                        help="print the version and exit (the same as `labkit version`)")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS:
         module.add_parser(sub).set_defaults(run=module.run)

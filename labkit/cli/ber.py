@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "format_measured"]
 
 
 def _step(text: str) -> float:
@@ -48,5 +48,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.code}, {args.samples_per_bit} samples/bit, {args.bits} bits per point")
     print(f"{'SNR dB':>7} {'measured':>10} {'theory':>10}")
     for s, m, t in zip(snrs, measured, theory):
-        print(f"{s:7.1f} {m:10.2e} {t:10.2e}")
+        print(f"{s:7.1f} {format_measured(m, args.bits):>10} {t:10.2e}")
+    if np.any(measured == 0):
+        print(f"< {1 / args.bits:.1e}: no errors seen in {args.bits} bits (< 1/n), "
+              "as notebook 01's plot marks such a point")
     return 0
+
+
+def format_measured(ber: float, n_bits: int) -> str:
+    """A measured BER for the table: ``'2.34e-03'``, or ``'< 5.0e-06'`` when no bit was wrong.
+
+    Zero errors in ``n_bits`` does not mean a BER of 0, only one below about 1/n: the same
+    "no errors seen (< 1/n)" that :func:`labkit.viz.phy.plot_ber` draws as an open marker.
+    """
+    if ber == 0:
+        return f"< {1 / n_bits:.1e}"
+    return f"{ber:.2e}"

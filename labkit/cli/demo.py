@@ -18,7 +18,7 @@ from typing import TextIO
 
 from labkit.errors import LabkitError
 
-__all__ = ["add_parser", "run", "print_demo"]
+__all__ = ["add_parser", "run", "print_demo", "check_pcap_path"]
 
 _BAR = 30
 
@@ -83,9 +83,11 @@ def print_demo(pcap: str | None = None, hardware: tuple[str, str] | None = None,
         if layer.header:
             say(f"  {'':<9}         header: {_hex(layer.header)}")
     bits, volts = seen.bits, seen.volts
-    say(f"  {'voltages':<9}{bits.size:>5} bits -> {volts.size} samples (8 per bit, "
-        f"Manchester, {volts.min():.1f} V / {volts.max():.1f} V); first bits "
-        f"{''.join(map(str, bits[:16]))}…")
+    spb = 8
+    idle = volts.size // spb - bits.size  # quiet line before and after the frame, in bit times
+    say(f"  {'voltages':<9}{bits.size:>5} bits + {idle} idle bit times -> {volts.size} samples "
+        f"(({bits.size} + {idle}) x {spb} per bit, Manchester, {volts.min():.1f} V / "
+        f"{volts.max():.1f} V); first bits {''.join(map(str, bits[:16]))}…")
     say()
     say(f"The reply, up C's stack ({seen.reply_frames} segments reassembled by TCP):")
     for layer in reversed(seen.reply):
@@ -124,11 +126,36 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
+def check_pcap_path(path: str) -> None:
+    """Refuse a ``--pcap`` path that cannot be written, before anything runs.
+
+    Raises :class:`labkit.errors.LabkitValueError` naming the path and what is wrong with it.
+    """
+    import os
+    from pathlib import Path
+
+    from labkit.errors import LabkitValueError
+
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise LabkitValueError(f"--pcap {path}: is a folder; give a file name in it")
+    if not folder.is_dir():
+        raise LabkitValueError(f"--pcap {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise LabkitValueError(f"--pcap {path}: cannot write there (permission denied)")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run ``labkit demo``; a board or file that fails is one line on stderr and status 1."""
+    """Run ``labkit demo``: a ``--pcap`` path that cannot be written is refused first (status 2,
+    before the banner); a board that fails during the run is one line on stderr and status 1."""
+    if args.pcap:
+        check_pcap_path(args.pcap)  # a LabkitError: main prints "labkit demo: ..." and exits 2
     try:
         hardware = (args.hardware[0], args.hardware[1]) if args.hardware else None
         return print_demo(pcap=args.pcap, hardware=hardware, wire=not args.no_wire, seed=args.seed)
+    except BrokenPipeError:
+        raise  # `labkit demo | head`: main stops quietly, as for every subcommand
     except (LabkitError, OSError) as exc:
         print(f"labkit demo: {exc}", file=sys.stderr)
         return 1

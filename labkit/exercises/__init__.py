@@ -7,7 +7,7 @@ went wrong, never just "wrong"::
 
     check("phy.nrz_l", my_nrz_l)
 
-The checkers live beside this module, one module per topic: :mod:`.phy`,
+The checkers live beside this module, one module per topic: :mod:`.overview`, :mod:`.phy`,
 :mod:`.hw`, :mod:`.link`, :mod:`.mac`, :mod:`.net`, :mod:`.transport` (the ``udp.*`` and
 ``tcp.*`` names), :mod:`.app`, :mod:`.capstone` and :mod:`.routing`. Each registers its
 checkers with :func:`exercise`; :func:`evaluate` imports the topic module
@@ -70,6 +70,7 @@ def exercise(name: str) -> Callable:
 
 #: The topic module (in this package) that registers each prefix's checkers; imported on first use.
 _MODULES = {
+    "overview": "overview",
     "phy": "phy",
     "hw": "hw",
     "link": "link",

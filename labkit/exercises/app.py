@@ -115,6 +115,21 @@ def _check_split_frames(answer: Any) -> ExerciseResult:
     return ExerciseResult(True, "split_frames finds every complete message and keeps the rest")
 
 
+def _line_ends(data: bytes) -> str | None:
+    """What is wrong with the line ends of an HTTP head, or None if every line ends in CRLF."""
+    end = data.find(b"\r\n\r\n")
+    head = data if end < 0 else data[: end + 4]
+    bare = [i for i in range(len(head)) if head[i:i + 1] == b"\n" and head[i - 1:i] != b"\r"]
+    if bare:
+        line = head[: bare[0]].count(b"\n") + 1
+        return (f"line {line} ends with a bare \\n (byte {bare[0]}): HTTP/1.1 lines end with "
+                "\\r\\n, CR then LF (RFC 9112 2.1); some servers accept a lone LF, many do not")
+    if end < 0:
+        return ("the header must end with an empty line: the last header line's \\r\\n, then "
+                "one more \\r\\n")
+    return None
+
+
 @exercise("app.http_get")
 def _check_http_get(answer: Any) -> ExerciseResult:
     if (bad := _callable(answer, "http_get")) is not None:
@@ -124,6 +139,9 @@ def _check_http_get(answer: Any) -> ExerciseResult:
         if not isinstance(data, bytes):
             return ExerciseResult(False, f"return bytes, not {type(data).__name__} "
                                   "(text.encode('ascii'))")
+        # labkit's parser is lenient, as RFC 9112 lets a receiver be; a sender must send CRLF
+        if (wrong := _line_ends(data)) is not None:
+            return ExerciseResult(False, wrong)
         try:
             request = Request.parse(data)
         except HttpError as exc:
@@ -134,7 +152,10 @@ def _check_http_get(answer: Any) -> ExerciseResult:
                                   f"{request.version}; expected GET {target} HTTP/1.1")
         if request.header("Host") != host:
             return ExerciseResult(False, f"Host header {request.header('Host')!r}, expected {host!r}")
-    return ExerciseResult(True, "a valid HTTP/1.1 GET request (labkit.app.http parses it)")
+        if data.endswith(b"\r\n\r\n\r\n") or not data.endswith(b"\r\n\r\n"):
+            return ExerciseResult(False, "a GET has no body: the request ends right after the "
+                                  "empty line (\\r\\n\\r\\n), nothing after it")
+    return ExerciseResult(True, "a valid HTTP/1.1 GET request, every line ended by CRLF")
 
 
 @exercise("app.lcp_say")
@@ -144,9 +165,29 @@ def _check_lcp_say(answer: Any) -> ExerciseResult:
     for text, rid in (("hi", 1), ("hello, 世界", 513), ("x" * 900, 65535)):
         got = answer(text, rid)
         want = ChatMessage.say(text, rid).pack()
-        if got != want:
-            head = struct.unpack("!BBH", bytes(got)[:4]) if len(got) >= 4 else got
-            return ExerciseResult(False, f"lcp_say({text[:12]!r}, {rid}) header {head}, expected "
-                                  f"(1, 3, {rid}): version 1, command SAY = 0x03, request id as "
-                                  "2 bytes big-endian (struct '!BBH'), then the UTF-8 text")
+        if not isinstance(got, (bytes, bytearray)):
+            return ExerciseResult(False, f"return bytes, not {type(got).__name__}")
+        got = bytes(got)
+        if got == want:
+            continue
+        call = f"lcp_say({text[:12]!r}, {rid})"
+        if len(got) < 4 or got[:4] != want[:4]:
+            head: object = struct.unpack("!BBH", got[:4]) if len(got) >= 4 else got
+            return ExerciseResult(False, f"{call}: header {head!r}, expected (1, 3, {rid}): "
+                                  "version 1, command SAY = 0x03, request id as 2 bytes "
+                                  "big-endian (struct '!BBH'), then the UTF-8 text")
+        body, want_body = got[4:], want[4:]
+        hint = f"{call}: the 4-byte header is right; the body "
+        if body == text.encode("utf-8", "replace")[: len(body)] and len(body) < len(want_body):
+            hint += (f"stops after {len(body)} of {len(want_body)} bytes: the length of the "
+                     "UTF-8 bytes is not the number of characters")
+        elif len(body) == len(want_body):
+            at = next(i for i in range(len(body)) if body[i] != want_body[i])
+            hint += (f"differs from byte {at} of the body on ({body[at:at + 4]!r}, expected "
+                     f"{want_body[at:at + 4]!r}): the text goes in as UTF-8, nothing else")
+        else:
+            hint += (f"is {len(body)} bytes, expected {len(want_body)}: after the header comes "
+                     "the text encoded as UTF-8 (text.encode('utf-8')), and nothing else: no "
+                     "length, no terminator (the frame carries the length)")
+        return ExerciseResult(False, hint)
     return ExerciseResult(True, "your SAY messages are byte-identical to labkit.app.chat's")

@@ -5,11 +5,11 @@ so ``check("hw.tick_cycles", half_bit_cycles)`` prints ``✔``/``✘`` and a hin
 registered checks use the numbers the notebook gives (:data:`TICK_BIT_RATE`,
 :data:`RC_TAU_US`).
 
-The notebook itself calls the older ``check_*`` functions, which take those
-numbers as arguments and print ``Correct`` or ``Not yet: <hint>`` (and return
-nothing, so a check cell shows only the message); they are kept, with the
-same hints, so the notebook's saved outputs stay as they are.
-:mod:`labkit.hw.exercises` re-exports them.
+Notebook 02 calls ``check("hw....", answer)`` like every other notebook. The older
+``check_*`` functions, which take those numbers as arguments, are kept for notebooks
+saved before; they print the same ``✔``/``✘`` verdict with the same hints (and return
+nothing, so a check cell shows only the message). :mod:`labkit.hw.exercises`
+re-exports them.
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ def _sample_decoder(decoder: Callable[[np.ndarray, int], bytes], *, unwritten_ra
             return ExerciseResult(False, f"your decoder raised {type(exc).__name__}: {exc}")
         if got != data:
             return ExerciseResult(False, f"at {spb} samples per bit, expected {data!r}, got {got!r}. "
-                                         "Read each bit in its middle (sample k * spb + spb // 2), not "
-                                         "at its edge, and pack 8 bits per byte, most significant first")
+                                         "A sample at a bit's edge may read either level: which "
+                                         "sample of each bit is safest? Then pack 8 bits per byte, "
+                                         "most significant first")
     return ExerciseResult(True, f"your decoder reads every byte at {', '.join(map(str, _SPBS))} samples "
                                 "per bit, whichever level the boundary samples read")
 
@@ -116,11 +117,11 @@ def _check_rc_limit(answer: Any) -> ExerciseResult:
     return _rc_limit(RC_TAU_US, answer)
 
 
-# --- the notebook's own check functions (they print "Correct" or "Not yet: <hint>") -------------
+# --- the older check functions, for notebooks saved before (they print the same ✔ / ✘) ----------
 
 
 def _say(result: ExerciseResult) -> None:
-    print("Correct" if result.ok else f"Not yet: {result.message}")
+    print(repr(result))
 
 
 def check_tick_cycles(bit_rate: int, answer: object) -> None:

@@ -54,17 +54,17 @@ def _check_class_of(answer: Any) -> ExerciseResult:
     if bad is not None:
         return bad
     for addr in ADDRESSES:
-        cls = addressing.address_class(addr)
-        want = cls.name if cls is not None else None
+        want = addressing.address_class(addr).name
         got = answer(addr)
         if got != want:
             first = int(IPv4Address(addr)) >> 24
-            return ExerciseResult(
-                False,
-                f"class_of({addr!r}) returned {got!r}, expected {want!r}. The first octet is "
-                f"{first} = {first:08b} in binary: count its leading 1 bits (0 -> A, 10 -> B, "
-                "110 -> C, 1110 -> D, 11110 -> E, 11111 -> None).",
-            )
+            hint = (f"The first octet is {first} = {first:08b} in binary: count its leading 1 bits "
+                    "(0 -> A, 10 -> B, 110 -> C, 1110 -> D, 1111 -> E).")
+            if got is None and first >= 248:
+                hint = (f"{first} = {first:08b} starts 11111: the source's textbook pattern (11110 for "
+                        "E) leaves it without a class, but RFC 1112 defines class E as every address "
+                        "starting 1111, 240.0.0.0/4.")
+            return ExerciseResult(False, f"class_of({addr!r}) returned {got!r}, expected {want!r}. {hint}")
     return ExerciseResult(True, f"class_of is right on all {len(ADDRESSES)} addresses tried")
 
 
@@ -80,11 +80,18 @@ def _check_network_address(answer: Any) -> ExerciseResult:
         want = addressing.network_part(addr, p)
         got = answer(addr, mask)
         if not _same(got, want):
+            if _same(got, addressing.broadcast_address(f"{addr}/{p}")):
+                hint = ("that is the broadcast address: you set the host bits to 1; the network "
+                        "address has them all 0.")
+            elif _same(got, addr):
+                hint = "that is the address itself: the host bits must be cleared."
+            else:
+                hint = ("keep each bit of the address where the mask has a 1 and clear it where "
+                        "the mask has a 0: one bitwise operator does that, on the whole 32-bit "
+                        "numbers (not on the text).")
             return ExerciseResult(
                 False,
-                f"network_address({addr!r}, {mask!r}) returned {got!r}, expected '{want}'. "
-                "AND the 32-bit integers: int(IPv4Address(addr)) & int(IPv4Address(mask)), then "
-                "turn the result back into an address.",
+                f"network_address({addr!r}, {mask!r}) returned {got!r}, expected '{want}': {hint}",
             )
     return ExerciseResult(True, "network_address is right for every address and mask tried")
 

@@ -24,12 +24,17 @@ def _udp_checksum(answer: Any) -> ExerciseResult:
     if not callable(answer):
         return ExerciseResult(False, "pass your function itself, e.g. check(..., udp_checksum)")
     rng = np.random.default_rng(6)
-    cases = [(1234, 53, b""), (40000, 80, b"odd"), (5, 6, bytes(rng.integers(0, 256, 101)))]
+    cases = [(1234, 53, b""), (40000, 80, b"odd"), (5, 6, bytes(rng.integers(0, 256, 101))),
+             (1000, 2000, _ZERO_SUM_PAYLOAD)]
     for sport, dport, payload in cases:
         raw = UDPDatagram(sport, dport, payload).pack(_SRC, _DST)
         want = int.from_bytes(raw[6:8], "big")
         got = answer(_SRC, _DST, sport, dport, payload)
         if got != want:
+            if got == 0 and want == 0xFFFF:
+                return ExerciseResult(False, "for this datagram the sum inverts to 0, and 0 in "
+                                             "the checksum field means 'no checksum computed' "
+                                             "(RFC 768): what does a sender put there instead?")
             hint = ("Remember the pseudo-header (source, destination, zero, protocol 17, UDP "
                     "length) in front, the checksum field as zero while summing, a zero byte "
                     "after an odd-length payload, end-around carries, and the final inversion.")
@@ -38,17 +43,55 @@ def _udp_checksum(answer: Any) -> ExerciseResult:
     return ExerciseResult(True, "your UDP checksum matches labkit's on every datagram tried")
 
 
+def _zero_sum_payload() -> bytes:
+    """Two bytes after which the ones' complement sum is 0xFFFF, so the checksum computes to 0."""
+    from labkit.net.checksum import ones_complement_sum
+
+    pseudo = _SRC.packed + _DST.packed + bytes([0, 17]) + (10).to_bytes(2, "big")
+    header = (1000).to_bytes(2, "big") + (2000).to_bytes(2, "big") + (10).to_bytes(2, "big")
+    partial = ones_complement_sum(pseudo + header + b"\x00\x00")
+    return (0xFFFF - partial).to_bytes(2, "big")  # ones' complement: partial + this = 0xFFFF
+
+
+#: A payload whose UDP checksum computes to 0 with the ports 1000 -> 2000 (sent as 0xFFFF).
+_ZERO_SUM_PAYLOAD = _zero_sum_payload()
+
+#: The IPv4 header of the max_payload exercise: 20 bytes and a 4-byte option (IHL = 6), the
+#: Router Alert of RFC 2113.
+_IP_HEADER = 24
+
+
 @exercise("udp.max_payload")
 def _max_payload(answer: Any) -> ExerciseResult:
-    """The largest UDP payload in one IPv4 packet whose header carries 8 bytes of options."""
-    want = 65535 - (20 + 8) - 8
+    """The largest UDP payload in one IPv4 packet whose header carries a 4-byte option.
+
+    Each usual slip gives its own number, and gets the hint about that slip. (With 8 bytes
+    of options, 65,535 - 28 would be both "forgot the options" and "forgot UDP's header";
+    with 4 bytes every slip lands on a different value.)
+    """
+    want = 65535 - _IP_HEADER - 8
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        return ExerciseResult(False, f"give a number of bytes (an int), not {answer!r}")
     if answer == want:
-        return ExerciseResult(True, f"{want}: 65,535 minus a 28-byte IPv4 header minus 8 for UDP")
-    if answer == 65507:
-        return ExerciseResult(False, "65,507 is right for a 20-byte IPv4 header; this one has 8 "
-                                     "bytes of options too")
-    return ExerciseResult(False, "the IPv4 total length (16 bits) bounds header + UDP header + "
-                                 "data: subtract both headers from 65,535")
+        return ExerciseResult(True, f"{want:,}: 65,535 minus a {_IP_HEADER}-byte IPv4 header "
+                                    "minus 8 for UDP's header")
+    slips = {
+        65535 - 20 - 8: "this is the answer for a plain 20-byte IPv4 header: this one carries a "
+                        "4-byte option as well",
+        65535 - 28 - 8: "this would be right for 8 bytes of options; this header has 4",
+        65535 - _IP_HEADER: "you took off the IPv4 header, option included, but UDP's own "
+                            "8-byte header travels inside the IP packet too",
+        65535 - 20: "you took off the fixed 20-byte IPv4 header only: the option is part of the "
+                    "IP header, and UDP's 8-byte header is inside the packet as well",
+        65535 - 4 - 8: "the option is not the whole IP header: the fixed 20 bytes come first",
+        65535 - 8: "65,527 is what UDP's own 16-bit length field allows; the datagram must also "
+                   "fit in one IPv4 packet, whose total length counts the IP header",
+        65535: "65,535 is the largest IPv4 packet, headers included",
+    }
+    if answer in slips:
+        return ExerciseResult(False, f"{answer:,}: {slips[answer]}")
+    return ExerciseResult(False, f"{answer:,} is not it: the IPv4 total length (16 bits) counts "
+                                 "the IP header, options included, the UDP header and the data")
 
 
 @exercise("udp.reliable_request")

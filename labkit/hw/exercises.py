@@ -2,9 +2,9 @@
 
 They live in :mod:`labkit.exercises.hw`, with every other exercise, and are
 registered there as ``hw.tick_cycles``, ``hw.sample_decoder`` and
-``hw.rc_limit`` for :func:`labkit.exercises.check`. The notebook imports
-``check_tick_cycles``, ``check_sample_decoder`` and ``check_rc_limit`` from
-here; they print "Correct" or "Not yet: <hint>", as they always have. (hw is
+``hw.rc_limit`` for :func:`labkit.exercises.check`. Notebooks saved before
+this session import ``check_tick_cycles``, ``check_sample_decoder`` and ``check_rc_limit`` from
+here; they print "✔ ..." or "✘ <hint>", as every other check does. (hw is
 not a protocol layer, so this module may import the exercises.)
 """
 

@@ -34,6 +34,7 @@ from labkit.errors import LabkitValueError
 __all__ = [
     "AddressClass",
     "CLASSES",
+    "TEXTBOOK_CLASS_E",
     "SubnetMask",
     "NonContiguousMaskError",
     "BinaryView",
@@ -265,21 +266,24 @@ class AddressClass:
 
 
 #: The five classes, in order. Everything but the leading bits and default prefix is computed.
+#: Class E is every address starting 1111, 240.0.0.0/4 (RFC 1112 section 4, RFC 5735's
+#: 240.0.0.0/4 "reserved for future use"), so the five classes tile all 2**32 addresses
+#: and 255.255.255.255 lies in class E (it is also the limited broadcast).
 CLASSES: tuple[AddressClass, ...] = (
     AddressClass("A", "0", 8, "large networks"),
     AddressClass("B", "10", 16, "medium networks"),
     AddressClass("C", "110", 24, "small networks"),
     AddressClass("D", "1110", None, "multicast"),
-    AddressClass("E", "11110", None, "reserved for future use"),
+    AddressClass("E", "1111", None, "reserved for future use"),
 )
 
-# Class E by its leading bits 11110 stops at 247.255.255.255; 248.0.0.0 .. 255.255.255.255
-# (leading bits 11111) were also reserved. Historically "class E" named all of 240.0.0.0/4;
-# the course keeps the bit pattern the source teaches (11110) and reports the rest as reserved.
+#: The textbook convention the source text follows: class E as 11110 (240-247), and the
+#: addresses starting 11111 (248-255) left without a class. Kept to compare, not used to classify.
+TEXTBOOK_CLASS_E = AddressClass("E", "11110", None, "reserved (the textbook's pattern)")
 
 
-def address_class(address: object) -> AddressClass | None:
-    """The classful class of ``address`` (by its leading bits), or ``None`` for 248.0.0.0 and up.
+def address_class(address: object) -> AddressClass:
+    """The classful class of ``address`` by its leading bits (every address has one).
 
     >>> address_class("172.16.5.4").name
     'B'
@@ -289,7 +293,7 @@ def address_class(address: object) -> AddressClass | None:
         n = len(cls.leading_bits)
         if value >> (32 - n) == int(cls.leading_bits, 2):
             return cls
-    return None
+    raise AssertionError("unreachable: the five classes tile the address space")
 
 
 # --- masks -------------------------------------------------------------------------------------
@@ -493,13 +497,14 @@ def same_subnet(a: object, b: object, netmask: object) -> bool:
 _KINDS = (
     ("unspecified", "0.0.0.0: 'this host', used as a source before a host knows its address; "
                     "as a route 0.0.0.0/0 is the default route"),
-    ("limited broadcast", "255.255.255.255: every host on this link; never forwarded by routers"),
+    ("limited broadcast", "255.255.255.255: every host on this link; never forwarded by routers "
+                          "(it lies in class E, 240.0.0.0/4, but is set apart from it by RFC 919)"),
     ("this network", "0.0.0.0/8: 'this network', never a destination"),
     ("loopback", "127.0.0.0/8: the host itself; packets never leave it (127.0.0.1 is 'localhost')"),
     ("private", "RFC 1918 private range: free to use inside a site, not routed on the Internet"),
     ("link-local", "169.254.0.0/16: picked by a host itself when no DHCP server answers (RFC 3927)"),
     ("multicast", "class D, 224.0.0.0/4: a group of receivers"),
-    ("reserved", "class E and above, 240.0.0.0/4: reserved, not usable as a host address"),
+    ("reserved", "class E, 240.0.0.0/4: reserved, not usable as a host address"),
     ("public", "an ordinary globally routed (public) unicast address"),
 )
 _KIND_TEXT = dict(_KINDS)
@@ -542,7 +547,7 @@ def describe(address: object) -> str:
     addr = as_address(address)
     cls = address_class(addr)
     kind = special_kind(addr)
-    label = f"class {cls.name}" if cls is not None else "no class (248.0.0.0 and up)"
+    label = f"class {cls.name}"
     return f"{addr}: {label}, {kind}: {_KIND_TEXT[kind]}"
 
 

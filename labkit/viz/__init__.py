@@ -10,7 +10,9 @@ One module per topic:
   (re-exported here);
 - :mod:`labkit.viz.link`: frames, the wire and a switch at work;
 - :mod:`labkit.viz.hw`: the hardware lab's captures and bit error rates;
-- :mod:`labkit.viz.sim`: network topologies and sequence diagrams of traces;
+- :mod:`labkit.viz.sim`: network topologies and sequence diagrams of traces, and a run
+  stepped frame by frame (:class:`~labkit.viz.sim.TraceStepper`);
+- :mod:`labkit.viz.udp`: notebook 06's panel, loss rate against the application's tries;
 - :mod:`labkit.viz.transport`: TCP states, congestion window, segment ladders.
 """
 

@@ -1,14 +1,20 @@
-"""Plots for the capstone (notebook 09): encapsulation, what routers change, the transfer."""
+"""Plots for the capstone (notebook 09): encapsulation, what routers change, the transfer, and
+a step-through of one packet hop by hop (:class:`HopStepper`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
+
+from labkit.errors import LabkitValueError
+from labkit.sim import Network
+from labkit.viz.sim import draw_topology, figure_output, layout
 
 __all__ = ["plot_encapsulation", "plot_hop_changes", "plot_progress", "LAYER_COLOURS"]
 
@@ -158,3 +164,127 @@ def plot_progress(progress: Sequence[tuple[int, int, int | None]], *, ax: Axes |
     if label:
         ax.legend(fontsize=8)
     return ax
+
+
+# --- the packet's path, hop by hop (notebook 09's simulation mode) -----------------------------
+
+#: What the node at the end of a hop reads of the frame, by kind of node.
+_READS = {
+    "switch": ("Ethernet",),
+    "router": ("Ethernet", "IPv4"),
+    "host": ("Ethernet", "IPv4", "TCP", "HTTP"),
+}
+_DOES = {
+    "switch": "looks up eth.dst in its MAC table and forwards the frame unchanged",
+    "router": "takes the frame off, looks up ip.dst, TTL - 1, new checksum, a new frame",
+    "host": "takes every header off in turn and hands the HTTP bytes to the server",
+}
+
+
+def draw_hop(net: Network, hops: Sequence[tuple[str, bytes]], index: int, *,
+             fig: Figure | None = None) -> Figure:
+    """One step of a packet's path: the topology with the link it is on, and its headers there.
+
+    ``hops`` is :func:`labkit.capstone.follow` of one frame (``("C→S1", frame)``, ...).
+    Top: the network, the current link thick and orange, an envelope on it. Bottom: every
+    header field of the frame on this link, one row per layer, the fields that differ from
+    the link before in red; the layers the receiving node reads are marked, and what it does.
+    """
+    from labkit.capstone import FIELDS, header_fields
+
+    if not hops:
+        raise LabkitValueError("hops: give at least one (link, frame) pair")
+    if not 0 <= index < len(hops):
+        raise LabkitValueError(f"index={index}: expected 0 to {len(hops) - 1}")
+    if fig is None:
+        fig = plt.figure(figsize=(11, 6.4))
+    top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1, 1.25]})
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.93, bottom=0.02, hspace=0.05)
+    pos = layout(net)
+    draw_topology(net, ax=top)
+    name, frame = hops[index]
+    sender, receiver = name.split("→")
+    (x0, y0), (x1, y1) = pos[sender], pos[receiver]
+    top.plot([x0, x1], [y0, y1], color="#ff7f0e", lw=6, alpha=0.8, zorder=2,
+             solid_capstyle="round")
+    top.annotate("", (x0 + 0.65 * (x1 - x0), y0 + 0.65 * (y1 - y0)), (x0 + 0.35 * (x1 - x0),
+                 y0 + 0.35 * (y1 - y0)), arrowprops={"arrowstyle": "-|>", "color": "#b35806",
+                                                     "lw": 2.5, "mutation_scale": 22}, zorder=6)
+    top.set_title(f"hop {index + 1} of {len(hops)}: the request on the link {sender} → {receiver}",
+                  fontsize=11)
+    fields = header_fields(frame)
+    before = header_fields(hops[index - 1][1]) if index else fields
+    kind = net[receiver].kind
+    reads = _READS.get(kind, _READS["host"])
+    bottom.set_axis_off()
+    bottom.set_xlim(0, 1)
+    bottom.set_ylim(0, len(FIELDS) + 1.2)
+    for row, (layer, names) in enumerate(FIELDS.items()):
+        y = len(FIELDS) - row
+        read = layer in reads
+        bottom.add_patch(Rectangle((0.0, y - 0.42), 0.115, 0.84, facecolor=LAYER_COLOURS[layer],
+                                   edgecolor="black", lw=1.6 if read else 0.4,
+                                   alpha=1.0 if read else 0.45))
+        bottom.text(0.0575, y, layer, ha="center", va="center", fontsize=9,
+                    fontweight="bold" if read else "normal")
+        x = 0.13
+        for field in names:
+            value = fields[layer][field]
+            changed = value != before[layer][field]
+            text = bottom.text(x, y, f"{field.split('.', 1)[1]}={value}", ha="left", va="center",
+                               fontsize=8.5, family="monospace",
+                               color="#c0392b" if changed else "#222222",
+                               fontweight="bold" if changed else "normal")
+            x += 0.02 + 0.0075 * len(text.get_text())
+    rewritten = [f for layer, names in FIELDS.items() for f in names
+                 if fields[layer][f] != before[layer][f]]
+    note = (f"{receiver} ({kind}) reads {', '.join(reads)}: {_DOES.get(kind, _DOES['host'])}")
+    bottom.text(0.0, 0.45, note, ha="left", va="center", fontsize=9)
+    bottom.text(0.0, 0.0, ("changed since the link before (red): " + ", ".join(rewritten))
+                if index and rewritten else "first link: nothing to compare with" if not index
+                else "nothing changed since the link before: a switch forwards the frame as it is",
+                ha="left", va="center", fontsize=9, color="#c0392b" if rewritten else "#555555")
+    return fig
+
+
+class HopStepper(widgets.VBox):
+    """A packet's path, one hop at a time, as Packet Tracer's simulation mode steps it.
+
+    A slider (``hop``, counted from 1 as the figure's title counts) and two buttons (``◀ back``, ``next ▶``) choose the link; each change
+    redraws :func:`draw_hop` into the panel's output area directly, so that a saved notebook
+    shows the step last drawn and a run without a browser sees the same output.
+    """
+
+    def __init__(self, net: Network, hops: Sequence[tuple[str, bytes]], hop: int = 1) -> None:
+        if not hops:
+            raise LabkitValueError("hops: give at least one (link, frame) pair")
+        if isinstance(hop, bool) or not isinstance(hop, int) or not 1 <= hop <= len(hops):
+            raise LabkitValueError(f"hop={hop!r}: expected a hop from 1 to {len(hops)}")
+        self.net, self.hops = net, list(hops)
+        # Counted from 1, as the figure's title counts them ("hop 3 of 5").
+        self.hop = widgets.IntSlider(value=hop, min=1, max=len(self.hops), step=1,
+                                     description="hop", continuous_update=False,
+                                     readout_format="d")
+        self.back = widgets.Button(description="◀ back", tooltip="the link before")
+        self.next = widgets.Button(description="next ▶", tooltip="the next link")
+        self.out = widgets.Output()
+        super().__init__([widgets.HBox([self.back, self.hop, self.next]), self.out])
+        self.hop.observe(self._redraw, names="value")
+        self.back.on_click(lambda _b: self.step(-1))
+        self.next.on_click(lambda _b: self.step(+1))
+        self._redraw()
+
+    def step(self, by: int) -> None:
+        """Move ``by`` hops (the buttons call this), staying on the path."""
+        self.hop.value = min(max(self.hop.value + by, 1), len(self.hops))
+
+    def _redraw(self, _change: object = None) -> None:
+        index = self.hop.value - 1
+        fig = draw_hop(self.net, self.hops, index)
+        self.out.outputs = (figure_output(fig, f"<hop {self.hop.value}: {self.hops[index][0]}>"),)
+
+    def __repr__(self) -> str:
+        return f"HopStepper(hop={self.hop.value}, link={self.hops[self.hop.value - 1][0]!r})"
+
+
+__all__ += ["draw_hop", "HopStepper"]

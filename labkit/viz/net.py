@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
 from labkit.net import addressing
 from labkit.net.ipv4 import HEADER_LENGTH, IPv4Packet
+from labkit.viz.phy import figure_output
 
-__all__ = ["plot_address_bits", "plot_address_classes", "plot_subnets", "plot_fragments", "plot_lpm"]
+__all__ = ["plot_address_bits", "plot_address_classes", "plot_subnets", "plot_fragments", "plot_lpm",
+           "SubnetCalculator", "subnet_calculator"]
 
 NET_COLOUR = "#aec7e8"
 HOST_COLOUR = "#ffbb78"
@@ -61,25 +66,91 @@ def plot_address_bits(address: object, netmask: object | None = None, ax: Axes |
     return ax
 
 
+class SubnetCalculator(widgets.VBox):
+    """A subnet calculator that draws the bits: type an address, move the prefix slider.
+
+    The figure shows address, mask, network and broadcast bit by bit (network part blue,
+    host part orange, the red line where the mask's ones end) and, under it, the host
+    range and count. An address that is not one shows the error instead of a figure.
+    The drawing goes straight into the output area, as in :class:`labkit.viz.phy.PhyPanel`.
+    """
+
+    def __init__(self, address: str = "192.168.1.10", prefix: int = 24) -> None:
+        self.address = widgets.Text(value=address, description="address", continuous_update=False)
+        self.prefix = widgets.IntSlider(value=prefix, min=0, max=32, step=1, description="prefix /",
+                                        continuous_update=False)
+        self.out = widgets.Output()
+        super().__init__([widgets.HBox([self.address, self.prefix]), self.out])
+        for control in (self.address, self.prefix):
+            control.observe(self._redraw, names="value")
+        self._redraw()
+
+    def summary(self) -> str:
+        """The calculator's answer in one line of text (what the figure's caption says)."""
+        iface = f"{self.address.value.strip()}/{self.prefix.value}"
+        first, last = addressing.host_range(iface)
+        hosts = addressing.host_count(self.prefix.value)
+        return (f"network {addressing.network_part(iface)}/{self.prefix.value}, broadcast "
+                f"{addressing.broadcast_address(iface)}, hosts {first} to {last} ({hosts:,})")
+
+    def figure(self) -> Figure:
+        """The bits of the current address and prefix (what the output area shows)."""
+        iface = f"{self.address.value.strip()}/{self.prefix.value}"
+        ax = plot_address_bits(iface)
+        fig = ax.figure
+        ax.set_title(f"{ax.get_title()}\n{self.summary()}", fontsize=10)
+        return fig  # type: ignore[return-value]
+
+    def _redraw(self, _change: object = None) -> None:
+        try:
+            fig = self.figure()
+        except ValueError as err:
+            self.out.outputs = ({"output_type": "stream", "name": "stdout", "text": f"{err}\n"},)
+            return
+        self.out.outputs = (figure_output(fig, "<the bits of an address and its mask>"),)
+
+    def __repr__(self) -> str:
+        try:
+            return f"SubnetCalculator({self.address.value}/{self.prefix.value}: {self.summary()})"
+        except ValueError:
+            return f"SubnetCalculator({self.address.value!r}/{self.prefix.value}: not an address)"
+
+
+def subnet_calculator(address: str = "192.168.1.10", prefix: int = 24) -> SubnetCalculator:
+    """Return a :class:`SubnetCalculator`; display it as a cell's last value."""
+    return SubnetCalculator(address, prefix)
+
+
 def plot_address_classes(ax: Axes | None = None) -> Axes:
-    """The whole IPv4 address space as one bar, cut into classes A to E by their leading bits."""
-    ax = _axes(ax, (10, 2.6))
+    """The whole IPv4 address space as one bar, cut into classes A to E by their leading bits.
+
+    Every class shows its leading bits and its first-octet range. Above class E (RFC 1112's
+    1111, 240.0.0.0/4) a bracket shows the textbook convention the source follows: 11110 for
+    240-247, with 248-255 (11111) left over.
+    """
+    ax = _axes(ax, (10, 2.9))
     start = 0.0
     for i, cls in enumerate(addressing.CLASSES):
         width = cls.share
         ax.add_patch(Rectangle((start, 0), width, 1, facecolor=_CLASS_COLOURS[i], edgecolor="white"))
         lo, hi = cls.first_octet
-        text = f"{cls.name}\n{cls.leading_bits}…\n{lo}-{hi}"
-        ax.text(start + width / 2, 0.5, text if width > 0.05 else cls.name, ha="center", va="center",
-                fontsize=10 if width > 0.05 else 8)
+        ax.text(start + width / 2, 0.5, f"{cls.name}\n{cls.leading_bits}…\n{lo}-{hi}", ha="center",
+                va="center", fontsize=10 if width > 0.1 else 8)
         below = f"{width:.1%}" if width >= 0.1 else f"{width:.2%}"
         ax.text(start + width / 2, -0.12, below, ha="center", va="top", fontsize=8, color="0.35")
+        if cls.name == "E":
+            t = addressing.TEXTBOOK_CLASS_E
+            half = t.share
+            for x0, label in ((start, t.leading_bits), (start + half, "11111")):
+                ax.plot([x0 + 0.002, x0 + 0.002, x0 + half - 0.002, x0 + half - 0.002],
+                        [1.04, 1.1, 1.1, 1.04], color="0.35", lw=0.8)
+                ax.text(x0 + half / 2, 1.13, label, ha="center", va="bottom", fontsize=7,
+                        color="0.35", rotation=90)
+            ax.text(start - 0.01, 1.2, "the source's textbook pattern:\n11110… = 240-247 (its class E), "
+                    "11111… = 248-255 (no class)", ha="right", va="center", fontsize=7, color="0.35")
         start += width
-    ax.add_patch(Rectangle((start, 0), 1 - start, 1, facecolor=_CLASS_COLOURS[-1], edgecolor="white"))
-    ax.text(start + (1 - start) / 2, 1.08, "11111…\n248-255", ha="center", va="bottom", fontsize=7,
-            color="0.35")
     ax.set_xlim(0, 1)
-    ax.set_ylim(-0.45, 1.5)
+    ax.set_ylim(-0.45, 1.55)
     ax.axis("off")
     ax.set_title("The 2**32 IPv4 addresses by class (share of the address space below)", fontsize=11)
     return ax
@@ -113,6 +184,7 @@ def plot_fragments(packet: IPv4Packet, fragments: Sequence[IPv4Packet], ax: Axes
     ax = _axes(ax, (10, 0.5 * len(fragments) + 1.4))
     total = max(len(packet.payload), 1)
     n = len(fragments)
+    labels: list[tuple[Text, int, int, int]] = []
     ax.add_patch(Rectangle((0, n), total, 0.7, facecolor="#dddddd", edgecolor="0.5"))
     ax.text(total / 2, n + 0.35, f"original payload: {len(packet.payload)} bytes", ha="center", va="center",
             fontsize=9)
@@ -120,9 +192,10 @@ def plot_fragments(packet: IPv4Packet, fragments: Sequence[IPv4Packet], ax: Axes
         y = n - 1 - i
         start, length = f.fragment_offset_bytes - packet.fragment_offset_bytes, len(f.payload)
         ax.add_patch(Rectangle((start, y), length, 0.7, facecolor=_CLASS_COLOURS[i % 5], edgecolor="white"))
-        ax.text(start + length / 2, y + 0.35,
-                f"offset {f.fragment_offset} (= byte {f.fragment_offset_bytes}), {length} B, "
-                f"MF={int(f.more_fragments)}", ha="center", va="center", fontsize=8)
+        inside = ax.text(start + length / 2, y + 0.35,
+                         f"offset {f.fragment_offset} (= byte {f.fragment_offset_bytes}), {length} B, "
+                         f"MF={int(f.more_fragments)}", ha="center", va="center", fontsize=8)
+        labels.append((inside, start, length, y))
         ax.text(-0.01 * total, y + 0.35, f"fragment {i + 1}: {f.length} B on the wire",
                 ha="right", va="center", fontsize=8)
     ax.set_xlim(-0.32 * total, total * 1.02)
@@ -134,6 +207,18 @@ def plot_fragments(packet: IPv4Packet, fragments: Sequence[IPv4Packet], ax: Axes
         ax.spines[side].set_visible(False)
     ax.set_title(f"{packet.length}-byte packet cut to fit the MTU: every piece gets its own "
                  f"{HEADER_LENGTH}-byte header", fontsize=10)
+    # A label wider than its bar moves out beside it, to the left (the last, shortest
+    # fragment) or to the right, wherever the row is empty.
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    to_data = ax.transData.inverted()
+    for text, start, length, y in labels:
+        box = text.get_window_extent(renderer)
+        (x0, _), (x1, _) = to_data.transform([(box.x0, box.y0), (box.x1, box.y1)])
+        if x1 - x0 > 0.96 * length:
+            before = start > total - (start + length)
+            text.set_position((start - 0.01 * total, y + 0.35) if before
+                              else (start + length + 0.01 * total, y + 0.35))
+            text.set_horizontalalignment("right" if before else "left")
     return ax
 
 

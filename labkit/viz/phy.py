@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from labkit import phy
 from labkit.phy import _validate
 
-__all__ = ["plot_waveform", "plot_eye", "plot_ber", "plot_histogram", "phy_panel", "PhyPanel"]
+__all__ = ["plot_waveform", "plot_eye", "plot_ber", "plot_histogram", "phy_panel", "PhyPanel",
+           "figure_output"]
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (9, 2.6)) -> Axes:
@@ -168,7 +169,12 @@ def _draw_panel(code: str, snr_db: float, samples_per_bit: int, seed: int = 1) -
     return fig
 
 
-def _figure_output(fig: Figure) -> dict:
+def figure_output(fig: Figure, text: str = "<waveform and eye diagram>") -> dict:
+    """``fig`` as a display output for an ``ipywidgets.Output``'s ``outputs`` (closes ``fig``).
+
+    The widgets of :mod:`labkit.viz` put their drawing there directly instead of capturing
+    printed output, so a run without a browser sees exactly what a browser shows.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
@@ -176,10 +182,13 @@ def _figure_output(fig: Figure) -> dict:
         "output_type": "display_data",
         "data": {
             "image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-            "text/plain": "<waveform and eye diagram>",
+            "text/plain": text,
         },
         "metadata": {},
     }
+
+
+_figure_output = figure_output  # the old private name, used by labkit.viz.mac
 
 
 class PhyPanel(widgets.VBox):
@@ -212,7 +221,7 @@ class PhyPanel(widgets.VBox):
 
     def _redraw(self, _change: object = None) -> None:
         fig = _draw_panel(self.code.value, self.snr.value, self.spb.value)
-        self.out.outputs = (_figure_output(fig),)
+        self.out.outputs = (figure_output(fig),)
 
     def __repr__(self) -> str:
         return (
