@@ -50,6 +50,7 @@ WIDGETS: dict[str, Control] = {
     "01-physical-layer.ipynb": Control("slider", "SNR (dB)"),  # viz.phy_panel
     "03-data-link.ipynb": Control("slider", "frame"),  # labkit.viz.link.SwitchStepper
     "09-capstone.ipynb": Control("slider", "hop"),  # labkit.viz.capstone.HopStepper
+    "12-routing-nat.ipynb": Control("toggle", "split horizon"),  # labkit.viz.routing.SplitHorizonPanel
 }
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
