@@ -38,13 +38,13 @@ import os
 import sys
 from types import ModuleType
 
-from labkit.cli import ber, demo, hw, student_copies, tap, version
+from labkit.cli import ber, demo, hw, site, student_copies, tap, version
 from labkit.errors import LabkitError
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: The subcommands, in the order ``labkit --help`` lists them.
-SUBCOMMANDS: tuple[ModuleType, ...] = (version, student_copies, ber, demo, hw, tap)
+SUBCOMMANDS: tuple[ModuleType, ...] = (version, student_copies, ber, demo, hw, tap, site)
 
 
 def build_parser() -> argparse.ArgumentParser:
