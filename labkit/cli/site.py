@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -119,6 +120,30 @@ def _strip_blocks(text: str, begin: re.Pattern[str], end: re.Pattern[str],
     return "".join(out).rstrip("\n"), blocks
 
 
+_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
+
+
+def repoint_links(text: str, page: Path, published: set[Path], blob_url: str | None) -> str:
+    """Point ``page``'s links to repository files the site does not publish at the repository.
+
+    ``page`` and ``published`` are repository-relative; ``blob_url`` is where the repository
+    shows a file (``URL/blob/BRANCH``), or ``None``: then the link becomes its text and the
+    file's path, so that the site holds no link to a page it does not have.
+    """
+    def fix(m: re.Match[str]) -> str:
+        label, target = m.group(1), m.group(2)
+        path = target.split("#", 1)[0]
+        if not path or re.match(r"^[a-z][a-z0-9+.-]*:", target):
+            return m.group(0)  # an anchor on the same page, or another site
+        resolved = Path(os.path.normpath(page.parent / path))
+        if resolved in published or resolved.parts[:1] == ("..",):
+            return m.group(0)
+        if blob_url:
+            return f"[{label}]({blob_url}/{resolved.as_posix()})"
+        return f"{label} (`{resolved.as_posix()}` in the repository)"
+    return _LINK.sub(fix, text)
+
+
 def published_copy(nb: dict[str, Any], name: str = "notebook") -> tuple[dict[str, Any], int]:
     """The student edition of notebook ``nb`` with its saved outputs; and how many cells changed.
 
@@ -213,10 +238,17 @@ def stage(root: Path, dest: Path) -> tuple[Sources, str | None]:
     live = ("Open it live with the launch button (the rocket at the top of the page) to move them."
             if not note else "Run the notebook in JupyterLab (see the README) to move them.")
 
+    repo = config.get("repository") or {}
+    blob_url = (f"{str(repo['url']).rstrip('/')}/blob/{repo.get('branch') or 'main'}"
+                if not note else None)
+    published = set(src.lessons + src.labs + src.pages + src.assets)
     titles: dict[Path, str] = {}
     for rel in src.lessons + src.labs:
         nb = json.loads((root / rel).read_text(encoding="utf-8"))
         out, _ = published_copy(nb, str(rel))
+        for cell in out["cells"]:
+            if cell.get("cell_type") == "markdown":
+                cell["source"] = repoint_links(_text(cell["source"]), rel, published, blob_url)
         titles[rel] = _title(out, rel.stem)
         if has_widgets(out):
             out["cells"].insert(1 if out["cells"] else 0, {
@@ -230,7 +262,7 @@ def stage(root: Path, dest: Path) -> tuple[Sources, str | None]:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(root / rel, dest / rel)
     for rel in src.pages:
-        md = (dest / rel).read_text(encoding="utf-8")
+        md = repoint_links((dest / rel).read_text(encoding="utf-8"), rel, published, blob_url)
         if not md.lstrip().startswith("# "):
             md = f"# {rel.stem.title()}\n\n{md}"
         (dest / rel).write_text(md, encoding="utf-8")
