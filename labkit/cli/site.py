@@ -258,6 +258,9 @@ def stage(root: Path, dest: Path) -> tuple[Sources, str | None]:
                           f"{live}\n```"})
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         (dest / rel).write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
+    shutil.copytree(root / "docs" / "site" / "_ext", dest / "_ext",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(root / "docs" / "site" / "favicon.svg", dest / "favicon.svg")
     for rel in src.pages + src.assets:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(root / rel, dest / rel)
