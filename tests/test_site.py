@@ -154,7 +154,9 @@ def test_the_launch_buttons_come_from_the_one_config(tmp_path):
     (fake / "course").mkdir(parents=True)
     (fake / "docs" / "site").mkdir(parents=True)
     shutil.copy(ROOT / "course" / "00-overview.ipynb", fake / "course")
-    shutil.copy(ROOT / "docs" / "site" / "intro.md", fake / "docs" / "site")
+    for name in ("intro.md", "favicon.svg"):
+        shutil.copy(ROOT / "docs" / "site" / name, fake / "docs" / "site")
+    shutil.copytree(ROOT / "docs" / "site" / "_ext", fake / "docs" / "site" / "_ext")
     config = yaml.safe_load((ROOT / "docs" / "site" / "_config.yml").read_text())
     assert site.launch_note(config) == site.NO_ADDRESS  # the repository has no address yet
     config["repository"]["url"] = "https://example.org/course/labkit"
