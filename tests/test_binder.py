@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 
 #: Debian packages CI installs for its own tests only, not for a student on Binder: the browser
-#: tests' chromium, and what the TAP tests use (they need root and NET_ADMIN, which Binder
-#: does not give: docs/deploying.md).
-CI_ONLY = {"chromium", "chromium-driver", "iproute2", "iputils-ping", "curl"}
+#: tests' chromium, what the TAP tests use (they need root and NET_ADMIN, which Binder does not
+#: give), and tshark, which checks labkit's pcaps in CI but would cost a student ~150 MB in
+#: notebook 09 (docs/deploying.md, "Sizing").
+CI_ONLY = {"chromium", "chromium-driver", "iproute2", "iputils-ping", "curl", "tshark"}
 
 
 def _ci_apt_packages() -> set[str]:

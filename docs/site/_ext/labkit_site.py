@@ -2,8 +2,8 @@
 
 Jupyter Book 1.0.4 with sphinx-thebe 0.3 and sphinx-togglebutton 0.4 adds their inline
 configuration scripts twice to every page (Sphinx 7.4 registers an inline script once
-with the file name ``None`` and again with ``""``, which it does not see as equal); the second ``const THEBE_JS_URL`` is a
-SyntaxError in the browser console (tests/test_site_browser.py). Each page here gets every
+with the file name ``None`` and again with ``""``, which it does not see as equal); the
+second ``const THEBE_JS_URL`` is a SyntaxError in the browser console (tests/test_site_browser.py). Each page here gets every
 script once, in the order first seen.
 """
 
