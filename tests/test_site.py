@@ -303,3 +303,14 @@ def test_links_to_files_the_site_does_not_publish_point_at_the_repository():
     without = site.repoint_links(text, page, published, None)
     assert "bench (`benchmarks/README.md` in the repository)" in without
     assert "[01](01-physical-layer.ipynb#eye)" in without
+
+
+def test_labkit_site_stage_only_says_there_is_no_address(tmp_path, capsys):
+    from labkit.cli import main
+
+    assert main(["site", "--root", str(ROOT), "-o", str(tmp_path), "--stage-only"]) == 0
+    out, err = capsys.readouterr()
+    lessons = len(site.find_sources(ROOT).lessons)
+    assert f"{lessons} lessons" in out and "no launch buttons" in err
+    assert (tmp_path / "src" / "_toc.yml").exists() and (tmp_path / "src" / "index.md").exists()
+    assert not (tmp_path / "html").exists()  # staged only: Jupyter Book did not run

@@ -6,6 +6,7 @@
     labkit demo [--pcap FILE] [--hardware TX RX]  one web request through every layer
     labkit hw ports|doctor|selftest|send|recv   the hardware lab (see hardware/README.md)
     labkit tap [--name DEV] [--ip CIDR]   a labkit host behind a Linux TAP device (root)
+    labkit site [-o DIR]               the course website (Jupyter Book, the docs extra)
 
 ``python -m labkit ...`` runs the same command.
 
