@@ -314,3 +314,27 @@ def test_labkit_site_stage_only_says_there_is_no_address(tmp_path, capsys):
     assert f"{lessons} lessons" in out and "no launch buttons" in err
     assert (tmp_path / "src" / "_toc.yml").exists() and (tmp_path / "src" / "index.md").exists()
     assert not (tmp_path / "html").exists()  # staged only: Jupyter Book did not run
+
+
+def test_a_lab_added_later_is_published_without_its_hidden_tests(tmp_path):
+    # The labs are globbed from course/labs/ when the site is built: no list to keep.
+    import yaml
+
+    fake = tmp_path / "repo"
+    (fake / "course" / "labs").mkdir(parents=True)
+    shutil.copy(ROOT / "course" / "00-overview.ipynb", fake / "course")
+    shutil.copytree(ROOT / "docs" / "site", fake / "docs" / "site",
+                    ignore=shutil.ignore_patterns("_build", "__pycache__"))
+    lab = _nb({"cell_type": "markdown", "metadata": {}, "source": "# Lab A · a receiver"},
+              _code("def receive(x):\n    ### BEGIN SOLUTION\n    return x[::-1]\n    ### END SOLUTION\n",
+                    nbgrader={"solution": True}),
+              _code("assert receive(b'ab')\n### BEGIN HIDDEN TESTS\nassert receive(b'ab') == b'ba'\n"
+                    "### END HIDDEN TESTS\n", nbgrader={"grade": True}))
+    (fake / "course" / "labs" / "lab-a.ipynb").write_text(json.dumps(lab))
+    sources, _ = site.stage(fake, tmp_path / "src")
+    assert sources.labs == [Path("course/labs/lab-a.ipynb")]
+    toc = yaml.safe_load((tmp_path / "src" / "_toc.yml").read_text())
+    assert {"caption": "Labs", "chapters": [{"file": "course/labs/lab-a"}]} in toc["parts"]
+    staged = (tmp_path / "src" / "course" / "labs" / "lab-a.ipynb").read_text()
+    assert "x[::-1]" not in staged and "b'ba'" not in staged and "HIDDEN" not in staged
+    assert "Lab A · a receiver" in (tmp_path / "src" / "index.md").read_text()
