@@ -6,6 +6,7 @@
     labkit demo [--pcap FILE] [--hardware TX RX]  one web request through every layer
     labkit hw ports|doctor|selftest|send|recv   the hardware lab (see hardware/README.md)
     labkit tap [--name DEV] [--ip CIDR]   a labkit host behind a Linux TAP device (root)
+    labkit site [-o DIR]               the course website (Jupyter Book, the docs extra)
 
 ``python -m labkit ...`` runs the same command.
 
@@ -38,13 +39,13 @@ import os
 import sys
 from types import ModuleType
 
-from labkit.cli import ber, demo, hw, student_copies, tap, version
+from labkit.cli import ber, demo, hw, site, student_copies, tap, version
 from labkit.errors import LabkitError
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: The subcommands, in the order ``labkit --help`` lists them.
-SUBCOMMANDS: tuple[ModuleType, ...] = (version, student_copies, ber, demo, hw, tap)
+SUBCOMMANDS: tuple[ModuleType, ...] = (version, student_copies, ber, demo, hw, tap, site)
 
 
 def build_parser() -> argparse.ArgumentParser:
