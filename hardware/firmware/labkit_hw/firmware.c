@@ -9,6 +9,9 @@
  *     with each half-bit timed by Timer1;
  *   - SAMPLEs the wire on pin D8 (digital, 0/1) or A0 (analog, the ADC) at
  *     a rate set by Timer1, optionally waiting for an edge first;
+ *   - RECEIVEs a frame sent with a line code: Timer1's input capture on D8
+ *     (ICP1) timestamps every edge to one CPU cycle, and the bits are decoded
+ *     from the times between edges;
  *   - runs a byte BRIDGE: bytes from the host leave on D7 as asynchronous
  *     serial frames (start bit, 8 data bits, stop bit, like a UART) and
  *     bytes arriving on D8 go to the host.
@@ -55,8 +58,9 @@
 #define FRAME_TIMEOUT_MS 100  /* a frame must arrive within 100 ms of its first byte */
 
 #define TX_MIN_RATE 10UL
-#define TX_MAX_RATE 50000UL
+#define TX_MAX_RATE 100000UL
 #define TX_MAX_BITS 2048U
+#define RX_MIN_RATE 1000UL /* RECEIVE: 12 units must fit Timer1 at a prescaler of 64 */
 
 #define SAMPLE_MIN_RATE 10UL
 #define DIGITAL_MAX_RATE 200000UL
@@ -79,6 +83,7 @@ enum {
     CMD_PING = 0x02,
     CMD_TRANSMIT = 0x03,
     CMD_SAMPLE = 0x04,
+    CMD_RECEIVE = 0x05,
     CMD_BRIDGE = 0x06,
     CMD_BRIDGE_DATA = 0x07,
     CMD_BRIDGE_STOP = 0x08,
@@ -91,6 +96,7 @@ enum {
     REP_BRIDGE_ACK = 0x87,
     REP_BRIDGE_RECV = 0x88,
     REP_BRIDGE_STATS = 0x89,
+    REP_RECEIVED = 0x8A,
     REP_ERROR = 0xFF
 };
 
@@ -615,6 +621,259 @@ static void cmd_sample(uint8_t seq, uint16_t len)
 }
 
 /* ---------------------------------------------------------------------- */
+/* RECEIVE: decode a frame from the times of its edges (input capture)     */
+/* ---------------------------------------------------------------------- */
+
+/* Timer1 runs free; each level change on D8 (ICP1, datasheet 16.6) copies the
+ * count into ICR1 and sets ICF1, whatever the program is doing, so an edge's
+ * time is exact to one timer count even when this loop is busy. ICES1 says
+ * which edge to catch next: the loop reads the pin after each capture and
+ * waits for the opposite edge (an edge missed while the loop was busy leaves
+ * the pin at the other level, and then the capture is ignored).
+ *
+ * The wire's RC filter delays each edge by how far the capacitor got: a level
+ * held for a long time is crossed late, a short one early. So the receiver
+ * learns, as it goes, the delay of an edge that ends a run of 1, 2, 3 or more
+ * units (a unit is a bit for NRZ, a half-bit for Manchester), and decides how
+ * many units a run lasted by the nearest of those expected times. The
+ * reference time (the last unit boundary, plus the common delay) follows every
+ * edge by a quarter of the error, which tracks a clock difference between the
+ * boards. Nothing here depends on the bit rate or the wire: the delays are
+ * measured, not given. Manchester: a run of two half-bits always ends in the
+ * middle of a bit, which puts the decoder back in step if it slipped.
+ *
+ * The bits start at the first edge after arming (the frame's preamble tells
+ * the host where its data begins: lab.py), and stop after nbits or when no
+ * edge has come for 12 units (the rest of the frame repeats the last level). */
+
+#define RX_CLASSES 4
+#define RX_RING 64U /* edges waiting to be decoded; a power of two */
+
+/* The capture interrupt: each edge's time and the level the pin shows just after
+ * it go into a ring; ICES1 is set for the opposite of that level at once, so the
+ * next edge is caught however long the main loop takes over the last run. */
+static volatile uint16_t rx_t[RX_RING];
+static volatile uint8_t rx_level[RX_RING];
+static volatile uint8_t rx_head, rx_tail;
+static uint8_t rx_cs; /* the clock-select bits of TCCR1B */
+
+ISR(TIMER1_CAPT_vect)
+{
+    uint16_t t = ICR1;
+    uint8_t in = wire_read() ? 1 : 0;
+    TCCR1B = (uint8_t)((in ? 0 : (1 << ICES1)) | rx_cs);
+    TIFR1 = (1 << ICF1); /* an edge while ICES1 was changed may have set it again */
+    uint8_t h = rx_head;
+    if ((uint8_t)((h + 1) & (RX_RING - 1)) != rx_tail) {
+        rx_t[h] = t;
+        rx_level[h] = in;
+        rx_head = (uint8_t)((h + 1) & (RX_RING - 1));
+    }
+}
+
+/* The next edge that holds: one whose level the line still shows `confirm` counts
+ * after it. Near the threshold the noise makes a burst of crossings, the first of
+ * which dates the edge; a glitch that goes back within `confirm` is no edge.
+ * Returns 0 when no edge came within `quiet` counts of `since`. */
+static uint8_t next_edge(uint8_t level, uint16_t since, int16_t confirm, int16_t quiet, uint16_t *at)
+{
+    for (;;) {
+        while (rx_head == rx_tail) {
+            if ((int16_t)(TCNT1 - since) > quiet)
+                return 0;
+        }
+        uint8_t i = rx_tail;
+        uint16_t t = rx_t[i];
+        uint8_t l = rx_level[i];
+        rx_tail = (uint8_t)((i + 1) & (RX_RING - 1));
+        if (l == level)
+            continue; /* back to where it was (the line changed twice before the interrupt) */
+        for (;;) { /* what the line does in the next `confirm` counts */
+            if (rx_head != rx_tail) {
+                uint8_t j = rx_tail;
+                if ((int16_t)(rx_t[j] - t) > confirm)
+                    break;
+                l = rx_level[j];
+                rx_tail = (uint8_t)((j + 1) & (RX_RING - 1));
+            } else if ((int16_t)(TCNT1 - t) > confirm) {
+                break;
+            }
+        }
+        if (l != level) {
+            *at = t;
+            return 1;
+        }
+    }
+}
+
+static void cmd_receive(uint8_t seq, uint16_t len)
+{
+    if (len != 10) {
+        send_error(seq, E_PAYLOAD, 0xFF, CMD_RECEIVE);
+        return;
+    }
+    uint8_t code = payload[0];
+    uint8_t idle = payload[1];
+    uint32_t rate = get32(payload + 2);
+    uint16_t nbits = get16(payload + 6);
+    uint16_t timeout_ms = get16(payload + 8);
+    if (code > CODE_MANCHESTER) {
+        send_error(seq, E_RANGE, 0, CMD_RECEIVE);
+        return;
+    }
+    if (idle > 1) {
+        send_error(seq, E_RANGE, 1, CMD_RECEIVE);
+        return;
+    }
+    if (rate < RX_MIN_RATE || rate > TX_MAX_RATE) {
+        send_error(seq, E_RANGE, 2, CMD_RECEIVE);
+        return;
+    }
+    if (nbits < 1 || nbits > TX_MAX_BITS) {
+        send_error(seq, E_RANGE, 3, CMD_RECEIVE);
+        return;
+    }
+    if (timeout_ms < 1 || timeout_ms > MAX_TIMEOUT_MS) {
+        send_error(seq, E_RANGE, 4, CMD_RECEIVE);
+        return;
+    }
+    uint8_t manchester = code == CODE_MANCHESTER;
+    /* One unit in CPU cycles, then in timer counts: the smallest prescaler that
+     * keeps a unit under 2048 counts, so that 12 units fit the 16-bit timer. */
+    uint32_t unit_cycles = (F_CPU + rate / 2) / rate;
+    if (manchester)
+        unit_cycles /= 2;
+    uint8_t cs = 1;
+    uint16_t pre = 1;
+    while (unit_cycles / pre >= 2048U && cs < 3) {
+        cs++;
+        pre = cs == 2 ? 8 : 64;
+    }
+    int16_t unit = (int16_t)(unit_cycles / pre);
+    uint8_t r[6];
+    put32(r, pre);
+    put16(r + 4, nbits);
+    send_frame(REP_ARMED, seq, r, sizeof r); /* the host may now start the transmitter */
+
+    for (uint16_t i = 0; i < TX_MAX_BITS / 8; i++)
+        payload[i] = 0;
+    int16_t delay[RX_CLASSES] = {0, 0, 0, 0}; /* learned: each run length's edge delay */
+    uint16_t got = 0;          /* bits decoded */
+    uint8_t *out = payload;    /* where bit `got` goes ... */
+    uint8_t mask = 0x80;       /* ... most significant first, as TRANSMIT reads them */
+    uint16_t edges = 0;        /* edges used */
+    uint8_t level = idle;      /* the line's level since the last edge */
+    uint16_t ref;              /* the time of the last unit boundary (plus the common delay) */
+    uint8_t mid = 0;           /* Manchester: the last boundary was the middle of a bit */
+    uint8_t max_run = manchester ? 2 : 255;
+    int16_t confirm = (int16_t)(unit / 4);
+    int16_t end_wait = (int16_t)(12 * unit);
+
+    rx_cs = cs;
+    rx_head = rx_tail = 0;
+    TCCR1A = 0;
+    TCCR1B = (uint8_t)((idle ? 0 : (1 << ICES1)) | cs); /* first: the edge away from idle */
+    TIFR1 = (1 << ICF1) | (1 << TOV1);
+    TIMSK1 = (1 << ICIE1);
+    led(1);
+    /* The first edge, within timeout_ms (counted by Timer0's millisecond interrupt);
+     * NRZ: the start of bit 0; Manchester: the start of a bit or its middle. */
+    uint16_t start = millis16();
+    uint16_t t = 0;
+    while (!next_edge(idle, TCNT1, confirm, 256, &t)) {
+        if ((uint16_t)(millis16() - start) >= timeout_ms) {
+            TIMSK1 = 0;
+            TCCR1B = 0;
+            led(0);
+            send_error(seq, E_TRIGGER_TIMEOUT, 0xFF, CMD_RECEIVE);
+            return;
+        }
+    }
+    quiet_begin();
+    ref = t;
+    level = (uint8_t)!idle;
+    edges = 1;
+    if (code == CODE_NRZI) { /* the frame's first 1: a change of level */
+        *out |= mask;
+        mask >>= 1;
+        got = 1;
+    }
+    while (got < nbits && next_edge(level, ref, confirm, end_wait, &t)) {
+        int16_t e = (int16_t)(t - ref);
+        /* How many units since the last boundary: the nearest expected edge time. */
+        uint8_t n = 1;
+        int16_t span = unit; /* n units */
+        int16_t expect = unit + delay[0];
+        while (n < max_run) {
+            int16_t next = (int16_t)(span + unit + delay[n < RX_CLASSES ? n : RX_CLASSES - 1]);
+            int16_t a = e - expect, b = e - next;
+            if ((a < 0 ? -a : a) <= (b < 0 ? -b : b))
+                break;
+            n++;
+            span = (int16_t)(span + unit);
+            expect = next;
+        }
+        int16_t err = e - expect;
+        uint8_t k = n < RX_CLASSES ? n - 1 : RX_CLASSES - 1;
+        delay[k] = (int16_t)(delay[k] + err / 8);
+        ref = (uint16_t)(ref + (uint16_t)span + (uint16_t)(err / 4));
+        edges++;
+        /* The run of n units at `level` is over: its bits. */
+        uint8_t now = (uint8_t)!level;
+        uint8_t nb, first, rest; /* bits to store: the first one, then nb - 1 of `rest` */
+        if (manchester) {
+            mid = n == 2 ? 1 : !mid; /* two half-bits of one level go from a middle to the next */
+            nb = mid;                /* a bit is its second half: the level after the middle */
+            first = rest = now;
+        } else if (code == CODE_NRZL) {
+            nb = n;
+            first = rest = level;
+        } else { /* NRZ-I: after the run's 1 (stored at its edge), n - 1 zeros, then this 1 */
+            nb = n;
+            first = 0;
+            rest = 0;
+        }
+        for (uint8_t i = 0; i < nb && got < nbits; i++) {
+            if (code == CODE_NRZI ? i == nb - 1 : (i ? rest : first))
+                *out |= mask;
+            mask >>= 1;
+            if (!mask) {
+                mask = 0x80;
+                out++;
+            }
+            got++;
+        }
+        level = now;
+    }
+    uint16_t decoded = got;
+    /* The last run lasts to the end of the frame (no edge closes it): NRZ-I's zeros
+     * are already there, NRZ-L and Manchester repeat the last level. */
+    if (code != CODE_NRZI && level) {
+        for (; got < nbits; got++) {
+            *out |= mask;
+            mask >>= 1;
+            if (!mask) {
+                mask = 0x80;
+                out++;
+            }
+        }
+    }
+    TIMSK1 = 0;
+    TCCR1B = 0;
+    quiet_end();
+    led(0);
+    uint8_t h[6];
+    h[0] = code;
+    h[1] = 0;
+    put16(h + 2, edges);
+    put16(h + 4, decoded);
+    frame_begin(REP_RECEIVED, seq, (uint16_t)(sizeof h + (nbits + 7) / 8));
+    frame_bytes(h, sizeof h);
+    frame_bytes(payload, (uint16_t)((nbits + 7) / 8));
+    frame_end();
+}
+
+/* ---------------------------------------------------------------------- */
 /* BRIDGE: bytes over the wire as asynchronous serial frames               */
 /* ---------------------------------------------------------------------- */
 
@@ -789,7 +1048,8 @@ static void cmd_bridge_stop(uint8_t seq, uint16_t len)
 
 static void dispatch(uint8_t type, uint8_t seq, uint16_t len)
 {
-    if (bridge_on && (type == CMD_TRANSMIT || type == CMD_SAMPLE || type == CMD_BRIDGE)) {
+    if (bridge_on && (type == CMD_TRANSMIT || type == CMD_SAMPLE || type == CMD_RECEIVE ||
+                      type == CMD_BRIDGE)) {
         send_error(seq, E_BUSY, 0xFF, type); /* the wire is in use: BRIDGE_STOP first */
         return;
     }
@@ -811,6 +1071,9 @@ static void dispatch(uint8_t type, uint8_t seq, uint16_t len)
         break;
     case CMD_SAMPLE:
         cmd_sample(seq, len);
+        break;
+    case CMD_RECEIVE:
+        cmd_receive(seq, len);
         break;
     case CMD_BRIDGE:
         cmd_bridge(seq, len);
