@@ -218,3 +218,22 @@ def test_firmware_error_texts_match():
     c_texts = re.findall(r'static const char msg_\w+\[\] PROGMEM = "([^"]*)";', text)
     assert c_texts == [P.ERROR_TEXT[code] for code in sorted(P.ERROR_TEXT)]
     assert 'name[] PROGMEM = "labkit-hw"' in text
+
+
+def test_receive_and_received_round_trip_and_bad_replies_are_named():
+    from labkit.errors import ParseError as _PE
+
+    cmd = P.Receive(2, 1, 50_000, 300, 2000)
+    assert P.Receive.parse(cmd.pack()) == cmd
+    bits = np.random.default_rng(1).integers(0, 2, 300, dtype=np.uint8)
+    rep = P.Received(2, 410, 290, 300, np.packbits(bits).tobytes())
+    back = P.Received.parse(rep.pack(), 300)
+    assert back == rep and np.array_equal(back.bits(), bits)
+    with pytest.raises(_PE, match="RECEIVED.data"):
+        P.Received.parse(rep.pack()[:-1], 300)
+    with pytest.raises(_PE, match="RECEIVED.decoded"):
+        P.Received.parse(P.Received(2, 1, 301, 300, rep.packed).pack(), 300)
+    with pytest.raises(_PE, match="RECEIVED.code"):
+        P.Received.parse(P.Received(3, 1, 1, 300, rep.packed).pack(), 300)
+    with pytest.raises(_PE, match="RECEIVED.length"):
+        P.Received.parse(b"\x00\x00", 300)

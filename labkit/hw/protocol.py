@@ -132,7 +132,7 @@ MODES = ("digital", "analog")  # mode byte 0, 1
 TRIGGERS = ("now", "any", "rising", "falling")  # trigger byte 0..3
 
 TX_MIN_RATE, TX_MAX_RATE, TX_MAX_BITS = 10, 100_000, 2048
-RX_MIN_RATE = 1000  # RECEIVE: 12 units of a run must fit Timer1 at a prescaler of 64
+RX_MIN_RATE = 1000  # RECEIVE: 16 units of a run must fit Timer1 at a prescaler of 64
 SAMPLE_MIN_RATE = 10
 DIGITAL_MAX_RATE, ANALOG_MAX_RATE = 200_000, 40_000
 SAMPLE_BUF_BYTES = 1024
@@ -525,7 +525,8 @@ class Received:
     """RECEIVED: the bits the board's own receiver decoded (from the frame's first edge on).
 
     ``edges``: the edges it used; ``decoded``: how many bits came from edges (the rest
-    repeat the last level, after the line went quiet for 12 bit or half-bit times).
+    repeat the last level: the line went quiet for 16 bit or half-bit times, or the
+    board's 1024-byte edge buffer filled, about 1000 edges).
     """
 
     code: int
@@ -542,11 +543,15 @@ class Received:
         code, _, edges, decoded = cls._S.unpack_from(payload)
         data = bytes(payload[cls._S.size :])
         if len(data) != (nbits + 7) // 8:
-            raise ParseError("hw", "RECEIVED.data", len(data), f"{(nbits + 7) // 8} bytes expected for {nbits} bits")
+            raise ParseError(
+                "hw", "RECEIVED.data", len(data), f"{(nbits + 7) // 8} bytes expected for {nbits} bits"
+            )
         if code >= len(CODES):
             raise ParseError("hw", "RECEIVED.code", code, f"0..{len(CODES) - 1} expected")
         if decoded > nbits:
-            raise ParseError("hw", "RECEIVED.decoded", decoded, f"at most {nbits} bits were asked for")
+            raise ParseError(
+                "hw", "RECEIVED.decoded", decoded, f"at most {nbits} bits were asked for"
+            )
         return cls(code, edges, decoded, nbits, data)
 
     def pack(self) -> bytes:

@@ -10,8 +10,8 @@
  *   - SAMPLEs the wire on pin D8 (digital, 0/1) or A0 (analog, the ADC) at
  *     a rate set by Timer1, optionally waiting for an edge first;
  *   - RECEIVEs a frame sent with a line code: Timer1's input capture on D8
- *     (ICP1) timestamps every edge to one CPU cycle, and the bits are decoded
- *     from the times between edges;
+ *     (ICP1) timestamps every edge, and the bits are decoded from the times
+ *     between edges;
  *   - runs a byte BRIDGE: bytes from the host leave on D7 as asynchronous
  *     serial frames (start bit, 8 data bits, stop bit, like a UART) and
  *     bytes arriving on D8 go to the host.
@@ -60,7 +60,7 @@
 #define TX_MIN_RATE 10UL
 #define TX_MAX_RATE 100000UL
 #define TX_MAX_BITS 2048U
-#define RX_MIN_RATE 1000UL /* RECEIVE: 12 units must fit Timer1 at a prescaler of 64 */
+#define RX_MIN_RATE 1000UL /* RECEIVE: 16 units must fit Timer1 at a prescaler of 64 */
 
 #define SAMPLE_MIN_RATE 10UL
 #define DIGITAL_MAX_RATE 200000UL
@@ -624,86 +624,45 @@ static void cmd_sample(uint8_t seq, uint16_t len)
 /* RECEIVE: decode a frame from the times of its edges (input capture)     */
 /* ---------------------------------------------------------------------- */
 
-/* Timer1 runs free; each level change on D8 (ICP1, datasheet 16.6) copies the
- * count into ICR1 and sets ICF1, whatever the program is doing, so an edge's
- * time is exact to one timer count even when this loop is busy. ICES1 says
- * which edge to catch next: the loop reads the pin after each capture and
- * waits for the opposite edge (an edge missed while the loop was busy leaves
- * the pin at the other level, and then the capture is ignored).
+/* Two steps. First the edges: Timer1 runs free, and each level change on D8
+ * (ICP1, datasheet 16.6) copies the count into ICR1 and sets ICF1 whatever the
+ * program is doing, so an edge's time is exact to one count. ICES1 says which
+ * edge to catch next: the loop reads the pin after each capture and waits for
+ * the opposite one (and if the pin changed while ICES1 was being set, which the
+ * capture unit then misses, it dates that change itself). The loop stores the
+ * time since the previous edge (one byte,
+ * or 255 and two bytes) in the sample buffer: about 30 cycles an edge, so edges
+ * 2 us apart are caught. It stops when the line has been quiet for 16 units (a
+ * unit is a bit for NRZ, a half-bit for Manchester) or the buffer is full.
  *
- * The wire's RC filter delays each edge by how far the capacitor got: a level
- * held for a long time is crossed late, a short one early. So the receiver
- * learns, as it goes, the delay of an edge that ends a run of 1, 2, 3 or more
- * units (a unit is a bit for NRZ, a half-bit for Manchester), and decides how
- * many units a run lasted by the nearest of those expected times. The
- * reference time (the last unit boundary, plus the common delay) follows every
- * edge by a quarter of the error, which tracks a clock difference between the
- * boards. Nothing here depends on the bit rate or the wire: the delays are
- * measured, not given. Manchester: a run of two half-bits always ends in the
- * middle of a bit, which puts the decoder back in step if it slipped.
+ * Then the bits. Near the threshold the noise makes a burst of crossings: an
+ * edge counts when the line still shows its level a quarter unit later, and is
+ * dated by its first crossing. The wire's RC filter delays each edge by how far
+ * the capacitor got: a level held long is crossed late, a short one early. So
+ * the decoder learns, as it goes, how much later than a run of 1 unit an edge
+ * that ends a run of 2, 3 or more units comes, and decides how many units a
+ * run lasted by the nearest of those expected times. The reference (the last
+ * unit boundary, plus the delay of a run of 1) follows each edge by a quarter
+ * of its error, which tracks a clock difference between the boards. Nothing
+ * depends on the bit rate or the wire: the delays are measured, not given.
+ * Manchester: a run of two half-bits always ends in the middle of a bit, which
+ * puts the decoder back in step if it slipped.
  *
- * The bits start at the first edge after arming (the frame's preamble tells
- * the host where its data begins: lab.py), and stop after nbits or when no
- * edge has come for 12 units (the rest of the frame repeats the last level). */
+ * The bits start at the frame's first edge (its preamble tells the host where
+ * the data begins: lab.py); after the last edge the last level repeats. */
 
 #define RX_CLASSES 4
-#define RX_RING 64U /* edges waiting to be decoded; a power of two */
 
-/* The capture interrupt: each edge's time and the level the pin shows just after
- * it go into a ring; ICES1 is set for the opposite of that level at once, so the
- * next edge is caught however long the main loop takes over the last run. */
-static volatile uint16_t rx_t[RX_RING];
-static volatile uint8_t rx_level[RX_RING];
-static volatile uint8_t rx_head, rx_tail;
-static uint8_t rx_cs; /* the clock-select bits of TCCR1B */
-
-ISR(TIMER1_CAPT_vect)
+/* The next edge in the buffer: its time (counts since the first edge). */
+static const uint8_t *edge_next(const uint8_t *p, uint16_t *t)
 {
-    uint16_t t = ICR1;
-    uint8_t in = wire_read() ? 1 : 0;
-    TCCR1B = (uint8_t)((in ? 0 : (1 << ICES1)) | rx_cs);
-    TIFR1 = (1 << ICF1); /* an edge while ICES1 was changed may have set it again */
-    uint8_t h = rx_head;
-    if ((uint8_t)((h + 1) & (RX_RING - 1)) != rx_tail) {
-        rx_t[h] = t;
-        rx_level[h] = in;
-        rx_head = (uint8_t)((h + 1) & (RX_RING - 1));
+    uint8_t d = *p++;
+    if (d == 255) {
+        *t = (uint16_t)(*t + (uint16_t)(p[0] | (p[1] << 8)));
+        return p + 2;
     }
-}
-
-/* The next edge that holds: one whose level the line still shows `confirm` counts
- * after it. Near the threshold the noise makes a burst of crossings, the first of
- * which dates the edge; a glitch that goes back within `confirm` is no edge.
- * Returns 0 when no edge came within `quiet` counts of `since`. */
-static uint8_t next_edge(uint8_t level, uint16_t since, int16_t confirm, int16_t quiet, uint16_t *at)
-{
-    for (;;) {
-        while (rx_head == rx_tail) {
-            if ((int16_t)(TCNT1 - since) > quiet)
-                return 0;
-        }
-        uint8_t i = rx_tail;
-        uint16_t t = rx_t[i];
-        uint8_t l = rx_level[i];
-        rx_tail = (uint8_t)((i + 1) & (RX_RING - 1));
-        if (l == level)
-            continue; /* back to where it was (the line changed twice before the interrupt) */
-        for (;;) { /* what the line does in the next `confirm` counts */
-            if (rx_head != rx_tail) {
-                uint8_t j = rx_tail;
-                if ((int16_t)(rx_t[j] - t) > confirm)
-                    break;
-                l = rx_level[j];
-                rx_tail = (uint8_t)((j + 1) & (RX_RING - 1));
-            } else if ((int16_t)(TCNT1 - t) > confirm) {
-                break;
-            }
-        }
-        if (l != level) {
-            *at = t;
-            return 1;
-        }
-    }
+    *t = (uint16_t)(*t + d);
+    return p;
 }
 
 static void cmd_receive(uint8_t seq, uint16_t len)
@@ -738,14 +697,14 @@ static void cmd_receive(uint8_t seq, uint16_t len)
         return;
     }
     uint8_t manchester = code == CODE_MANCHESTER;
-    /* One unit in CPU cycles, then in timer counts: the smallest prescaler that
-     * keeps a unit under 2048 counts, so that 12 units fit the 16-bit timer. */
+    /* One unit in CPU cycles, then in timer counts: the smallest prescaler (1, 8, 64)
+     * that keeps a unit at most 200 counts, so that 16 units fit the 16-bit timer. */
     uint32_t unit_cycles = (F_CPU + rate / 2) / rate;
     if (manchester)
         unit_cycles /= 2;
     uint8_t cs = 1;
     uint16_t pre = 1;
-    while (unit_cycles / pre >= 2048U && cs < 3) {
+    while (unit_cycles / pre > 200U && cs < 3) {
         cs++;
         pre = cs == 2 ? 8 : 64;
     }
@@ -755,34 +714,24 @@ static void cmd_receive(uint8_t seq, uint16_t len)
     put16(r + 4, nbits);
     send_frame(REP_ARMED, seq, r, sizeof r); /* the host may now start the transmitter */
 
-    for (uint16_t i = 0; i < TX_MAX_BITS / 8; i++)
-        payload[i] = 0;
-    int16_t delay[RX_CLASSES] = {0, 0, 0, 0}; /* learned: each run length's edge delay */
-    uint16_t got = 0;          /* bits decoded */
-    uint8_t *out = payload;    /* where bit `got` goes ... */
-    uint8_t mask = 0x80;       /* ... most significant first, as TRANSMIT reads them */
-    uint16_t edges = 0;        /* edges used */
-    uint8_t level = idle;      /* the line's level since the last edge */
-    uint16_t ref;              /* the time of the last unit boundary (plus the common delay) */
-    uint8_t mid = 0;           /* Manchester: the last boundary was the middle of a bit */
-    uint8_t max_run = manchester ? 2 : 255;
-    int16_t confirm = (int16_t)(unit / 4);
-    int16_t end_wait = (int16_t)(12 * unit);
-
-    rx_cs = cs;
-    rx_head = rx_tail = 0;
+    /* 1. The edges. The first one, away from idle, within timeout_ms (Timer0's
+     * millisecond interrupt still runs until it comes). */
     TCCR1A = 0;
-    TCCR1B = (uint8_t)((idle ? 0 : (1 << ICES1)) | cs); /* first: the edge away from idle */
-    TIFR1 = (1 << ICF1) | (1 << TOV1);
-    TIMSK1 = (1 << ICIE1);
+    TCCR1B = (uint8_t)((idle ? 0 : (1 << ICES1)) | cs);
+    TIFR1 = (1 << ICF1);
     led(1);
-    /* The first edge, within timeout_ms (counted by Timer0's millisecond interrupt);
-     * NRZ: the start of bit 0; Manchester: the start of a bit or its middle. */
     uint16_t start = millis16();
-    uint16_t t = 0;
-    while (!next_edge(idle, TCNT1, confirm, 256, &t)) {
+    uint16_t last;
+    for (;;) {
+        if (TIFR1 & (1 << ICF1)) {
+            last = ICR1;
+            uint8_t in = wire_read() ? 1 : 0;
+            TCCR1B = (uint8_t)((in ? 0 : (1 << ICES1)) | cs);
+            TIFR1 = (1 << ICF1);
+            if (in != idle)
+                break;
+        }
         if ((uint16_t)(millis16() - start) >= timeout_ms) {
-            TIMSK1 = 0;
             TCCR1B = 0;
             led(0);
             send_error(seq, E_TRIGGER_TIMEOUT, 0xFF, CMD_RECEIVE);
@@ -790,20 +739,86 @@ static void cmd_receive(uint8_t seq, uint16_t len)
         }
     }
     quiet_begin();
-    ref = t;
-    level = (uint8_t)!idle;
-    edges = 1;
+    uint8_t level = (uint8_t)!idle;
+    uint8_t *p = buf.samples;
+    uint8_t *full = buf.samples + SAMPLE_BUF_BYTES - 3;
+    uint16_t quiet = (uint16_t)(16 * unit);
+    while (p < full) {
+        uint16_t t;
+        if (TIFR1 & (1 << ICF1))
+            t = ICR1;
+        else if ((wire_read() ? 1 : 0) != level)
+            t = TCNT1; /* it changed while ICES1 was being set: dated a few cycles late */
+        else if ((uint16_t)(TCNT1 - last) > quiet)
+            break;
+        else
+            continue;
+        {
+            uint8_t in = wire_read() ? 1 : 0;
+            TCCR1B = (uint8_t)((in ? 0 : (1 << ICES1)) | cs);
+            TIFR1 = (1 << ICF1);
+            if (in == level)
+                continue; /* the line went back before the loop looked: no edge */
+            level = in;
+            uint16_t d = (uint16_t)(t - last);
+            last = t;
+            if (d < 255) {
+                *p++ = (uint8_t)d;
+            } else {
+                *p++ = 255;
+                *p++ = (uint8_t)d;
+                *p++ = (uint8_t)(d >> 8);
+            }
+        }
+    }
+    TCCR1B = 0;
+    quiet_end();
+    led(0);
+
+    /* 2. The bits. */
+    const uint8_t *q = buf.samples, *stop = p;
+    for (uint16_t i = 0; i < TX_MAX_BITS / 8; i++)
+        payload[i] = 0;
+    int16_t delay[RX_CLASSES] = {0, 0, 0, 0}; /* learned: edge delay by run length */
+    uint16_t got = 0;       /* bits decoded */
+    uint8_t *out = payload; /* where bit `got` goes ... */
+    uint8_t mask = 0x80;    /* ... most significant first, as TRANSMIT reads them */
+    uint16_t edges = 1;     /* edges used */
+    uint16_t ref = 0;       /* the last unit boundary (plus the delay of a run of 1) */
+    uint16_t t = 0;         /* the time of the edge at q (the first edge is 0) */
+    uint8_t mid = 0;        /* Manchester: the last boundary was the middle of a bit */
+    uint8_t max_run = manchester ? 2 : 255;
+    int16_t confirm = (int16_t)(unit / 4);
+    level = (uint8_t)!idle;  /* the first edge: NRZ, the start of bit 0; Manchester, of a bit */
+    uint8_t line = level;    /* the level after the edge at q */
     if (code == CODE_NRZI) { /* the frame's first 1: a change of level */
         *out |= mask;
         mask >>= 1;
         got = 1;
     }
-    while (got < nbits && next_edge(level, ref, confirm, end_wait, &t)) {
-        int16_t e = (int16_t)(t - ref);
+    while (got < nbits && q < stop) {
+        q = edge_next(q, &t);
+        line = (uint8_t)!line;
+        if (line == level)
+            continue;
+        /* the line in the next quarter unit: a burst of crossings is one edge */
+        uint16_t at = t;
+        while (q < stop) {
+            uint16_t t2 = t;
+            const uint8_t *q2 = edge_next(q, &t2);
+            if ((int16_t)(t2 - at) > confirm)
+                break;
+            q = q2;
+            t = t2;
+            line = (uint8_t)!line;
+        }
+        if (line == level)
+            continue; /* it went back: a glitch */
+        int16_t e = (int16_t)(at - ref);
         /* How many units since the last boundary: the nearest expected edge time. */
         uint8_t n = 1;
         int16_t span = unit; /* n units */
-        int16_t expect = unit + delay[0];
+        int16_t expect = unit;
         while (n < max_run) {
             int16_t next = (int16_t)(span + unit + delay[n < RX_CLASSES ? n : RX_CLASSES - 1]);
             int16_t a = e - expect, b = e - next;
@@ -815,26 +830,22 @@ static void cmd_receive(uint8_t seq, uint16_t len)
         }
         int16_t err = e - expect;
         uint8_t k = n < RX_CLASSES ? n - 1 : RX_CLASSES - 1;
-        delay[k] = (int16_t)(delay[k] + err / 8);
+        if (k)
+            delay[k] = (int16_t)(delay[k] + err / 8);
         ref = (uint16_t)(ref + (uint16_t)span + (uint16_t)(err / 4));
         edges++;
         /* The run of n units at `level` is over: its bits. */
-        uint8_t now = (uint8_t)!level;
-        uint8_t nb, first, rest; /* bits to store: the first one, then nb - 1 of `rest` */
+        uint8_t nb, bit;
         if (manchester) {
             mid = n == 2 ? 1 : !mid; /* two half-bits of one level go from a middle to the next */
             nb = mid;                /* a bit is its second half: the level after the middle */
-            first = rest = now;
-        } else if (code == CODE_NRZL) {
+            bit = line;
+        } else {
             nb = n;
-            first = rest = level;
-        } else { /* NRZ-I: after the run's 1 (stored at its edge), n - 1 zeros, then this 1 */
-            nb = n;
-            first = 0;
-            rest = 0;
+            bit = level; /* NRZ-I: n - 1 zeros after the run's 1, then this edge's 1 */
         }
         for (uint8_t i = 0; i < nb && got < nbits; i++) {
-            if (code == CODE_NRZI ? i == nb - 1 : (i ? rest : first))
+            if (code == CODE_NRZI ? i == nb - 1 : bit)
                 *out |= mask;
             mask >>= 1;
             if (!mask) {
@@ -843,7 +854,7 @@ static void cmd_receive(uint8_t seq, uint16_t len)
             }
             got++;
         }
-        level = now;
+        level = line;
     }
     uint16_t decoded = got;
     /* The last run lasts to the end of the frame (no edge closes it): NRZ-I's zeros
@@ -858,10 +869,6 @@ static void cmd_receive(uint8_t seq, uint16_t len)
             }
         }
     }
-    TIMSK1 = 0;
-    TCCR1B = 0;
-    quiet_end();
-    led(0);
     uint8_t h[6];
     h[0] = code;
     h[1] = 0;
