@@ -173,7 +173,11 @@ def test_driver_checks_arguments_before_sending(boards):
     tx, rx = boards
     cases = [
         (lambda: tx.ping(bytes(65)), "data"),
-        (lambda: tx.transmit([1, 0], 60_000), "bit_rate"),
+        (lambda: tx.transmit([1, 0], 100_001), "bit_rate"),
+        (lambda: rx.receive_arm(999, 10), "bit_rate"),
+        (lambda: rx.receive_arm(20_000, 0), "nbits"),
+        (lambda: rx.receive_arm(20_000, 10, "4b5b"), "code"),
+        (lambda: rx.receive_fetch(), "receive_arm"),
         (lambda: tx.transmit([1, 2], 1000), "bits[1]"),
         (lambda: tx.transmit([1, 0], 1000, "morse"), "code"),
         (lambda: tx.transmit(np.ones(2049), 1000), "len(bits)"),

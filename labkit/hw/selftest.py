@@ -28,8 +28,10 @@ __all__ = ["DEFAULT_RATES", "DOCUMENTED_MAX_RATE", "REPORT_FORMAT", "SelftestRep
 #: The ``format`` field of a selftest report file (``labkit hw selftest --report``).
 REPORT_FORMAT = "labkit-hw-selftest/1"
 
-#: Rates tried by default (bit/s): the documented ones, then four past them.
-DEFAULT_RATES = (1000, 2000, 5000, 10_000, 20_000, 25_000, 33_333, 40_000, 50_000)
+#: Rates tried by default (bit/s): the documented ones, then seven past them, to the
+#: firmware's 100 kbit/s.
+DEFAULT_RATES = (1000, 2000, 5000, 10_000, 20_000, 25_000, 33_333, 40_000, 50_000, 66_667, 80_000,
+                 100_000)
 #: Every line code is error-free up to this rate on the standard wire.
 DOCUMENTED_MAX_RATE = 20_000
 

@@ -452,12 +452,22 @@ static void cmd_transmit(uint8_t seq, uint16_t len)
     quiet_begin();
     wire_write(idle);
     timer1_start();
+    const uint8_t *bp = bits; /* the byte of the current bit ... */
+    uint8_t mask = 0x80;      /* ... and the bit in it: most significant first */
     for (uint16_t h = 0; h < halves; h++) {
         /* Work out the next level first, then wait for the tick and write it at
-         * once: the edge then comes a fixed few cycles after the tick. */
-        uint16_t i = h >> 1;
-        uint8_t bit = (bits[i >> 3] >> (7 - (i & 7))) & 1; /* most significant bit first */
+         * once: the edge then comes a fixed few cycles after the tick. (A running
+         * mask, not a shift by a variable amount: at 100 kbit/s a half-bit is 80
+         * cycles.) */
+        uint8_t bit = (*bp & mask) ? 1 : 0;
         uint8_t second_half = h & 1;
+        if (second_half) {
+            mask >>= 1;
+            if (!mask) {
+                mask = 0x80;
+                bp++;
+            }
+        }
         uint8_t level;
         if (code == CODE_NRZL) {
             level = bit;
