@@ -202,24 +202,22 @@ def bit_error_test(
     return BitErrorResult(_validate.code_name(code), int(bit_rate), spb, payload_bits, errors)
 
 
-def after_preamble(bits: object, data_bits: int, *, preamble: object = PREAMBLE) -> int | None:
+def after_preamble(bits: object, *, preamble: object = PREAMBLE) -> int | None:
     """Where the data begins in bits a board's receiver decoded from a frame's first edge.
 
     The first edges of a frame can be lost on a slow wire (a half-bit too short to cross
     the threshold from a long idle), so the decoded bits may begin a few bits into the
-    preamble: the data begins after the last ``0 1 1`` (the preamble's end) found among
-    the first ``len(preamble) + 8`` bits. Returns None if there is none.
+    preamble, or with a stray bit: the data begins after the first ``0 1 1`` (the
+    preamble's end: the alternating bits before it never show it) among the first
+    ``len(preamble) + 8`` bits. Returns None if there is none.
     """
     b = _validate.bits(bits)
     pre = _validate.bits(preamble)
     end = [int(x) for x in pre[-3:]]
-    best = None
     for k in range(len(end), min(b.size, pre.size + 8) + 1):
         if [int(x) for x in b[k - len(end) : k]] == end:
-            best = k
-            if k >= pre.size:
-                break
-    return best
+            return k
+    return None
 
 
 def board_bit_error_test(
@@ -246,7 +244,7 @@ def board_bit_error_test(
     rx.receive_arm(bit_rate, frame.size + 8, name, idle=idle, timeout_ms=timeout_ms)
     tx.transmit(frame, bit_rate, name, idle=idle)
     got = rx.receive_fetch().bits()
-    k = after_preamble(got, payload_bits)
+    k = after_preamble(got)
     if k is None:
         return BitErrorResult(name, int(bit_rate), 0, payload_bits, payload_bits)
     seg = got[k : k + payload_bits]
