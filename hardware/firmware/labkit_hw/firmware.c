@@ -640,7 +640,7 @@ static void cmd_sample(uint8_t seq, uint16_t len)
  * edge to catch next: the loop reads the pin after each capture and waits for
  * the opposite one (and if the pin changed while ICES1 was being set, which the
  * capture unit then misses, it dates that change itself). The loop stores the
- * time since the previous edge (one byte,
+ * time since the previous edge (in counts of 2 when a unit is over 100 counts; one byte,
  * or 255 and two bytes) in the sample buffer: about 30 cycles an edge, so edges
  * 2 us apart are caught. It stops when the line has been quiet for 16 units (a
  * unit is a bit for NRZ, a half-bit for Manchester) or the buffer is full.
@@ -719,6 +719,9 @@ static void cmd_receive(uint8_t seq, uint16_t len)
         pre = cs == 2 ? 8 : 64;
     }
     int16_t unit = (int16_t)(unit_cycles / pre);
+    /* The buffer keeps times in counts of 2 when a unit is over 100 counts, so that a
+     * run of 2 units (Manchester's longest) still takes one byte. */
+    uint8_t shift = unit > 100 ? 1 : 0;
     uint8_t r[6];
     put32(r, pre);
     put16(r + 4, nbits);
@@ -770,8 +773,8 @@ static void cmd_receive(uint8_t seq, uint16_t len)
             if (in == level)
                 continue; /* the line went back before the loop looked: no edge */
             level = in;
-            uint16_t d = (uint16_t)(t - last);
-            last = t;
+            uint16_t d = (uint16_t)((uint16_t)(t - last) >> shift);
+            last = (uint16_t)(last + (d << shift)); /* the remainder counts in the next one */
             if (d < 255) {
                 *p++ = (uint8_t)d;
             } else {
@@ -798,6 +801,7 @@ static void cmd_receive(uint8_t seq, uint16_t len)
     uint16_t t = 0;         /* the time of the edge at q (the first edge is 0) */
     uint8_t mid = 0;        /* Manchester: the last boundary was the middle of a bit */
     uint8_t max_run = manchester ? 2 : 255;
+    unit = (int16_t)(unit >> shift); /* from here on, in the buffer's counts */
     int16_t confirm = (int16_t)(unit / 4);
     level = (uint8_t)!idle;  /* the first edge: NRZ, the start of bit 0; Manchester, of a bit */
     uint8_t line = level;    /* the level after the edge at q */
