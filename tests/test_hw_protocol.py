@@ -121,7 +121,7 @@ def test_bad_payloads_raise_parse_error_naming_the_field(cls, payload, field):
 
 
 PARSERS = [P.Banner, P.TxDone, P.Sample, P.Armed, P.Samples, P.BridgeAck, P.BridgeStats,
-           P.ErrorReply, P.Transmit]
+           P.ErrorReply, P.Transmit, P.Receive]
 
 
 @pytest.mark.parametrize("cls", PARSERS)
@@ -238,3 +238,13 @@ def test_receive_and_received_round_trip_and_bad_replies_are_named():
         P.Received.parse(P.Received(3, 1, 1, 300, rep.packed).pack(), 300)
     with pytest.raises(_PE, match="RECEIVED.length"):
         P.Received.parse(b"\x00\x00", 300)
+
+
+@settings(max_examples=FUZZ_EXAMPLES)
+@given(st.binary(max_size=80), st.integers(0, 2048))
+def test_fuzz_received_parser_raises_only_parse_error(data, nbits):
+    try:
+        r = P.Received.parse(data, nbits)
+    except ParseError:
+        return
+    assert r.bits().size == nbits and r.decoded <= nbits
