@@ -22,6 +22,11 @@ commands counts, at the speed the host ran during the measurement.
    (81 920 random bits, in frames of up to 2032 bits) arrive with zero bit
    errors, per line code, on the twin and on the Python simulated pair, both
    with the standard wire (tau = 22 us, 15 mV noise, clocks +300/-200 ppm).
+4. The board's own receiver (RECEIVE: input capture on D8, decoded by the
+   firmware), twin only, clocks +0.5 % and -0.5 %: per line code and rate, bit errors in 10 kB (frames of
+   500 bits, the board holds about 1000 edges) for each of --seeds noise seeds
+   (one twin per seed), and the highest rate clean in every seed. ``--quick``:
+   2 kB per seed.
 """
 
 from __future__ import annotations
@@ -38,12 +43,16 @@ import numpy as np  # noqa: E402
 
 import labkit.hw  # noqa: E402,F401
 from labkit.hw import Board  # noqa: E402
-from labkit.hw.lab import bit_error_test, open_pair  # noqa: E402
+from labkit.hw.lab import bit_error_test, board_bit_error_test, open_pair  # noqa: E402
 from labkit.hw.twin import Twin, missing_tools  # noqa: E402
 
 BRIDGE_BYTES = 4096
 PHY_RATES = (20_000, 25_000, 28_571, 33_333, 40_000, 44_444, 50_000)
 PHY_BITS = 10_000 * 8
+RX_RATES = {"manchester": (25_000, 33_333, 40_000, 50_000),
+            "nrz-l": (40_000, 50_000, 66_667, 100_000),
+            "nrz-i": (40_000, 50_000, 66_667)}
+RX_FRAME = 500
 
 
 def boards_on(twin: Twin) -> tuple[Board, Board]:
@@ -128,15 +137,41 @@ def bench_phy(kind: str) -> dict[str, tuple[int | None, int | None]]:
     return out
 
 
+def bench_receiver(seeds: int, nbits: int) -> dict[tuple[str, int], list[int]]:
+    """Bit errors per (code, rate), one entry per seed, with the board's own receiver."""
+    out: dict[tuple[str, int], list[int]] = {}
+    for seed in range(1, seeds + 1):
+        wire = {"seed": seed, "ppm0": 5000, "ppm1": -5000}  # +-0.5 %: ceramic resonators
+        tx, rx = open_pair("twin", "twin", pair=f"bench-rx-{seed}", wire=wire)
+        rng = np.random.default_rng(seed)
+        try:
+            for code, rates in RX_RATES.items():
+                for rate in rates:
+                    errors = 0
+                    for _ in range(max(1, nbits // RX_FRAME)):
+                        errors += board_bit_error_test(tx, rx, rate, code, rng, payload_bits=RX_FRAME).errors
+                    out.setdefault((code, rate), []).append(errors)
+        finally:
+            tx.close()
+            rx.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="1 KiB through the bridge")
+    parser.add_argument("--quick", action="store_true", help="1 KiB through the bridge, 2 kB per seed")
+    parser.add_argument("--seeds", type=int, default=8, help="noise seeds for the board's receiver")
+    parser.add_argument("--only-receiver", action="store_true", help="run section 4 alone")
     args = parser.parse_args()
     missing = missing_tools()
     if missing:
         raise SystemExit(f"bench_twin needs {', '.join(missing)}")
     nbytes = 1024 if args.quick else BRIDGE_BYTES
     wall = time.perf_counter()
+    if args.only_receiver:
+        receiver_section(args)
+        print(f"(wall time {time.perf_counter() - wall:.0f} s)")
+        return
     print(f"1. byte bridge, {nbytes} bytes host to host (simulated time)")
     print(f"   {'host link':>12} {'wire bit/s':>10} {'goodput B/s':>12} {'of bit_rate/10':>15}")
     for host_baud in (115_200, 500_000):
@@ -152,7 +187,20 @@ def main() -> None:
         res = bench_phy(kind)
         cells = ", ".join(f"{c} {b} (errors at {f})" for c, (b, f) in res.items())
         print(f"   {kind}: {cells}")
+    receiver_section(args)
     print(f"(wall time {time.perf_counter() - wall:.0f} s)")
+
+
+def receiver_section(args: argparse.Namespace) -> None:
+    nbits = 2000 if args.quick else PHY_BITS
+    print(f"4. the board's own receiver (RECEIVE), {nbits} bits per seed, {args.seeds} seeds: "
+          "errors per seed")
+    res = bench_receiver(args.seeds, nbits)
+    for (code, rate), errs in res.items():
+        print(f"   {code:>10} {rate:>7} bit/s: {errs}")
+    for code in RX_RATES:
+        clean = [r for (c, r), e in res.items() if c == code and not any(e)]
+        print(f"   {code}: clean in every seed up to {max(clean) if clean else None} bit/s")
 
 
 if __name__ == "__main__":

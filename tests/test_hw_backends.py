@@ -365,7 +365,7 @@ REFUSALS = [
     (P.TRANSMIT, _tx(code=3), P.E_RANGE, "code"),
     (P.TRANSMIT, _tx(idle=2), P.E_RANGE, "idle"),
     (P.TRANSMIT, _tx(rate=9), P.E_RANGE, "bit_rate"),
-    (P.TRANSMIT, _tx(rate=50_001), P.E_RANGE, "bit_rate"),
+    (P.TRANSMIT, _tx(rate=100_001), P.E_RANGE, "bit_rate"),
     (P.TRANSMIT, _tx(nbits=0, data=b""), P.E_RANGE, "nbits"),
     (P.TRANSMIT, _tx(nbits=2049, data=bytes(256)), P.E_RANGE, "nbits"),
     (P.TRANSMIT, _tx(nbits=9), P.E_PAYLOAD, None),

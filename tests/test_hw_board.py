@@ -173,7 +173,11 @@ def test_driver_checks_arguments_before_sending(boards):
     tx, rx = boards
     cases = [
         (lambda: tx.ping(bytes(65)), "data"),
-        (lambda: tx.transmit([1, 0], 60_000), "bit_rate"),
+        (lambda: tx.transmit([1, 0], 100_001), "bit_rate"),
+        (lambda: rx.receive_arm(999, 10), "bit_rate"),
+        (lambda: rx.receive_arm(20_000, 0), "nbits"),
+        (lambda: rx.receive_arm(20_000, 10, "4b5b"), "code"),
+        (lambda: rx.receive_fetch(), "receive_arm"),
         (lambda: tx.transmit([1, 2], 1000), "bits[1]"),
         (lambda: tx.transmit([1, 0], 1000, "morse"), "code"),
         (lambda: tx.transmit(np.ones(2049), 1000), "len(bits)"),
@@ -242,3 +246,44 @@ def test_fuzz_the_simulated_firmware_answers_only_in_frames(chunks):
     assert not parser.partial and not parser.skipped  # nothing but whole frames
     for item in items:
         assert isinstance(item, P.Frame) and item.type in P.TYPE_NAMES
+
+
+# --------------------------------------------------------------------------- RECEIVE
+
+def test_the_simulated_boards_receiver_follows_the_firmware():
+    """RECEIVE on the simulated pair: clean where the twin is, errors past the wire's limit."""
+    from labkit.hw.lab import board_bit_error_test
+
+    tx, rx = _pair()
+    rng = np.random.default_rng(4)
+    try:
+        for code, rate in [("manchester", 20_000), ("nrz-l", 40_000), ("nrz-i", 50_000)]:
+            assert board_bit_error_test(tx, rx, rate, code, rng, payload_bits=500).errors == 0, code
+        assert board_bit_error_test(tx, rx, 100_000, "nrz-l", rng, payload_bits=500).errors > 25
+        with pytest.raises(BoardError, match="bit_rate"):
+            rx.request(P.RECEIVE, P.Receive(0, 0, 999, 100, 100).pack())
+        rx.receive_arm(20_000, 64, "nrz-l", idle=0, timeout_ms=5)
+        with pytest.raises(LinkSilentError, match="trigger timeout"):
+            rx.receive_fetch()
+    finally:
+        tx.close()
+        rx.close()
+
+
+def test_receive_decoder_reads_clean_edges():
+    """decode_edges (the firmware's decoder in Python) on ideal edges of each line code."""
+    from labkit.hw.sim import _halves, decode_edges
+
+    bits = np.random.default_rng(2).integers(0, 2, 300, dtype=np.uint8)
+    bits[0] = 1
+    for code in (0, 1, 2):
+        unit = 80 if code == 2 else 160  # half-bits for Manchester
+        idle = [1 - int(bits[0]), 0, int(bits[0])][code]
+        halves = _halves(bits, code, idle)
+        levels = np.concatenate([[idle], halves])
+        change = np.flatnonzero(np.diff(levels)) + 1  # half-bit index of every change
+        first = change[0]
+        deltas = list(np.diff(change) * (unit if code == 2 else unit // 2))
+        got, edges, decoded = decode_edges(deltas, code, idle, unit, bits.size)
+        assert first == 1 and edges == len(change)
+        assert np.array_equal(got, bits), code

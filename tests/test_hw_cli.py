@@ -357,3 +357,20 @@ def test_cli_reports_an_unplugged_board_without_a_traceback(monkeypatch, capsys)
     assert err.startswith("labkit hw send: labkit-sim://cli-unplug/0: the port went away while "
                           "in use (device reports readiness")
     assert "Traceback" not in err
+
+
+def test_selftest_with_the_boards_own_receiver(capsys):
+    """--receiver board: the simulated receiving board decodes from edge times (RECEIVE)."""
+    assert main(["hw", "selftest", "--tx", "sim", "--rx", "sim", "--rates", "20000,100000",
+                 "--codes", "nrz-l", "--receiver", "board", "--report", "-"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()
+            if line.strip()[:1].isdigit()}
+    assert " 0/256" in rows["20000"] and " 0/256" not in rows["100000"]
+
+
+def test_selftest_refuses_an_unknown_receiver():
+    from labkit.errors import LabkitValueError
+    from labkit.hw.selftest import run_selftest
+
+    with pytest.raises(LabkitValueError, match="receiver"):
+        run_selftest(None, None, receiver="scope")  # type: ignore[arg-type]

@@ -121,7 +121,7 @@ def test_bad_payloads_raise_parse_error_naming_the_field(cls, payload, field):
 
 
 PARSERS = [P.Banner, P.TxDone, P.Sample, P.Armed, P.Samples, P.BridgeAck, P.BridgeStats,
-           P.ErrorReply, P.Transmit]
+           P.ErrorReply, P.Transmit, P.Receive]
 
 
 @pytest.mark.parametrize("cls", PARSERS)
@@ -192,6 +192,7 @@ def test_firmware_constants_match_protocol_module():
         "PROTO_MAJOR": P.PROTO_MAJOR, "PROTO_MINOR": P.PROTO_MINOR, "HOST_BAUD": P.HOST_BAUD,
         "SYNC": P.SYNC, "MAX_CMD_PAYLOAD": P.MAX_CMD_PAYLOAD, "FRAME_TIMEOUT_MS": 100,
         "TX_MIN_RATE": P.TX_MIN_RATE, "TX_MAX_RATE": P.TX_MAX_RATE, "TX_MAX_BITS": P.TX_MAX_BITS,
+        "RX_MIN_RATE": P.RX_MIN_RATE,
         "SAMPLE_MIN_RATE": P.SAMPLE_MIN_RATE, "DIGITAL_MAX_RATE": P.DIGITAL_MAX_RATE,
         "ANALOG_MAX_RATE": P.ANALOG_MAX_RATE, "SAMPLE_BUF_BYTES": P.SAMPLE_BUF_BYTES,
         "MAX_TIMEOUT_MS": P.MAX_TIMEOUT_MS, "BRIDGE_MIN_RATE": P.BRIDGE_MIN_RATE,
@@ -218,3 +219,32 @@ def test_firmware_error_texts_match():
     c_texts = re.findall(r'static const char msg_\w+\[\] PROGMEM = "([^"]*)";', text)
     assert c_texts == [P.ERROR_TEXT[code] for code in sorted(P.ERROR_TEXT)]
     assert 'name[] PROGMEM = "labkit-hw"' in text
+
+
+def test_receive_and_received_round_trip_and_bad_replies_are_named():
+    from labkit.errors import ParseError as _PE
+
+    cmd = P.Receive(2, 1, 50_000, 300, 2000)
+    assert P.Receive.parse(cmd.pack()) == cmd
+    bits = np.random.default_rng(1).integers(0, 2, 300, dtype=np.uint8)
+    rep = P.Received(2, 410, 290, 300, np.packbits(bits).tobytes())
+    back = P.Received.parse(rep.pack(), 300)
+    assert back == rep and np.array_equal(back.bits(), bits)
+    with pytest.raises(_PE, match="RECEIVED.data"):
+        P.Received.parse(rep.pack()[:-1], 300)
+    with pytest.raises(_PE, match="RECEIVED.decoded"):
+        P.Received.parse(P.Received(2, 1, 301, 300, rep.packed).pack(), 300)
+    with pytest.raises(_PE, match="RECEIVED.code"):
+        P.Received.parse(P.Received(3, 1, 1, 300, rep.packed).pack(), 300)
+    with pytest.raises(_PE, match="RECEIVED.length"):
+        P.Received.parse(b"\x00\x00", 300)
+
+
+@settings(max_examples=FUZZ_EXAMPLES)
+@given(st.binary(max_size=80), st.integers(0, 2048))
+def test_fuzz_received_parser_raises_only_parse_error(data, nbits):
+    try:
+        r = P.Received.parse(data, nbits)
+    except ParseError:
+        return
+    assert r.bits().size == nbits and r.decoded <= nbits

@@ -385,3 +385,50 @@ def test_garbage_gets_the_same_answers(twin, sim):
         seen |= {f.payload[0] if f.type == P.ERROR else f.type for f in got_twin}
     # not a vacuous comparison: many kinds of answer came back
     assert {P.E_CRC, P.E_UNKNOWN, P.E_PAYLOAD, P.E_STATE, P.E_FRAME_TIMEOUT} <= seen
+
+
+# --------------------------------------------------------------------------- RECEIVE
+
+@pytest.mark.parametrize("code, rate", [("manchester", 20_000), ("nrz-l", 40_000), ("nrz-i", 40_000)])
+def test_the_boards_own_receiver_decodes_a_frame(twin, code, rate):
+    """RECEIVE: input capture on D8 and the firmware's decoder, error-free where the wire is clean."""
+    from labkit.hw.lab import board_bit_error_test
+
+    tx, rx = twin
+    result = board_bit_error_test(tx, rx, rate, code, np.random.default_rng(5), payload_bits=500)
+    assert result.errors == 0, result
+
+
+def test_the_boards_receiver_fails_where_the_wire_smears_the_bits(twin):
+    """Past the wire's limit the same receiver makes errors (the test can fail both ways)."""
+    from labkit.hw.lab import board_bit_error_test
+
+    tx, rx = twin
+    result = board_bit_error_test(tx, rx, 100_000, "nrz-l", np.random.default_rng(5), payload_bits=500)
+    assert result.errors > 25, result
+
+
+def test_receive_refusals_name_the_field(twin):
+    tx, rx = twin
+    for payload, field in [
+        (P.Receive(3, 0, 20_000, 100, 100).pack(), "code"),
+        (P.Receive(0, 2, 20_000, 100, 100).pack(), "idle"),
+        (P.Receive(0, 0, 999, 100, 100).pack(), "bit_rate"),
+        (P.Receive(0, 0, 100_001, 100, 100).pack(), "bit_rate"),
+        (P.Receive(0, 0, 20_000, 0, 100).pack(), "nbits"),
+        (P.Receive(0, 0, 20_000, 2049, 100).pack(), "nbits"),
+        (P.Receive(0, 0, 20_000, 100, 0).pack(), "timeout_ms"),
+    ]:
+        with pytest.raises(BoardError) as info:
+            rx.request(P.RECEIVE, payload)
+        assert info.value.code == P.E_RANGE and field in str(info.value), (field, info.value)
+    with pytest.raises(BoardError) as info:
+        rx.request(P.RECEIVE, b"\x00" * 9)
+    assert info.value.code == P.E_PAYLOAD
+
+
+def test_receive_times_out_on_a_quiet_wire(twin):
+    tx, rx = twin
+    rx.receive_arm(20_000, 64, "nrz-l", idle=0, timeout_ms=5)
+    with pytest.raises(LinkSilentError, match="trigger timeout"):
+        rx.receive_fetch()

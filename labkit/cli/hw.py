@@ -88,6 +88,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int, default=0, help="seed of the random test bits")
     p.add_argument("--wire", type=_wire, default=None, metavar="KEY=V,...",
                    help="sim/twin wire: rc_us, noise_mv, delay_us, ppm0, ppm1, seed")
+    p.add_argument("--receiver", choices=("sample", "board"), default="sample",
+                   help="decode on the host from samples (default), or on the receiving "
+                   "board from its edges' times (RECEIVE)")
     p.add_argument("--report", metavar="FILE", default=None,
                    help="write the result as JSON (default with two real boards: "
                    "labkit-selftest-DATE.json here); '-' for none")
@@ -170,7 +173,7 @@ def cmd_selftest(
         try:
             report = run_selftest(
                 tx, rx, rates=args.rates or DEFAULT_RATES, codes=args.codes or CODES,
-                rng=args.seed, progress=progress,
+                rng=args.seed, progress=progress, receiver=args.receiver,
             )
         except LabkitError as exc:
             failure = str(exc)

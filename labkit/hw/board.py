@@ -249,6 +249,7 @@ class Board:
         self._bridge_queued_at = 0.0  # ...and when
         self._seq = 0
         self._armed: tuple[int, P.Sample, P.Armed] | None = None
+        self._receiving: tuple[int, P.Receive] | None = None
         self.banner: P.Banner | None = None
         if connect:
             self.connect()
@@ -400,6 +401,7 @@ class Board:
 
     def _reset_error(self, waiting_for: str) -> BoardResetError:
         self._armed = None
+        self._receiving = None
         self._bridge_rate = 0.0
         return BoardResetError(
             f"{self.name}: the board restarted while waiting for {waiting_for} (another "
@@ -724,6 +726,42 @@ class Board:
         """Capture samples and wait for them (:meth:`arm` then :meth:`fetch`)."""
         self.arm(rate, count, mode=mode, trigger=trigger, timeout_ms=timeout_ms)
         return self.fetch()
+
+    # ------------------------------------------------------------------ receive
+
+    def receive_arm(
+        self, bit_rate: int, nbits: int, code: str = "manchester", *, idle: int = 0, timeout_ms: int = 2000
+    ) -> P.Receive:
+        """Start the board's own receiver (RECEIVE -> ARMED); collect the bits with :meth:`receive_fetch`.
+
+        The board timestamps every edge on D8 with Timer1's input capture and decodes
+        ``nbits`` bits of ``code`` from the first edge away from ``idle`` on.
+        """
+        c = _choice(code, P.CODES, "code")
+        rate = _int_in(bit_rate, P.RX_MIN_RATE, P.TX_MAX_RATE, "bit_rate", " bit/s")
+        n = _int_in(nbits, 1, self.max_tx_bits, "nbits")
+        i = _int_in(idle, 0, 1, "idle")
+        ms = _int_in(timeout_ms, 1, P.MAX_TIMEOUT_MS, "timeout_ms", " ms")
+        cmd = P.Receive(c, i, rate, n, ms)
+        seq = self.send(P.RECEIVE, cmd.pack())
+        f = self.wait_reply(seq, P.RECEIVE, self.timeout)
+        self._parse(f, P.ARMED, P.Armed)
+        self._receiving = (seq, cmd)
+        return cmd
+
+    def receive_fetch(self) -> P.Received:
+        """Wait for the frame armed by :meth:`receive_arm` and return the decoded bits."""
+        if self._receiving is None:
+            raise LabkitValueError("receive_fetch(): no receiver is armed; call receive_arm() first")
+        seq, cmd = self._receiving
+        self._receiving = None
+        wait = cmd.timeout_ms / 1000 + (cmd.nbits + 12) / cmd.bit_rate
+        f = self.wait_reply(seq, P.RECEIVE, self.timeout + wait * 1.1)
+        payload = self._expect(f, P.RECEIVED)
+        try:
+            return P.Received.parse(payload, cmd.nbits)
+        except ParseError as exc:
+            raise GarbledReplyError(self.name, exc.field, exc.value, exc.reason) from None
 
     # ------------------------------------------------------------------ bridge
 

@@ -35,6 +35,8 @@ __all__ = [
     "decode",
     "bit_error_test",
     "BitErrorResult",
+    "after_preamble",
+    "board_bit_error_test",
 ]
 
 #: 16 bits that start every test frame: alternating bits to lock the clock on,
@@ -198,3 +200,53 @@ def bit_error_test(
         got = np.zeros(0, dtype=np.uint8)
     errors = int(np.count_nonzero(got != data[: got.size])) + (payload_bits - got.size)
     return BitErrorResult(_validate.code_name(code), int(bit_rate), spb, payload_bits, errors)
+
+
+def after_preamble(bits: object, *, preamble: object = PREAMBLE) -> int | None:
+    """Where the data begins in bits a board's receiver decoded from a frame's first edge.
+
+    The first edges of a frame can be lost on a slow wire (a half-bit too short to cross
+    the threshold from a long idle), so the decoded bits may begin a few bits into the
+    preamble, or with a stray bit: the data begins after the first ``0 1 1`` (the
+    preamble's end: the alternating bits before it never show it) among the first
+    ``len(preamble) + 8`` bits. Returns None if there is none.
+    """
+    b = _validate.bits(bits)
+    pre = _validate.bits(preamble)
+    end = [int(x) for x in pre[-3:]]
+    for k in range(len(end), min(b.size, pre.size + 8) + 1):
+        if [int(x) for x in b[k - len(end) : k]] == end:
+            return k
+    return None
+
+
+def board_bit_error_test(
+    tx: Board,
+    rx: Board,
+    bit_rate: int,
+    code: str,
+    rng: np.random.Generator,
+    *,
+    payload_bits: int = 256,
+    timeout_ms: int = 2000,
+) -> BitErrorResult:
+    """Like :func:`bit_error_test`, with the receiving board's own receiver (RECEIVE).
+
+    The board timestamps the frame's edges with Timer1's input capture and decodes the
+    bits itself (``firmware.c``, "RECEIVE"); it holds about 1000 edges, so Manchester
+    frames stay under about 650 bits. Bits the receiver lost count as errors.
+    """
+    gen = _validate.rng(rng)
+    name = _validate.code_name(code)
+    data = gen.integers(0, 2, payload_bits, dtype=np.uint8)
+    frame = np.concatenate([PREAMBLE, data])
+    idle = default_idle(frame, name)
+    rx.receive_arm(bit_rate, frame.size + 8, name, idle=idle, timeout_ms=timeout_ms)
+    tx.transmit(frame, bit_rate, name, idle=idle)
+    got = rx.receive_fetch().bits()
+    k = after_preamble(got)
+    if k is None:
+        return BitErrorResult(name, int(bit_rate), 0, payload_bits, payload_bits)
+    seg = got[k : k + payload_bits]
+    errors = int(np.count_nonzero(seg != data[: seg.size])) + (payload_bits - seg.size)
+    return BitErrorResult(name, int(bit_rate), 0, payload_bits, errors)

@@ -52,6 +52,7 @@ HELLO = 0x01
 PING = 0x02
 TRANSMIT = 0x03
 SAMPLE = 0x04
+RECEIVE = 0x05
 BRIDGE = 0x06
 BRIDGE_DATA = 0x07
 BRIDGE_STOP = 0x08
@@ -65,6 +66,7 @@ BRIDGE_ON = 0x86
 BRIDGE_ACK = 0x87
 BRIDGE_RECV = 0x88
 BRIDGE_STATS = 0x89
+RECEIVED = 0x8A
 ERROR = 0xFF
 
 TYPE_NAMES = {
@@ -72,6 +74,7 @@ TYPE_NAMES = {
     PING: "PING",
     TRANSMIT: "TRANSMIT",
     SAMPLE: "SAMPLE",
+    RECEIVE: "RECEIVE",
     BRIDGE: "BRIDGE",
     BRIDGE_DATA: "BRIDGE_DATA",
     BRIDGE_STOP: "BRIDGE_STOP",
@@ -84,6 +87,7 @@ TYPE_NAMES = {
     BRIDGE_ACK: "BRIDGE_ACK",
     BRIDGE_RECV: "BRIDGE_RECV",
     BRIDGE_STATS: "BRIDGE_STATS",
+    RECEIVED: "RECEIVED",
     ERROR: "ERROR",
 }
 
@@ -117,6 +121,7 @@ NO_FIELD = 0xFF
 FIELD_NAMES = {
     TRANSMIT: ("code", "idle", "bit_rate", "nbits"),
     SAMPLE: ("mode", "trigger", "rate", "count", "timeout_ms"),
+    RECEIVE: ("code", "idle", "bit_rate", "nbits", "timeout_ms"),
     BRIDGE: ("bit_rate",),
 }
 
@@ -126,7 +131,8 @@ CODES = ("nrz-l", "nrz-i", "manchester")  # code byte 0, 1, 2
 MODES = ("digital", "analog")  # mode byte 0, 1
 TRIGGERS = ("now", "any", "rising", "falling")  # trigger byte 0..3
 
-TX_MIN_RATE, TX_MAX_RATE, TX_MAX_BITS = 10, 50_000, 2048
+TX_MIN_RATE, TX_MAX_RATE, TX_MAX_BITS = 10, 100_000, 2048
+RX_MIN_RATE = 1000  # RECEIVE: 16 units of a run must fit Timer1 at a prescaler of 64
 SAMPLE_MIN_RATE = 10
 DIGITAL_MAX_RATE, ANALOG_MAX_RATE = 200_000, 40_000
 SAMPLE_BUF_BYTES = 1024
@@ -491,6 +497,68 @@ class Samples:
     def times(self) -> np.ndarray:
         """Seconds since the first sample (by the receiver's own clock)."""
         return np.arange(self.count) / self.rate
+
+
+@dataclass(frozen=True, slots=True)
+class Receive:
+    """RECEIVE: decode ``nbits`` sent with a line code at ``bit_rate``, from the edges on D8."""
+
+    code: int
+    idle: int
+    bit_rate: int
+    nbits: int
+    timeout_ms: int
+
+    _S = struct.Struct("<BBIHH")
+
+    def pack(self) -> bytes:
+        return self._S.pack(self.code, self.idle, self.bit_rate, self.nbits, self.timeout_ms)
+
+    @classmethod
+    def parse(cls, payload: bytes) -> Receive:
+        _need(payload, cls._S.size, "RECEIVE")
+        return cls(*cls._S.unpack(payload))
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """RECEIVED: the bits the board's own receiver decoded (from the frame's first edge on).
+
+    ``edges``: the edges it used; ``decoded``: how many bits came from edges (the rest
+    repeat the last level: the line went quiet for 16 bit or half-bit times, or the
+    board's 1024-byte edge buffer filled, about 1000 edges).
+    """
+
+    code: int
+    edges: int
+    decoded: int
+    nbits: int
+    packed: bytes
+
+    _S = struct.Struct("<BBHH")
+
+    @classmethod
+    def parse(cls, payload: bytes, nbits: int) -> Received:
+        _need(payload, cls._S.size, "RECEIVED", exact=False)
+        code, _, edges, decoded = cls._S.unpack_from(payload)
+        data = bytes(payload[cls._S.size :])
+        if len(data) != (nbits + 7) // 8:
+            raise ParseError(
+                "hw", "RECEIVED.data", len(data), f"{(nbits + 7) // 8} bytes expected for {nbits} bits"
+            )
+        if code >= len(CODES):
+            raise ParseError("hw", "RECEIVED.code", code, f"0..{len(CODES) - 1} expected")
+        if decoded > nbits:
+            raise ParseError(
+                "hw", "RECEIVED.decoded", decoded, f"at most {nbits} bits were asked for"
+            )
+        return cls(code, edges, decoded, nbits, data)
+
+    def pack(self) -> bytes:
+        return self._S.pack(self.code, 0, self.edges, self.decoded) + self.packed
+
+    def bits(self) -> np.ndarray:
+        return np.unpackbits(np.frombuffer(self.packed, np.uint8))[: self.nbits]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from labkit.errors import LabkitValueError
 from labkit.hw.board import Board
-from labkit.hw.lab import BitErrorResult, bit_error_test
+from labkit.hw.lab import BitErrorResult, bit_error_test, board_bit_error_test
 from labkit.phy import CODES
 
 __all__ = ["DEFAULT_RATES", "DOCUMENTED_MAX_RATE", "REPORT_FORMAT", "SelftestReport", "run_selftest",
@@ -28,8 +29,10 @@ __all__ = ["DEFAULT_RATES", "DOCUMENTED_MAX_RATE", "REPORT_FORMAT", "SelftestRep
 #: The ``format`` field of a selftest report file (``labkit hw selftest --report``).
 REPORT_FORMAT = "labkit-hw-selftest/1"
 
-#: Rates tried by default (bit/s): the documented ones, then four past them.
-DEFAULT_RATES = (1000, 2000, 5000, 10_000, 20_000, 25_000, 33_333, 40_000, 50_000)
+#: Rates tried by default (bit/s): the documented ones, then seven past them, to the
+#: firmware's 100 kbit/s.
+DEFAULT_RATES = (1000, 2000, 5000, 10_000, 20_000, 25_000, 33_333, 40_000, 50_000, 66_667, 80_000,
+                 100_000)
 #: Every line code is error-free up to this rate on the standard wire.
 DOCUMENTED_MAX_RATE = 20_000
 
@@ -80,15 +83,24 @@ def run_selftest(
     rng: np.random.Generator | int = 0,
     payload_bits: int = 256,
     progress: Callable[[int, int, str], None] | None = None,
+    receiver: str = "sample",
 ) -> SelftestReport:
-    """Send a seeded random frame per (code, rate) from ``tx`` to ``rx`` and count bit errors."""
+    """Send a seeded random frame per (code, rate) from ``tx`` to ``rx`` and count bit errors.
+
+    ``receiver``: ``"sample"`` decodes on the host from the receiver's samples
+    (:func:`~labkit.hw.lab.bit_error_test`); ``"board"`` lets the receiving board decode
+    from its edges' times (RECEIVE, :func:`~labkit.hw.lab.board_bit_error_test`).
+    """
+    if receiver not in ("sample", "board"):
+        raise LabkitValueError(f"receiver={receiver!r}: choose 'sample' or 'board'")
+    test = bit_error_test if receiver == "sample" else board_bit_error_test
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     plan = [(c, int(r)) for c in codes for r in rates]
     results = []
     for i, (code, rate) in enumerate(plan):
         if progress:
             progress(i, len(plan), f"{code} {rate} bit/s")
-        results.append(bit_error_test(tx, rx, rate, code, gen, payload_bits=payload_bits))
+        results.append(test(tx, rx, rate, code, gen, payload_bits=payload_bits))
     if progress:
         progress(len(plan), len(plan), "done")
     return SelftestReport(tuple(results))

@@ -128,10 +128,10 @@ class Wire:
 
 @dataclass
 class _Capture:
-    """A SAMPLE command in progress: resolved once the host looks at the board again."""
+    """A SAMPLE or RECEIVE command in progress: resolved once the host looks at the board again."""
 
     seq: int
-    cmd: P.Sample
+    cmd: P.Sample | P.Receive
     tick_cycles: int
     start: float  # when Timer1 started
 
@@ -305,7 +305,7 @@ class SimBoard:
     def _dispatch(self, f: P.Frame, t: float) -> None:
         seq, typ, pl = f.seq, f.type, f.payload
         n = len(pl)
-        if self.bridge is not None and typ in (P.TRANSMIT, P.SAMPLE, P.BRIDGE):
+        if self.bridge is not None and typ in (P.TRANSMIT, P.SAMPLE, P.RECEIVE, P.BRIDGE):
             self.busy_until = self._error(t, seq, P.E_BUSY, typ)
             return
         if typ == P.HELLO:
@@ -322,6 +322,8 @@ class SimBoard:
             self._transmit(seq, pl, t)
         elif typ == P.SAMPLE:
             self._sample(seq, pl, t)
+        elif typ == P.RECEIVE:
+            self._receive(seq, pl, t)
         elif typ == P.BRIDGE:
             self._bridge_start(seq, pl, t)
         elif typ == P.BRIDGE_DATA:
@@ -388,6 +390,9 @@ class SimBoard:
     def _finish_capture(self) -> None:
         cap, self.capture = self.capture, None
         assert cap is not None
+        if isinstance(cap.cmd, P.Receive):
+            self._finish_receive(cap, cap.cmd)
+            return
         cmd, model = cap.cmd, self.pair.model
         tick = self.seconds(cap.tick_cycles)
         wire = self.in_wire
@@ -426,6 +431,77 @@ class SimBoard:
             end = cap.start + (first + cmd.count - 1) * tick
         reply = P.Samples(cmd.mode, cmd.trigger, cap.tick_cycles, cmd.count, data)
         self.busy_until = self._emit(end, P.Frame(P.SAMPLES, cap.seq, reply.pack()))
+
+    # ------------------------------------------------------------------ receive
+
+    def _receive(self, seq: int, pl: bytes, t: float) -> None:
+        err = lambda code, fld=P.NO_FIELD: self._error(t, seq, code, P.RECEIVE, fld)  # noqa: E731
+        if len(pl) != 10:
+            self.busy_until = err(P.E_PAYLOAD)
+            return
+        cmd = P.Receive.parse(pl)
+        if cmd.code > 2:
+            self.busy_until = err(P.E_RANGE, 0)
+        elif cmd.idle > 1:
+            self.busy_until = err(P.E_RANGE, 1)
+        elif not P.RX_MIN_RATE <= cmd.bit_rate <= P.TX_MAX_RATE:
+            self.busy_until = err(P.E_RANGE, 2)
+        elif not 1 <= cmd.nbits <= P.TX_MAX_BITS:
+            self.busy_until = err(P.E_RANGE, 3)
+        elif not 1 <= cmd.timeout_ms <= P.MAX_TIMEOUT_MS:
+            self.busy_until = err(P.E_RANGE, 4)
+        else:
+            pre, _, _ = _receive_timing(cmd)
+            sent = self._emit(t, P.Frame(P.ARMED, seq, P.Armed(pre, cmd.nbits).pack()))
+            self.capture = _Capture(seq, cmd, pre, sent)
+            self.busy_until = math.inf  # until the frame is resolved
+
+    def _finish_receive(self, cap: _Capture, cmd: P.Receive) -> None:
+        """The firmware's RECEIVE: the edges D8 shows (the wire's voltage plus fresh noise
+        every 0.5 us, as the twin draws it), stored and decoded as firmware.c does."""
+        model, wire = self.pair.model, self.in_wire
+        pre, unit, shift = _receive_timing(cmd)
+        want = cmd.idle == 0
+        edge = wire.next_edge(cap.start, want)
+        timeout = cap.start + cmd.timeout_ms / 1000
+        step = RX_NOISE_STEP_S
+        if edge is None or edge[0] + model.crossing_delay(want) > timeout:
+            self.busy_until = self._error(timeout, cap.seq, P.E_TRIGGER_TIMEOUT, P.RECEIVE)
+            return
+        counts_per_s = P.F_CPU * (1 + self.ppm * 1e-6) / pre
+        quiet_s = 16 * unit / counts_per_s
+        last_change = wire.times[-1]
+        t_from = max(cap.start, edge[0] - 2e-6)
+        t_to = max(last_change, t_from) + 12 * model.rc_us * 1e-6 + quiet_s + 4 * step
+        times = t_from + step * np.arange(int(math.ceil((t_to - t_from) / step)))
+        levels = np.concatenate([self._noisy_levels(times[i : i + 1024])
+                                 for i in range(0, times.size, 1024)]) if times.size else times
+        flips = np.flatnonzero(np.diff(levels.astype(np.int8)) != 0) + 1
+        # the first edge away from idle, then every change: times in the board's counts
+        first = next((int(i) for i in flips if levels[i] != cmd.idle), None)
+        if first is None:
+            self.busy_until = self._error(timeout, cap.seq, P.E_TRIGGER_TIMEOUT, P.RECEIVE)
+            return
+        t0 = times[first]
+        stamps = [int((times[i] - t0) * counts_per_s) for i in flips if i > first]
+        deltas: list[int] = []
+        used = 0
+        last = 0
+        end_s = t0
+        for c in stamps:
+            if c - last > 16 * unit:
+                break  # the line was quiet for 16 units: the firmware stopped listening
+            d = (c - last) >> shift
+            last += d << shift
+            used += 1 if d < 255 else 3
+            if used > P.SAMPLE_BUF_BYTES - 3:
+                break
+            deltas.append(d)
+            end_s = t0 + c / counts_per_s
+        bits, edges, decoded = decode_edges(deltas, cmd.code, cmd.idle, unit >> shift, cmd.nbits)
+        end = end_s + quiet_s
+        reply = P.Received(cmd.code, edges, decoded, cmd.nbits, np.packbits(bits).tobytes())
+        self.busy_until = self._emit(end, P.Frame(P.RECEIVED, cap.seq, reply.pack()))
 
     # ------------------------------------------------------------------ bridge
 
@@ -651,6 +727,88 @@ class SimBoard:
         self.out_wire.drive(t, 0)
         stats = P.BridgeStats(sent, b.received, b.framing, 0, not_sent)
         self.busy_until = self._emit(t, P.Frame(P.BRIDGE_STATS, seq, stats.pack()))
+
+
+RX_NOISE_STEP_S = 0.5e-6  # the twin draws fresh noise on D8 this often near the threshold
+
+
+def _receive_timing(cmd: P.Receive) -> tuple[int, int, int]:
+    """RECEIVE's prescaler, unit (a bit, or a half-bit for Manchester) in timer counts, and
+    the shift of the edge buffer's counts, as firmware.c computes them."""
+    unit_cycles = (P.F_CPU + cmd.bit_rate // 2) // cmd.bit_rate
+    if cmd.code == 2:
+        unit_cycles //= 2
+    pre = 1
+    for p in (8, 64):
+        if unit_cycles // pre <= 200:
+            break
+        pre = p
+    unit = unit_cycles // pre
+    return pre, unit, 1 if unit > 100 else 0
+
+
+def _cdiv(a: int, b: int) -> int:
+    """C's integer division (towards zero)."""
+    q = abs(a) // b
+    return q if a >= 0 else -q
+
+
+def decode_edges(
+    deltas: list[int], code: int, idle: int, unit: int, nbits: int
+) -> tuple[np.ndarray, int, int]:
+    """firmware.c's RECEIVE decoder: bits from the times between edges (the first edge is 0).
+
+    Returns the ``nbits`` bits, the edges used and how many bits came from edges.
+    """
+    manchester = code == 2
+    delay = [0, 0, 0, 0]
+    out: list[int] = [1] if code == 1 else []
+    edges, ref, t, mid = 1, 0, 0, 0
+    max_run = 2 if manchester else 255
+    confirm = unit // 4
+    level = line = 1 - idle
+    i = 0
+    while len(out) < nbits and i < len(deltas):
+        t += deltas[i]
+        i += 1
+        line ^= 1
+        if line == level:
+            continue
+        at = t
+        while i < len(deltas) and t + deltas[i] - at <= confirm:
+            t += deltas[i]
+            i += 1
+            line ^= 1
+        if line == level:
+            continue  # it went back: a glitch
+        e = at - ref
+        n, span, expect = 1, unit, unit
+        while n < max_run:
+            nxt = span + unit + delay[min(n, 3)]
+            if abs(e - expect) <= abs(e - nxt):
+                break
+            n += 1
+            span += unit
+            expect = nxt
+        err = e - expect
+        k = min(n, 4) - 1
+        if k:
+            delay[k] += _cdiv(err, 8)
+        ref += span + _cdiv(err, 4)
+        edges += 1
+        if manchester:
+            mid = 1 if n == 2 else 1 - mid
+            if mid:
+                out.append(line)
+        elif code == 0:
+            out += [level] * n
+        else:
+            out += [0] * (n - 1) + [1]
+        level = line
+    decoded = min(len(out), nbits)
+    fill = 0 if code == 1 else level
+    out = out[:nbits] + [fill] * (nbits - min(len(out), nbits))
+    return np.array(out, dtype=np.uint8), edges, decoded
 
 
 def _halves(bits: np.ndarray, code: int, idle: int) -> np.ndarray:

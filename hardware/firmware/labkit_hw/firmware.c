@@ -9,6 +9,9 @@
  *     with each half-bit timed by Timer1;
  *   - SAMPLEs the wire on pin D8 (digital, 0/1) or A0 (analog, the ADC) at
  *     a rate set by Timer1, optionally waiting for an edge first;
+ *   - RECEIVEs a frame sent with a line code: Timer1's input capture on D8
+ *     (ICP1) timestamps every edge, and the bits are decoded from the times
+ *     between edges;
  *   - runs a byte BRIDGE: bytes from the host leave on D7 as asynchronous
  *     serial frames (start bit, 8 data bits, stop bit, like a UART) and
  *     bytes arriving on D8 go to the host.
@@ -55,8 +58,9 @@
 #define FRAME_TIMEOUT_MS 100  /* a frame must arrive within 100 ms of its first byte */
 
 #define TX_MIN_RATE 10UL
-#define TX_MAX_RATE 50000UL
+#define TX_MAX_RATE 100000UL
 #define TX_MAX_BITS 2048U
+#define RX_MIN_RATE 1000UL /* RECEIVE: 16 units must fit Timer1 at a prescaler of 64 */
 
 #define SAMPLE_MIN_RATE 10UL
 #define DIGITAL_MAX_RATE 200000UL
@@ -79,6 +83,7 @@ enum {
     CMD_PING = 0x02,
     CMD_TRANSMIT = 0x03,
     CMD_SAMPLE = 0x04,
+    CMD_RECEIVE = 0x05,
     CMD_BRIDGE = 0x06,
     CMD_BRIDGE_DATA = 0x07,
     CMD_BRIDGE_STOP = 0x08,
@@ -91,6 +96,7 @@ enum {
     REP_BRIDGE_ACK = 0x87,
     REP_BRIDGE_RECV = 0x88,
     REP_BRIDGE_STATS = 0x89,
+    REP_RECEIVED = 0x8A,
     REP_ERROR = 0xFF
 };
 
@@ -446,12 +452,22 @@ static void cmd_transmit(uint8_t seq, uint16_t len)
     quiet_begin();
     wire_write(idle);
     timer1_start();
+    const uint8_t *bp = bits; /* the byte of the current bit ... */
+    uint8_t mask = 0x80;      /* ... and the bit in it: most significant first */
     for (uint16_t h = 0; h < halves; h++) {
         /* Work out the next level first, then wait for the tick and write it at
-         * once: the edge then comes a fixed few cycles after the tick. */
-        uint16_t i = h >> 1;
-        uint8_t bit = (bits[i >> 3] >> (7 - (i & 7))) & 1; /* most significant bit first */
+         * once: the edge then comes a fixed few cycles after the tick. (A running
+         * mask, not a shift by a variable amount: at 100 kbit/s a half-bit is 80
+         * cycles.) */
+        uint8_t bit = (*bp & mask) ? 1 : 0;
         uint8_t second_half = h & 1;
+        if (second_half) {
+            mask >>= 1;
+            if (!mask) {
+                mask = 0x80;
+                bp++;
+            }
+        }
         uint8_t level;
         if (code == CODE_NRZL) {
             level = bit;
@@ -611,6 +627,270 @@ static void cmd_sample(uint8_t seq, uint16_t len)
     frame_begin(REP_SAMPLES, seq, (uint16_t)(sizeof h + nbytes));
     frame_bytes(h, sizeof h);
     frame_bytes(buf.samples, nbytes);
+    frame_end();
+}
+
+/* ---------------------------------------------------------------------- */
+/* RECEIVE: decode a frame from the times of its edges (input capture)     */
+/* ---------------------------------------------------------------------- */
+
+/* Two steps. First the edges: Timer1 runs free, and each level change on D8
+ * (ICP1, datasheet 16.6) copies the count into ICR1 and sets ICF1 whatever the
+ * program is doing, so an edge's time is exact to one count. ICES1 says which
+ * edge to catch next: the loop reads the pin after each capture and waits for
+ * the opposite one (and if the pin changed while ICES1 was being set, which the
+ * capture unit then misses, it dates that change itself). The loop stores the
+ * time since the previous edge (in counts of 2 when a unit is over 100 counts; one byte,
+ * or 255 and two bytes) in the sample buffer: about 30 cycles an edge, so edges
+ * 2 us apart are caught. It stops when the line has been quiet for 16 units (a
+ * unit is a bit for NRZ, a half-bit for Manchester) or the buffer is full.
+ *
+ * Then the bits. Near the threshold the noise makes a burst of crossings: an
+ * edge counts when the line still shows its level a quarter unit later, and is
+ * dated by its first crossing. The wire's RC filter delays each edge by how far
+ * the capacitor got: a level held long is crossed late, a short one early. So
+ * the decoder learns, as it goes, how much later than a run of 1 unit an edge
+ * that ends a run of 2, 3 or more units comes, and decides how many units a
+ * run lasted by the nearest of those expected times. The reference (the last
+ * unit boundary, plus the delay of a run of 1) follows each edge by a quarter
+ * of its error, which tracks a clock difference between the boards. Nothing
+ * depends on the bit rate or the wire: the delays are measured, not given.
+ * Manchester: a run of two half-bits always ends in the middle of a bit, which
+ * puts the decoder back in step if it slipped.
+ *
+ * The bits start at the frame's first edge (its preamble tells the host where
+ * the data begins: lab.py); after the last edge the last level repeats. */
+
+#define RX_CLASSES 4
+
+/* The next edge in the buffer: its time (counts since the first edge). */
+static const uint8_t *edge_next(const uint8_t *p, uint16_t *t)
+{
+    uint8_t d = *p++;
+    if (d == 255) {
+        *t = (uint16_t)(*t + (uint16_t)(p[0] | (p[1] << 8)));
+        return p + 2;
+    }
+    *t = (uint16_t)(*t + d);
+    return p;
+}
+
+static void cmd_receive(uint8_t seq, uint16_t len)
+{
+    if (len != 10) {
+        send_error(seq, E_PAYLOAD, 0xFF, CMD_RECEIVE);
+        return;
+    }
+    uint8_t code = payload[0];
+    uint8_t idle = payload[1];
+    uint32_t rate = get32(payload + 2);
+    uint16_t nbits = get16(payload + 6);
+    uint16_t timeout_ms = get16(payload + 8);
+    if (code > CODE_MANCHESTER) {
+        send_error(seq, E_RANGE, 0, CMD_RECEIVE);
+        return;
+    }
+    if (idle > 1) {
+        send_error(seq, E_RANGE, 1, CMD_RECEIVE);
+        return;
+    }
+    if (rate < RX_MIN_RATE || rate > TX_MAX_RATE) {
+        send_error(seq, E_RANGE, 2, CMD_RECEIVE);
+        return;
+    }
+    if (nbits < 1 || nbits > TX_MAX_BITS) {
+        send_error(seq, E_RANGE, 3, CMD_RECEIVE);
+        return;
+    }
+    if (timeout_ms < 1 || timeout_ms > MAX_TIMEOUT_MS) {
+        send_error(seq, E_RANGE, 4, CMD_RECEIVE);
+        return;
+    }
+    uint8_t manchester = code == CODE_MANCHESTER;
+    /* One unit in CPU cycles, then in timer counts: the smallest prescaler (1, 8, 64)
+     * that keeps a unit at most 200 counts, so that 16 units fit the 16-bit timer. */
+    uint32_t unit_cycles = (F_CPU + rate / 2) / rate;
+    if (manchester)
+        unit_cycles /= 2;
+    uint8_t cs = 1;
+    uint16_t pre = 1;
+    while (unit_cycles / pre > 200U && cs < 3) {
+        cs++;
+        pre = cs == 2 ? 8 : 64;
+    }
+    int16_t unit = (int16_t)(unit_cycles / pre);
+    /* The buffer keeps times in counts of 2 when a unit is over 100 counts, so that a
+     * run of 2 units (Manchester's longest) still takes one byte. */
+    uint8_t shift = unit > 100 ? 1 : 0;
+    uint8_t r[6];
+    put32(r, pre);
+    put16(r + 4, nbits);
+    send_frame(REP_ARMED, seq, r, sizeof r); /* the host may now start the transmitter */
+
+    /* 1. The edges. The first one, away from idle, within timeout_ms (Timer0's
+     * millisecond interrupt still runs until it comes). */
+    TCCR1A = 0;
+    TCCR1B = (uint8_t)((idle ? 0 : (1 << ICES1)) | cs);
+    TIFR1 = (1 << ICF1);
+    led(1);
+    uint16_t start = millis16();
+    uint16_t last;
+    for (;;) {
+        if (TIFR1 & (1 << ICF1)) {
+            last = ICR1;
+            uint8_t in = wire_read() ? 1 : 0;
+            TCCR1B = (uint8_t)((in ? 0 : (1 << ICES1)) | cs);
+            TIFR1 = (1 << ICF1);
+            if (in != idle)
+                break;
+        }
+        if ((uint16_t)(millis16() - start) >= timeout_ms) {
+            TCCR1B = 0;
+            led(0);
+            send_error(seq, E_TRIGGER_TIMEOUT, 0xFF, CMD_RECEIVE);
+            return;
+        }
+    }
+    quiet_begin();
+    uint8_t level = (uint8_t)!idle;
+    uint8_t *p = buf.samples;
+    uint8_t *full = buf.samples + SAMPLE_BUF_BYTES - 3;
+    uint16_t quiet = (uint16_t)(16 * unit);
+    while (p < full) {
+        uint16_t t;
+        if (TIFR1 & (1 << ICF1))
+            t = ICR1;
+        else if ((wire_read() ? 1 : 0) != level)
+            t = TCNT1; /* it changed while ICES1 was being set: dated a few cycles late */
+        else if ((uint16_t)(TCNT1 - last) > quiet)
+            break;
+        else
+            continue;
+        {
+            uint8_t in = wire_read() ? 1 : 0;
+            TCCR1B = (uint8_t)((in ? 0 : (1 << ICES1)) | cs);
+            TIFR1 = (1 << ICF1);
+            if (in == level)
+                continue; /* the line went back before the loop looked: no edge */
+            level = in;
+            uint16_t d = (uint16_t)((uint16_t)(t - last) >> shift);
+            last = (uint16_t)(last + (d << shift)); /* the remainder counts in the next one */
+            if (d < 255) {
+                *p++ = (uint8_t)d;
+            } else {
+                *p++ = 255;
+                *p++ = (uint8_t)d;
+                *p++ = (uint8_t)(d >> 8);
+            }
+        }
+    }
+    TCCR1B = 0;
+    quiet_end();
+    led(0);
+
+    /* 2. The bits. */
+    const uint8_t *q = buf.samples, *stop = p;
+    for (uint16_t i = 0; i < TX_MAX_BITS / 8; i++)
+        payload[i] = 0;
+    int16_t delay[RX_CLASSES] = {0, 0, 0, 0}; /* learned: edge delay by run length */
+    uint16_t got = 0;       /* bits decoded */
+    uint8_t *out = payload; /* where bit `got` goes ... */
+    uint8_t mask = 0x80;    /* ... most significant first, as TRANSMIT reads them */
+    uint16_t edges = 1;     /* edges used */
+    uint16_t ref = 0;       /* the last unit boundary (plus the delay of a run of 1) */
+    uint16_t t = 0;         /* the time of the edge at q (the first edge is 0) */
+    uint8_t mid = 0;        /* Manchester: the last boundary was the middle of a bit */
+    uint8_t max_run = manchester ? 2 : 255;
+    unit = (int16_t)(unit >> shift); /* from here on, in the buffer's counts */
+    int16_t confirm = (int16_t)(unit / 4);
+    level = (uint8_t)!idle;  /* the first edge: NRZ, the start of bit 0; Manchester, of a bit */
+    uint8_t line = level;    /* the level after the edge at q */
+    if (code == CODE_NRZI) { /* the frame's first 1: a change of level */
+        *out |= mask;
+        mask >>= 1;
+        got = 1;
+    }
+    while (got < nbits && q < stop) {
+        q = edge_next(q, &t);
+        line = (uint8_t)!line;
+        if (line == level)
+            continue;
+        /* the line in the next quarter unit: a burst of crossings is one edge */
+        uint16_t at = t;
+        while (q < stop) {
+            uint16_t t2 = t;
+            const uint8_t *q2 = edge_next(q, &t2);
+            if ((int16_t)(t2 - at) > confirm)
+                break;
+            q = q2;
+            t = t2;
+            line = (uint8_t)!line;
+        }
+        if (line == level)
+            continue; /* it went back: a glitch */
+        int16_t e = (int16_t)(at - ref);
+        /* How many units since the last boundary: the nearest expected edge time. */
+        uint8_t n = 1;
+        int16_t span = unit; /* n units */
+        int16_t expect = unit;
+        while (n < max_run) {
+            int16_t next = (int16_t)(span + unit + delay[n < RX_CLASSES ? n : RX_CLASSES - 1]);
+            int16_t a = e - expect, b = e - next;
+            if ((a < 0 ? -a : a) <= (b < 0 ? -b : b))
+                break;
+            n++;
+            span = (int16_t)(span + unit);
+            expect = next;
+        }
+        int16_t err = e - expect;
+        uint8_t k = n < RX_CLASSES ? n - 1 : RX_CLASSES - 1;
+        if (k)
+            delay[k] = (int16_t)(delay[k] + err / 8);
+        ref = (uint16_t)(ref + (uint16_t)span + (uint16_t)(err / 4));
+        edges++;
+        /* The run of n units at `level` is over: its bits. */
+        uint8_t nb, bit;
+        if (manchester) {
+            mid = n == 2 ? 1 : !mid; /* two half-bits of one level go from a middle to the next */
+            nb = mid;                /* a bit is its second half: the level after the middle */
+            bit = line;
+        } else {
+            nb = n;
+            bit = level; /* NRZ-I: n - 1 zeros after the run's 1, then this edge's 1 */
+        }
+        for (uint8_t i = 0; i < nb && got < nbits; i++) {
+            if (code == CODE_NRZI ? i == nb - 1 : bit)
+                *out |= mask;
+            mask >>= 1;
+            if (!mask) {
+                mask = 0x80;
+                out++;
+            }
+            got++;
+        }
+        level = line;
+    }
+    uint16_t decoded = got;
+    /* The last run lasts to the end of the frame (no edge closes it): NRZ-I's zeros
+     * are already there, NRZ-L and Manchester repeat the last level. */
+    if (code != CODE_NRZI && level) {
+        for (; got < nbits; got++) {
+            *out |= mask;
+            mask >>= 1;
+            if (!mask) {
+                mask = 0x80;
+                out++;
+            }
+        }
+    }
+    uint8_t h[6];
+    h[0] = code;
+    h[1] = 0;
+    put16(h + 2, edges);
+    put16(h + 4, decoded);
+    frame_begin(REP_RECEIVED, seq, (uint16_t)(sizeof h + (nbits + 7) / 8));
+    frame_bytes(h, sizeof h);
+    frame_bytes(payload, (uint16_t)((nbits + 7) / 8));
     frame_end();
 }
 
@@ -789,7 +1069,8 @@ static void cmd_bridge_stop(uint8_t seq, uint16_t len)
 
 static void dispatch(uint8_t type, uint8_t seq, uint16_t len)
 {
-    if (bridge_on && (type == CMD_TRANSMIT || type == CMD_SAMPLE || type == CMD_BRIDGE)) {
+    if (bridge_on && (type == CMD_TRANSMIT || type == CMD_SAMPLE || type == CMD_RECEIVE ||
+                      type == CMD_BRIDGE)) {
         send_error(seq, E_BUSY, 0xFF, type); /* the wire is in use: BRIDGE_STOP first */
         return;
     }
@@ -811,6 +1092,9 @@ static void dispatch(uint8_t type, uint8_t seq, uint16_t len)
         break;
     case CMD_SAMPLE:
         cmd_sample(seq, len);
+        break;
+    case CMD_RECEIVE:
+        cmd_receive(seq, len);
         break;
     case CMD_BRIDGE:
         cmd_bridge(seq, len);
