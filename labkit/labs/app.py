@@ -138,8 +138,11 @@ def check_chat_errors(ChatServer: Callable[..., Any]) -> None:
 def check_chat_slow_client(ChatServer: Callable[..., Any]) -> None:
     """A client that sends half a message and waits must not hold up the others."""
     def script(s: Scenario[Any], addr: tuple[str, int]) -> None:
-        slow = s.do("slow client connects and sends 3 bytes of a frame", lambda: _Client(addr))
-        s.do("(3 bytes)", lambda: slow.sock.sendall(b"\x00\x00\x00"))
+        hello = ChatMessage.hello("bo", 2).pack()
+        frame = len(hello).to_bytes(4, "big") + hello
+        slow = s.do("slow client connects", lambda: _Client(addr))
+        s.do("slow client sends the first 6 bytes of a HELLO, then waits",
+             lambda: slow.sock.sendall(frame[:6]))
         time.sleep(0.05)
         a = s.do("client 2 connects", lambda: _Client(addr))
         s.do("2: HELLO ana", lambda: a.send(ChatMessage.hello("ana", 1)))
@@ -147,9 +150,8 @@ def check_chat_slow_client(ChatServer: Callable[..., Any]) -> None:
                        hint="while one connection waits for the rest of its message, the others "
                             "must be served: a thread per connection, or select(), and no lock "
                             "held while reading")
-        s.do("slow client sends the rest, a byte every 10 ms", lambda: (
-            slow.sock.sendall(bytes([len(ChatMessage.hello('bo', 2).pack())])),
-            [slow.sock.sendall(bytes([c])) or time.sleep(0.01) for c in ChatMessage.hello("bo", 2).pack()]))
+        s.do("slow client sends the rest, a byte every 10 ms",
+             lambda: [slow.sock.sendall(bytes([c])) or time.sleep(0.01) for c in frame[6:]])
         s.expect_equal("slow client reads", lambda: _show(slow.read()), ("WELCOME", 2, "bo"))
         slow.close()
         a.close()
