@@ -229,5 +229,13 @@ def run_checks(lab: str, title: str, body: Callable[[], int], *, seconds: float 
                memory_mb: int = 1024, always: bool = False) -> None:
     """Run one graded test: labkit sealed, limits on; print ✔ or raise the step log."""
     with limits(seconds, memory_mb), sealed(lab, always=always):
-        steps = body()
+        try:
+            steps = body()
+        except AssertionError as exc:
+            if "raised NotImplementedError" in str(exc):  # not written yet: say only that
+                raise NotImplementedError(
+                    f"{title}: your code is not written yet (a function still raises "
+                    "NotImplementedError): write it in the cell above, then run this test again"
+                ) from None
+            raise
     passed(title, steps)
