@@ -61,8 +61,12 @@ def test_a_decoder_that_calls_labkits_receiver_fails():
 
     with pytest.raises(ScenarioFailure, match="labkit's own"):
         receiver.check_clean(cheat)
-    assert receiver.ber_of(receiver.labkit_decode, receiver.frames(receiver.Condition("manchester", 20), 2, 1),
-                           "manchester") == 0.0
+    assert (
+        receiver.ber_of(
+            receiver.labkit_decode, receiver.frames(receiver.Condition("manchester", 20), 2, 1), "manchester"
+        )
+        == 0.0
+    )
 
 
 def test_a_chat_server_built_on_labkits_room_fails():

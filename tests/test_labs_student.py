@@ -28,7 +28,8 @@ def test_a_value_exercise_defines_its_name_and_a_function_raises():
     stripped = 'raise NotImplementedError("your code here")'
     assert define_names(original, stripped) == (
         "subnet_plan = None  # your answer here\nanswer = None  # your answer here\n"
-        "other = None  # your answer here")
+        "other = None  # your answer here"
+    )
     function = "def f(x):\n    # BEGIN SOLUTION\n    return x\n    # END SOLUTION"
     kept = 'def f(x):\n    raise NotImplementedError("your code here")'
     assert define_names(function, kept) == kept
@@ -36,8 +37,12 @@ def test_a_value_exercise_defines_its_name_and_a_function_raises():
 
 def test_the_edition_has_lessons_labs_and_the_files_they_refer_to(tmp_path):
     done = student_edition(tmp_path, ROOT)
-    for rel in ("course/GLOSSARY.md", "hardware/wiring.svg", "course/labs/L2-switch.ipynb",
-                "course/02-hardware-lab.ipynb"):
+    for rel in (
+        "course/GLOSSARY.md",
+        "hardware/wiring.svg",
+        "course/labs/L2-switch.ipynb",
+        "course/02-hardware-lab.ipynb",
+    ):
         assert (tmp_path / rel).exists(), rel
     # the wiring diagram is found where notebook 02 looks for it
     assert "../hardware/wiring.svg" in json.dumps(cells(tmp_path / "course/02-hardware-lab.ipynb"))

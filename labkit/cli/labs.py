@@ -21,17 +21,25 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``labs`` to the ``labkit`` command's subcommands."""
-    p = subparsers.add_parser("labs", help="grade the labs with nbgrader (teachers)",
-                              description="Make an nbgrader course folder for the labs, grade "
-                                          "submissions, and summarise every test across the class.")
+    p = subparsers.add_parser(
+        "labs",
+        help="grade the labs with nbgrader (teachers)",
+        description="Make an nbgrader course folder for the labs, grade "
+        "submissions, and summarise every test across the class.",
+    )
     p.add_argument("action", choices=("course", "grade", "summary"))
     p.add_argument("folder", help="the nbgrader course folder")
     p.add_argument("--labs", nargs="+", metavar="LAB", help="only these labs (e.g. L2-switch)")
-    p.add_argument("--source", metavar="FOLDER", help="the teacher's edition of the labs "
-                   "(default: this repository's course/labs; use your own for private hidden tests)")
+    p.add_argument(
+        "--source",
+        metavar="FOLDER",
+        help="the teacher's edition of the labs "
+        "(default: this repository's course/labs; use your own for private hidden tests)",
+    )
     p.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
-    p.add_argument("--memory-mb", type=int, default=1024,
-                   help="memory a test may add, MB (Linux; default 1024)")
+    p.add_argument(
+        "--memory-mb", type=int, default=1024, help="memory a test may add, MB (Linux; default 1024)"
+    )
     return p
 
 
@@ -40,12 +48,15 @@ def run(args: argparse.Namespace) -> int:
 
     labs = tuple(args.labs) if args.labs else pipeline.LABS
     if args.action == "course":
-        root = pipeline.make_course(args.folder, labs, source=args.source, timeout=args.timeout,
-                                    memory_mb=args.memory_mb)
+        root = pipeline.make_course(
+            args.folder, labs, source=args.source, timeout=args.timeout, memory_mb=args.memory_mb
+        )
         for path in pipeline.release(root, labs):
             print(f"student release: {path}")
-        print(f"collect submissions as {root}/submitted/<student>/<lab>/<lab>.ipynb, then run "
-              f"`labkit labs grade {args.folder}`")
+        print(
+            f"collect submissions as {root}/submitted/<student>/<lab>/<lab>.ipynb, then run "
+            f"`labkit labs grade {args.folder}`"
+        )
         return 0
     if args.action == "grade":
         grades = pipeline.grade(args.folder, labs)

@@ -148,7 +148,9 @@ def _repository(given: str | None) -> Path:
     return Path.cwd()
 
 
-def student_edition(out: str | Path, source: str | Path | None = None, *, force: bool = False) -> dict[str, list[str]]:
+def student_edition(
+    out: str | Path, source: str | Path | None = None, *, force: bool = False
+) -> dict[str, list[str]]:
     """Make the student edition in ``out``; returns {"written": [...], "kept": [...]} (relative paths)."""
     repo = _repository(None if source is None else str(source))
     base = Path(out)
@@ -181,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
     if args.edition:
         done = student_edition(args.edition, args.source, force=args.force)
         print(f"student edition in {args.edition}: {len(done['written'])} file(s) written, "
-              f"{len(done['kept'])} of yours kept" + (" (use --force to overwrite them)" if done["kept"] else ""))
+              f"{len(done['kept'])} of yours kept"
+              + (" (use --force to overwrite them)" if done["kept"] else ""))
         if args.open:
             import subprocess
 

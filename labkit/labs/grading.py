@@ -94,8 +94,9 @@ def inside(component: Any) -> Any:
     """
     if isinstance(component, type):
         return lambda *a, **k: _Inside(_enter(component)(*a, **k))
-    if isinstance(component, (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-                              functools.partial)):
+    if isinstance(
+        component, (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)
+    ):
         return _enter(component)
     return _Inside(component)
 
@@ -104,19 +105,28 @@ def inside(component: Any) -> Any:
 #: or "module:function".
 SEALS: dict[str, tuple[str, ...]] = {
     "receiver": (
-        "labkit.phy.receiver:estimate_levels", "labkit.phy.receiver:recover_clock",
-        "labkit.phy.receiver:decode_with_clock", "labkit.phy.receiver:find_preamble",
-        "labkit.phy.receiver:receive", "labkit.phy.linecode:decode",
+        "labkit.phy.receiver:estimate_levels",
+        "labkit.phy.receiver:recover_clock",
+        "labkit.phy.receiver:decode_with_clock",
+        "labkit.phy.receiver:find_preamble",
+        "labkit.phy.receiver:receive",
+        "labkit.phy.linecode:decode",
     ),
     "switch": ("labkit.link.switch:LearningSwitch", "labkit.link.bridge:Bridge"),
     "router": (
-        "labkit.net.stack:IPStack", "labkit.net.stack:IPForwarding",
-        "labkit.net.routing:RoutingTable", "labkit.net.arp:ArpResolver", "labkit.net.arp:ArpCache",
+        "labkit.net.stack:IPStack",
+        "labkit.net.stack:IPForwarding",
+        "labkit.net.routing:RoutingTable",
+        "labkit.net.arp:ArpResolver",
+        "labkit.net.arp:ArpCache",
     ),
     "app": (
-        "labkit.app.chat:ChatRoom", "labkit.app.chat:ChatService",
-        "labkit.app.servers:SelectorServer", "labkit.app.servers:ThreadedServer",
-        "labkit.app.http:HttpReader", "labkit.app.http:HttpEventServer",
+        "labkit.app.chat:ChatRoom",
+        "labkit.app.chat:ChatService",
+        "labkit.app.servers:SelectorServer",
+        "labkit.app.servers:ThreadedServer",
+        "labkit.app.http:HttpReader",
+        "labkit.app.http:HttpEventServer",
         "labkit.app.http:HttpEventConnection",
     ),
 }
@@ -128,7 +138,8 @@ def _trap(owner: str, name: str, original: Callable[..., Any]) -> Callable[..., 
         if _depth[0] > 0 or _always[0]:
             raise OutOfReach(
                 f"{owner}.{name} is labkit's own implementation: in a graded test your component "
-                "must do this work itself")
+                "must do this work itself"
+            )
         return original(*args, **kwargs)
 
     return trap
@@ -198,9 +209,12 @@ def limits(seconds: float = 20.0, memory_mb: int = 1024, *, enforce: bool | None
     import threading
 
     if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+
         def alarm(signum: int, frame: Any) -> None:
-            raise TimeLimitExceeded(f"the test ran longer than its limit of {seconds:g} s "
-                                    "(an endless loop, or waiting for something that never comes?)")
+            raise TimeLimitExceeded(
+                f"the test ran longer than its limit of {seconds:g} s "
+                "(an endless loop, or waiting for something that never comes?)"
+            )
 
         previous = signal.signal(signal.SIGALRM, alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -213,8 +227,10 @@ def limits(seconds: float = 20.0, memory_mb: int = 1024, *, enforce: bool | None
     try:
         yield
     except MemoryError:
-        raise MemoryError(f"the test used more than its limit of {memory_mb} MB more memory "
-                          "(a list or buffer growing without bound?)") from None
+        raise MemoryError(
+            f"the test used more than its limit of {memory_mb} MB more memory "
+            "(a list or buffer growing without bound?)"
+        ) from None
     finally:
         for fn in reversed(restore):
             fn()
@@ -225,8 +241,15 @@ def passed(title: str, steps: int) -> None:
     print(f"\u2714 {title}: all {steps} steps passed")
 
 
-def run_checks(lab: str, title: str, body: Callable[[], int], *, seconds: float = 20.0,
-               memory_mb: int = 1024, always: bool = False) -> None:
+def run_checks(
+    lab: str,
+    title: str,
+    body: Callable[[], int],
+    *,
+    seconds: float = 20.0,
+    memory_mb: int = 1024,
+    always: bool = False,
+) -> None:
     """Run one graded test: labkit sealed, limits on; print ✔ or raise the step log."""
     with limits(seconds, memory_mb), sealed(lab, always=always):
         try:

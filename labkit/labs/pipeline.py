@@ -30,13 +30,22 @@ from typing import Any
 
 from labkit.errors import LabkitError
 
-__all__ = ["LABS", "LAB_DIR", "make_course", "nbgrader", "release", "grade", "summary",
-           "write_summary", "plot_summary"]
+__all__ = [
+    "LABS",
+    "LAB_DIR",
+    "make_course",
+    "nbgrader",
+    "release",
+    "grade",
+    "summary",
+    "write_summary",
+    "plot_summary",
+]
 
 LAB_DIR = Path(__file__).resolve().parents[2] / "course" / "labs"
 LABS = ("L1-receiver", "L2-switch", "L3-router", "L5-app")
 
-_CONFIG = '''\
+_CONFIG = """\
 # nbgrader's configuration for the labkit labs (written by `labkit labs course`).
 import os
 
@@ -51,16 +60,21 @@ c.CourseDirectory.root = {root!r}
 # per cell: a test that outlives this is interrupted and the cells after it still run
 c.ExecutePreprocessor.timeout = {timeout}
 c.Execute.timeout = {timeout}
-'''
+"""
 
 
 class GradingError(LabkitError):
     """An nbgrader command failed."""
 
 
-def make_course(root: str | os.PathLike[str], labs: tuple[str, ...] = LABS, *,
-                source: str | os.PathLike[str] | None = None, timeout: int = 120,
-                memory_mb: int = 1024) -> Path:
+def make_course(
+    root: str | os.PathLike[str],
+    labs: tuple[str, ...] = LABS,
+    *,
+    source: str | os.PathLike[str] | None = None,
+    timeout: int = 120,
+    memory_mb: int = 1024,
+) -> Path:
     """Write an nbgrader course folder at ``root``: its config and the labs in ``source/``.
 
     ``source`` is the folder of the teacher's edition (default: this repository's
@@ -70,7 +84,8 @@ def make_course(root: str | os.PathLike[str], labs: tuple[str, ...] = LABS, *,
     src = Path(source) if source is not None else LAB_DIR
     base.mkdir(parents=True, exist_ok=True)
     (base / "nbgrader_config.py").write_text(
-        _CONFIG.format(root=str(base), timeout=int(timeout), memory_mb=int(memory_mb)))
+        _CONFIG.format(root=str(base), timeout=int(timeout), memory_mb=int(memory_mb))
+    )
     for lab in labs:
         nb = src / f"{lab}.ipynb"
         if not nb.exists():
@@ -80,36 +95,77 @@ def make_course(root: str | os.PathLike[str], labs: tuple[str, ...] = LABS, *,
     return base
 
 
-def nbgrader(root: str | os.PathLike[str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def nbgrader(
+    root: str | os.PathLike[str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run ``nbgrader ARGS`` in course folder ``root`` (with this Python); returns the process."""
     env = dict(os.environ, LABKIT_GRADING="1")
     # nbgrader's `db` commands run alembic from PATH: put this Python's scripts first
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=str(root), env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=str(root), env=env, capture_output=True, text=True
+    )
     if check and proc.returncode != 0:
-        raise GradingError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n"
-                           f"{proc.stdout[-2000:]}{proc.stderr[-4000:]}")
+        raise GradingError(
+            f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n"
+            f"{proc.stdout[-2000:]}{proc.stderr[-4000:]}"
+        )
     return proc
 
 
+class _API:
+    """nbgrader's Python API on one course folder, in this process (no start-up per command).
+
+    Loads the folder's ``nbgrader_config.py`` (which sets ``LABKIT_GRADING=1`` for the
+    kernels nbgrader starts) and puts the environment back as it was afterwards.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+
+    def __enter__(self) -> Any:
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+        from traitlets.config.loader import PyFileConfigLoader
+
+        self._env = dict(os.environ)
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
+        config.CourseDirectory.root = str(self.root)
+        return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+    def __exit__(self, *exc: object) -> None:
+        os.environ.clear()
+        os.environ.update(self._env)
+
+
+def _ok(result: dict[str, Any], what: str) -> None:
+    if not result.get("success"):
+        raise GradingError(f"nbgrader {what} failed: {result.get('error')}\n{str(result.get('log'))[-3000:]}")
+
+
 def release(root: str | os.PathLike[str], labs: tuple[str, ...] = LABS) -> list[Path]:
-    """``nbgrader generate_assignment`` for every lab: the student editions in ``release/``."""
-    for lab in labs:
-        nbgrader(root, "generate_assignment", lab, "--force")
+    """nbgrader's ``generate_assignment`` for every lab: the student editions in ``release/``."""
+    with _API(root) as api:
+        for lab in labs:
+            _ok(api.generate_assignment(lab, force=True, create=True), f"generate_assignment {lab}")
     return [Path(root) / "release" / lab / f"{lab}.ipynb" for lab in labs]
 
 
 def grade(root: str | os.PathLike[str], labs: tuple[str, ...] = LABS, *, feedback: bool = True) -> Path:
-    """Autograde every submission of every lab, write feedback and ``grades.csv``; returns its path."""
+    """Autograde every submission of every lab, write feedback and ``grades.csv``; returns its path.
+
+    nbgrader's ``autograde`` and ``generate_feedback`` through its API, then ``nbgrader
+    export`` (its CSV: one row per student and lab).
+    """
     base = Path(root)
-    for lab in labs:
-        if not any((base / "submitted").glob(f"*/{lab}")):
-            continue
-        nbgrader(root, "autograde", lab, "--force")
-        if feedback:
-            nbgrader(root, "generate_feedback", lab, "--force")
-    nbgrader(root, "export", "--to", str(base / "grades.csv"))
+    with _API(root) as api:
+        for lab in labs:
+            for sub in sorted((base / "submitted").glob(f"*/{lab}")):
+                student = sub.parent.name
+                _ok(api.autograde(lab, student, force=True, create=True), f"autograde {lab} {student}")
+            if feedback:
+                _ok(api.generate_feedback(lab, force=True), f"generate_feedback {lab}")
+    nbgrader(root, "export", "--to", str(base.resolve() / "grades.csv"))
     return base / "grades.csv"
 
 
@@ -159,21 +215,34 @@ def summary(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
                     scored = scores.get(cell.name, [])
                     passed = sum(1 for score, top in scored if score >= top)
                     common = messages.get(cell.name, Counter()).most_common(1)
-                    rows.append({
-                        "lab": assignment.name, "test": cell.name, "points": cell.max_score,
-                        "submissions": len(scored), "passed": passed,
-                        "pass_rate": round(passed / len(scored), 3) if scored else None,
-                        "most_common_failure": common[0][0] if common else "",
-                        "failures_with_it": common[0][1] if common else 0,
-                    })
+                    rows.append(
+                        {
+                            "lab": assignment.name,
+                            "test": cell.name,
+                            "points": cell.max_score,
+                            "submissions": len(scored),
+                            "passed": passed,
+                            "pass_rate": round(passed / len(scored), 3) if scored else None,
+                            "most_common_failure": common[0][0] if common else "",
+                            "failures_with_it": common[0][1] if common else 0,
+                        }
+                    )
     return rows
 
 
 def write_summary(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
     """The summary as CSV, one row per graded test."""
     out = Path(path)
-    fields = ["lab", "test", "points", "submissions", "passed", "pass_rate", "most_common_failure",
-              "failures_with_it"]
+    fields = [
+        "lab",
+        "test",
+        "points",
+        "submissions",
+        "passed",
+        "pass_rate",
+        "most_common_failure",
+        "failures_with_it",
+    ]
     with out.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()

@@ -1,5 +1,6 @@
 import numpy as np
 
+
 def find_threshold(samples):
     """Halfway between the low and the high level (two clusters of sample values)."""
     x = np.asarray(samples, dtype=float)

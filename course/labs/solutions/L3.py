@@ -63,7 +63,7 @@ class Router:
         waiting = self.pending.pop(arp.sender_ip, None)
         if waiting is not None:
             waiting["timer"].cancel()
-            for packet, came_in in waiting["packets"]:
+            for packet, _came_in in waiting["packets"]:
                 self.send_frame(waiting["iface"], arp.sender_mac, ETH_IPV4, packet.pack())
 
     def send_frame(self, iface, dst_mac, ethertype, payload):
