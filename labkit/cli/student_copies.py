@@ -191,8 +191,6 @@ def run(args: argparse.Namespace) -> int:
             return subprocess.call([sys.executable, "-m", "jupyterlab"], cwd=args.edition)
         print(f"open it with:  cd {args.edition} && jupyter lab")
         return 0
-    from labkit.exercises import student_copy
-
     sources = [Path(p) for p in args.notebooks] or sorted(Path("course").glob("*.ipynb"))
     if not sources:
         print("labkit student-copies: no notebooks given and none found in ./course",
@@ -200,6 +198,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     for src in sources:
-        n = student_copy(src, out / src.name)
+        n = _lesson_copy(src, out / src.name)
         print(f"{src} -> {out / src.name} ({n} solution cell(s) emptied)")
     return 0
