@@ -128,3 +128,31 @@ def test_limits_stop_a_loop_and_an_allocation_and_then_lift(monkeypatch):
                 hog.append(bytearray(1 << 22))
     big = bytearray(200 << 20)  # lifted again
     assert len(big) == 200 << 20
+
+
+def test_the_labs_command_parses_its_three_actions():
+    from labkit.cli import build_parser
+
+    for action in ("course", "grade", "summary"):
+        args = build_parser().parse_args(["labs", action, "grading", "--labs", "L2-switch"])
+        assert (args.action, args.folder, args.labs) == (action, "grading", ["L2-switch"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["labs", "publish", "grading"])
+
+
+def test_a_failure_message_names_the_step_that_failed():
+    from labkit.labs.pipeline import failure_message
+
+    ns: dict = {}
+    exec(solution("L2-switch"), ns)
+
+    class NeverAges(ns["Switch"]):
+        def forward(self, in_port, frame, now_ns):
+            return super().forward(in_port, frame, 0)
+
+    with pytest.raises(ScenarioFailure) as info:
+        switch.check_ageing(NeverAges)
+    line = failure_message({"ename": "ScenarioFailure", "evalue": str(info.value)})
+    assert line == "ageing: expect  t=11s B->A in p2: 11 s after A last sent: aged, flood p1, p3, p4"
+    assert failure_message({"ename": "NameError", "evalue": "name 'Switch' is not defined"}) == (
+        "NameError: name 'Switch' is not defined")
