@@ -61,6 +61,16 @@ def test_the_release_has_no_solution_and_no_hidden_test(course):
             "".join(c["source"]).split("### BEGIN HIDDEN TESTS")[1].split("### END")[0].strip() not in text
             for c in hidden
         )
+        # run as a student would: up to the tests, which say NotImplementedError and nothing else
+        namespace: dict = {}
+        errors = set()
+        for cell in student["cells"]:
+            if cell["cell_type"] == "code":
+                try:
+                    exec(compile("".join(cell["source"]), lab, "exec"), namespace)
+                except Exception as exc:  # noqa: BLE001 - what the student sees
+                    errors.add(type(exc).__name__)
+        assert errors == {"NotImplementedError"}, (lab, errors)
         # every graded cell has its points
         graded = [
             c["metadata"]["nbgrader"]

@@ -132,7 +132,7 @@ RUNAWAY = (
         "allocates without bound when ARP gives up",
         '        if waiting["tries"] >= self.arp_tries:\n',
         '        if waiting["tries"] >= self.arp_tries:\n'
-        "            hog = []\n            while True:\n                hog.append(bytearray(1 << 24))\n",
+        "            hog = []\n            while True:\n                hog.append(bytes(1 << 24))\n",
         ("host_unreachable",),
     ),
     Patch(
