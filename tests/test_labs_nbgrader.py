@@ -5,7 +5,7 @@ complete submission (the reference solution), a partly right one (a deliberately
 component from labkit.labs.wrong.WRONG) and a runaway (RUNAWAY: an endless loop or an
 allocation without bound in one test); ``autograde``, ``generate_feedback``, ``export``
 and the class summary. Each test's time limit is lowered to 5 s (LABKIT_GRADING_SECONDS)
-so the runaways cost little. Cost: about 90 s on an idle 2-core machine, 5 min at a load of 10.
+so the runaways cost little. Cost: 121-188 s measured on the shared 2-core machine at a load of 10.
 """
 
 from __future__ import annotations
