@@ -32,7 +32,7 @@ def listed_in_help() -> list[str]:
 
 def test_every_subcommand_in_the_help_has_its_own_module():
     names = listed_in_help()
-    assert names == ["version", "student-copies", "ber", "demo", "hw", "tap", "site"]
+    assert names == ["version", "student-copies", "ber", "demo", "hw", "tap", "labs", "site"]
     for name in names:
         module = importlib.import_module(f"labkit.cli.{name.replace('-', '_')}")
         assert (ROOT / "labkit" / "cli" / f"{name.replace('-', '_')}.py").is_file()

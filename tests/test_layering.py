@@ -64,6 +64,7 @@ PLACES = {
     "labkit.hw.*": "hw",
     "labkit.hw.exercises": "hw.exercises",  # compatibility: the hardware checks' old home
     "labkit.exercises.*": "exercises",
+    "labkit.labs.*": "labs",  # the labs' graders: the learner's component in labkit's network
     "labkit.viz.*": "viz",
     "labkit.cli.*": "cli",  # labkit/cli.py today, the labkit/cli/ package being written
     "labkit.hw.cli": "cli",  # the `labkit hw` subcommand (moving to labkit/cli/, then a re-export)
@@ -92,6 +93,7 @@ MAY_IMPORT = {
     "apps":         ("bottom layers sim sim.stacks testing hw apps",             "programs"),
     "exercises":    ("bottom layers sim sim.stacks testing hw apps exercises",   "checks and labs"),
     "viz":          ("bottom layers sim sim.stacks testing hw apps viz",         "plots and widgets"),
+    "labs":         ("bottom layers sim sim.stacks testing labs",                "lab graders"),
     "cli":          ("*",                                                        "on top of everything"),
     "main":         ("bottom cli",                                               "the entry point"),
 }

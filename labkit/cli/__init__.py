@@ -2,11 +2,13 @@
 
     labkit --version, labkit version   print the version
     labkit student-copies [-o DIR]     write the notebooks without their solutions
+    labkit student-copies --edition DIR   a student's own edition: lessons, labs, files
     labkit ber [--code C]              measured and theoretical bit error rates
     labkit demo [--pcap FILE] [--hardware TX RX]  one web request through every layer
     labkit hw ports|doctor|selftest|send|recv   the hardware lab (see hardware/README.md)
     labkit tap [--name DEV] [--ip CIDR]   a labkit host behind a Linux TAP device (root)
     labkit site [-o DIR]               the course website (Jupyter Book, the docs extra)
+    labkit labs course|grade|summary DIR  grade the labs with nbgrader (teachers)
 
 ``python -m labkit ...`` runs the same command.
 
@@ -39,13 +41,13 @@ import os
 import sys
 from types import ModuleType
 
-from labkit.cli import ber, demo, hw, site, student_copies, tap, version
+from labkit.cli import ber, demo, hw, labs, site, student_copies, tap, version
 from labkit.errors import LabkitError
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 #: The subcommands, in the order ``labkit --help`` lists them.
-SUBCOMMANDS: tuple[ModuleType, ...] = (version, student_copies, ber, demo, hw, tap, site)
+SUBCOMMANDS: tuple[ModuleType, ...] = (version, student_copies, ber, demo, hw, tap, labs, site)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ faster ones scramble or use 4B5B/8B10B codes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -37,6 +38,7 @@ __all__ = [
     "Levels",
     "Clock",
     "Reception",
+    "Decoder",
     "estimate_levels",
     "slice_levels",
     "recover_clock",
@@ -362,3 +364,18 @@ def receive(
     pos = int(np.argmax(agree))
     matches = int(round((agree[pos] + pre.size) / 2))
     return Reception(bits[pos + pre.size :], levels, clock, pos + pre.size, matches)
+
+
+class Decoder(Protocol):
+    """The door for a receiver of one's own (lab 1): samples in, the bits after the preamble out.
+
+    ``decode(samples, code, samples_per_bit, preamble)`` is given the receiver's samples
+    (anywhere in a frame's transmission: idle line, preamble, payload), the line code
+    (``"nrz-l"`` or ``"manchester"``), the nominal samples per bit (the transmitter's
+    clock may differ by about 1%) and the preamble's bits; it returns the bits that follow
+    the preamble. labkit's own is ``lambda s, c, n, p: receive(s, c, n, preamble=p).bits``;
+    :mod:`labkit.labs.receiver` grades a learner's against it.
+    """
+
+    def __call__(self, samples: np.ndarray, code: str, samples_per_bit: int,
+                 preamble: np.ndarray) -> np.ndarray: ...
