@@ -702,8 +702,8 @@ class DHCPClient:
     def _renew(self) -> None:
         if self.state not in ("BOUND", "RENEWING"):
             return
+        self._note("T1: RENEW" if self.state == "BOUND" else "RENEW again")
         self.state = "RENEWING"
-        self._note("T1: RENEW")
         self._send(DHCPMessage.make("REQUEST", self.mac, xid=self._xid, ciaddr=self.address.ip
                                     if self.address else _ZERO), unicast_to=self.server)
         self._retry_until(self.lease[1] if self.lease else 0, self._renew)
@@ -711,8 +711,8 @@ class DHCPClient:
     def _rebind(self) -> None:
         if self.state not in ("RENEWING", "REBINDING"):
             return
+        self._note("T2: REBIND" if self.state == "RENEWING" else "REBIND again")
         self.state = "REBINDING"
-        self._note("T2: REBIND")
         self._send(DHCPMessage.make("REQUEST", self.mac, xid=self._xid, ciaddr=self.address.ip
                                     if self.address else _ZERO))
         self._retry_until(self.lease[2] if self.lease else 0, self._rebind)

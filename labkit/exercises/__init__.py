@@ -78,6 +78,8 @@ _MODULES = {
     "net": "net",
     "udp": "transport",
     "tcp": "transport",
+    "dhcp": "dhcpdns",
+    "dns": "dhcpdns",
     "app": "app",
     "capstone": "capstone",
 }
