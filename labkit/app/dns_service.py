@@ -74,19 +74,31 @@ class Zone:
         self.records: dict[str, list[ResourceRecord]] = {}
         self.names: set[str] = {self._key}  # every name that exists, empty non-terminals too
         for rr in records:
-            if not isinstance(rr, ResourceRecord):
-                raise LabkitValueError(f"records: expected ResourceRecord, got {rr!r}")
-            key = rr.name.lower()
-            if not is_subdomain(key, self._key):
-                raise LabkitValueError(f"record {rr.name}: not in zone {self.origin}")
-            self.records.setdefault(key, []).append(rr)
-            while key != self._key:
-                self.names.add(key)
-                key = key.split(".", 1)[1] or "."
+            self.add(rr)
         soa = [r for r in self.records.get(self._key, []) if r.rtype == _SOA]
         if not soa:
             raise LabkitValueError(f"zone {self.origin}: has no SOA record at its origin")
         self.soa = soa[0]
+
+    def add(self, rr: ResourceRecord) -> None:
+        """Add one record to the zone."""
+        if not isinstance(rr, ResourceRecord):
+            raise LabkitValueError(f"records: expected ResourceRecord, got {rr!r}")
+        key = rr.name.lower()
+        if not is_subdomain(key, self._key):
+            raise LabkitValueError(f"record {rr.name}: not in zone {self.origin}")
+        self.records.setdefault(key, []).append(rr)
+        while key != self._key:
+            self.names.add(key)
+            key = key.split(".", 1)[1] or "."
+
+    def replace(self, name: str, rtype: int | str, records: Iterable[ResourceRecord]) -> None:
+        """Put ``records`` in place of the zone's ``rtype`` records at ``name`` (a record moves)."""
+        key, t = normalize_name(name).lower(), type_code(rtype)
+        kept = [r for r in self.records.get(key, []) if r.rtype != t]
+        self.records[key] = kept
+        for rr in records:
+            self.add(rr)
 
     def negative(self) -> ResourceRecord:
         """The SOA as sent with a negative answer: TTL min(SOA TTL, minimum) (RFC 2308)."""

@@ -318,8 +318,8 @@ def ttl_run(ttl: int, *, interval: float = 30.0, duration: float = 1800.0,
     t = 0.0
     while t < duration:
         if not moved and t >= move_at:
-            ex = zones["auth"]
-            ex.records["www.example.com."] = [RR("www.example.com.", "A", "10.0.0.81", ttl=ttl)]
+            zones["auth"].replace("www.example.com.", "A",
+                                  [RR("www.example.com.", "A", "10.0.0.81", ttl=ttl)])
             moved = True
         before = resolver.queries_sent
         res = resolver.resolve("www.example.com")
@@ -362,17 +362,19 @@ class CacheTTLExplorer(widgets.VBox):
         r = self.result()
         fig, ax = plt.subplots(figsize=(9, 3.2))
         t = np.array(r["times"]) / 60
-        colours = ["tab:red" if s else "tab:blue" for s in r["stale"]]
-        ax.bar(t, r["sent"], width=0.4, color=colours)
+        ax.bar(t, r["sent"], width=0.4, color="tab:blue", label="questions for this lookup")
         ax.axvline(10, color="k", ls="--", lw=1)
         ax.text(10.1, max(r["sent"] + [1]) * 0.95, "www moves to 10.0.0.81", fontsize=8, va="top")
         hits = [x for x, n in zip(t, r["sent"]) if n == 0]
-        ax.plot(hits, [0.05] * len(hits), "|", color="tab:green", ms=8, label="answered from the cache")
+        ax.plot(hits, [0.08] * len(hits), "|", color="tab:green", ms=8, label="answered from the cache")
+        stale = [x for x, old in zip(t, r["stale"]) if old]
+        ax.plot(stale, [0.35] * len(stale), "x", color="tab:red", ms=7,
+                label="stale: the old address, after the move")
         ax.set_xlabel("time (minutes)")
         ax.set_ylabel("questions sent upstream")
         ax.set_ylim(0, 3.6)
         ax.legend(loc="upper right", fontsize=8)
-        ax.set_title(self.summary(r) + "\n(red: the answer was the old, stale address)", fontsize=10)
+        ax.set_title(self.summary(r), fontsize=10)
         fig.tight_layout()
         return fig
 
