@@ -328,3 +328,13 @@ def test_a_discover_flood_keeps_the_pool_bounded_and_a_real_client_is_served() -
     events = [e for _, e in client.history]
     assert events[:2] == ["DISCOVER", "DISCOVER"]  # the first went unanswered: the pool was full
     assert client.state == "BOUND" and client.address is not None
+
+
+@settings(max_examples=FUZZ_EXAMPLES // 5)
+@given(st.lists(messages, min_size=1, max_size=5))
+def test_the_server_logic_takes_any_message(msgs: list[DHCPMessage]) -> None:
+    net, server, _client = lan()
+    for k, m in enumerate(msgs):
+        out = server.handle(m, k * 1_000_000_000)
+        assert out is None or (out.op == 2 and out.xid == m.xid)
+        assert len(server.leases) <= len(server.pool)

@@ -9,6 +9,9 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis_profiles import FUZZ_EXAMPLES
 
 from labkit.app.dns import Message, ResourceRecord
 from labkit.app.dns_service import (
@@ -215,3 +218,29 @@ def test_real_server_answers_labkit_and_dnspython() -> None:
         s.close()
         assert Message.parse(data).rcode == 1 and Message.parse(data).id == 0x1234
         assert stub.addresses("mail.example.com") == ["10.0.0.25"]
+
+
+# --------------------------------------------------------------------------- a server facing garbage
+
+_GOOD = Message.query("www.example.com", "A", id=9).pack()
+
+
+@settings(max_examples=FUZZ_EXAMPLES // 5)
+@given(st.one_of(st.binary(max_size=80),
+                 st.lists(st.tuples(st.integers(0, 60), st.integers(0, 255)), min_size=1, max_size=4)
+                 .map(lambda edits: _mutated(edits))))
+def test_the_server_answers_garbage_with_formerr_or_nothing(data: bytes) -> None:
+    server = AuthoritativeServer([zones()["example"]])
+    out = server.handle(data)
+    if out is not None:
+        reply = Message.parse(out)
+        assert reply.qr and len(out) <= 512
+        if len(data) >= 2:
+            assert reply.id == int.from_bytes(data[:2], "big")
+
+
+def _mutated(edits: list[tuple[int, int]]) -> bytes:
+    b = bytearray(_GOOD)
+    for pos, val in edits:
+        b[pos % len(b)] = val
+    return bytes(b)
