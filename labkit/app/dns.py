@@ -169,11 +169,10 @@ def _text_labels(name: str) -> list[bytes]:
     labels: list[bytes] = []
     cur = bytearray()
     i, n = 0, len(name)
-    ended = False
     while i < n:
         ch = name[i]
         if ch == "\\":
-            if i + 3 < n and name[i + 1:i + 4].isdigit():
+            if i + 3 < n and name[i + 1:i + 4].isdigit():  # \DDD: a byte by its decimal value
                 v = int(name[i + 1:i + 4])
                 if v > 255:
                     raise LabkitValueError(f"name={name!r}: escape \\{v} is not a byte")
@@ -182,18 +181,13 @@ def _text_labels(name: str) -> list[bytes]:
                 continue
             if i + 1 >= n:
                 raise LabkitValueError(f"name={name!r}: ends in a lone backslash")
-            try:
-                cur.extend(name[i + 1].encode("ascii"))
-            except UnicodeEncodeError:
-                raise LabkitValueError(f"name={name!r}: not ASCII") from None
-            i += 2
-            continue
-        if ch == ".":
+            ch = name[i + 1]  # \X: the character X itself, even a dot
+            i += 1
+        elif ch == ".":
             if not cur:
                 raise LabkitValueError(f"name={name!r}: has an empty label (two dots in a row)")
             labels.append(bytes(cur))
             cur = bytearray()
-            ended = i == n - 1
             i += 1
             continue
         try:
@@ -201,9 +195,8 @@ def _text_labels(name: str) -> list[bytes]:
         except UnicodeEncodeError:
             raise LabkitValueError(f"name={name!r}: not ASCII") from None
         i += 1
-    if cur or not ended:
-        if cur:
-            labels.append(bytes(cur))
+    if cur:
+        labels.append(bytes(cur))
     return labels
 
 
