@@ -338,3 +338,27 @@ def test_the_server_logic_takes_any_message(msgs: list[DHCPMessage]) -> None:
         out = server.handle(m, k * 1_000_000_000)
         assert out is None or (out.op == 2 and out.xid == m.xid)
         assert len(server.leases) <= len(server.pool)
+
+
+def test_the_stack_gives_and_takes_an_address() -> None:
+    net, server, client = lan()
+    stack = net["C"].stack
+    assert list(stack.routes) == [] and stack.addresses == []
+    stack.configure("eth0", "10.0.0.7/24", gateway="10.0.0.1")
+    assert stack.addresses == [IPv4Address("10.0.0.7")]
+    assert sorted(str(r.network) for r in stack.routes) == ["0.0.0.0/0", "10.0.0.0/24"]
+    stack.configure("eth0", None)
+    assert stack.addresses == [] and list(stack.routes) == []
+    with pytest.raises(LabkitValueError, match="prefix"):
+        stack.configure("eth0", "not an address")
+    with pytest.raises(LabkitValueError, match="eth9"):
+        stack.send_broadcast("eth9", 17, b"")
+    # an unaddressed host takes UDP for its MAC, but nothing else: no ICMP, no forwarding
+    heard: list[int] = []
+    stack.register(1, lambda packet, now: heard.append(packet.protocol))
+    ping = IPv4Packet(src=IPv4Address("10.0.0.1"), dst=IPv4Address("10.0.0.50"), protocol=1,
+                      payload=b"\x08\x00\xf7\xff\x00\x00\x00\x00")
+    frame = EthernetFrame(net["C"].iface.mac, net["SRV"].iface.mac, 0x0800, ping.pack())
+    net.at(0, net["SRV"].send, frame.pack(fcs=False))
+    net.run(until="1s")
+    assert heard == [] and stack.counters["not_for_me"] >= 1
