@@ -202,6 +202,11 @@ class IPStack:
         self.icmp_listeners: list[Listener] = []
         #: Packets delivered to this node that no registered protocol took.
         self.inbox: list[IPv4Packet] = []
+        #: Called as ``listener(interface, arp_packet, now)`` for every ARP packet that arrives,
+        #: numbered interface or not (a DHCP client's ARP probe listens here, RFC 5227).
+        self.arp_listeners: list[Callable[[str, ARPPacket, int], Any]] = []
+        #: The interface the packet being delivered came in on (a DHCP relay needs it).
+        self.arrival: str | None = None
         self.counters = dict.fromkeys(
             ("received", "delivered", "forwarded", "ttl_expired", "no_route", "frag_needed",
              "fragments_sent", "reassembled", "bad_frames", "bad_packets", "not_for_me",
@@ -258,12 +263,14 @@ class IPStack:
             self.counters["not_for_me"] += 1
             return
         if eth.ethertype == EtherType.ARP:
-            if port.arp is None:
-                return
             try:
                 arp = ARPPacket.parse(eth.payload)
             except LabkitError:
                 self.counters["bad_frames"] += 1
+                return
+            for listener in list(self.arp_listeners):
+                listener(iface.name, arp, now)
+            if port.arp is None:
                 return
             self._carry_out(port, port.arp.receive(arp, now), now)
         elif eth.ethertype == EtherType.IPV4:
@@ -273,7 +280,11 @@ class IPStack:
                 self.counters["bad_packets"] += 1
                 return
             self.counters["received"] += 1
-            if self._is_mine(packet.dst):
+            # an interface with no address yet (a DHCP client's) takes the UDP sent to its MAC:
+            # a server may send the offer to the address it offers, before the client has it
+            if self._is_mine(packet.dst) or (port.ip is None and self.forwarder is None
+                                             and packet.protocol == 17):
+                self.arrival = iface.name
                 self._deliver(packet, port, now)
             elif self.forwarder is not None:
                 self.forwarder.forward(self, packet, iface.name, now)
@@ -470,6 +481,64 @@ class IPStack:
             return packet
         self.output(packet, route)
         return packet
+
+    # -- interfaces without an address (DHCP) ---------------------------------------------------
+    def send_frame(self, interface: str, dst_mac: object, ethertype: int, payload: bytes) -> None:
+        """Send one Ethernet frame out of ``interface`` as it is: no route, no ARP."""
+        port = self.ports.get(interface)
+        if port is None:
+            raise LabkitValueError(f"interface={interface!r}: {self.name} has none of that name "
+                                   f"(it has: {', '.join(self.ports)})")
+        dst = MACAddress(dst_mac)  # type: ignore[arg-type]
+        frame = EthernetFrame(dst, MACAddress(port.iface.mac), ethertype, payload)
+        port.iface.send(frame.pack(fcs=False))
+
+    def send_broadcast(self, interface: str, protocol: int, payload: bytes, *,
+                       src: object = "0.0.0.0", ttl: int | None = None) -> IPv4Packet:
+        """Send ``payload`` to 255.255.255.255 out of ``interface``, from ``src``.
+
+        What a DHCP client does before it has an address (``src`` 0.0.0.0), and
+        a DHCP server or relay answering it. The frame goes to ff:ff:ff:ff:ff:ff.
+        """
+        packet = IPv4Packet(src=as_address(src, "src"), dst=LIMITED_BROADCAST, protocol=protocol,
+                            payload=payload, ttl=self.ttl if ttl is None else ttl,
+                            identification=next(self._ids) & 0xFFFF)
+        self.send_frame(interface, BROADCAST, EtherType.IPV4, packet.pack())
+        return packet
+
+    def configure(self, interface: str, address: object, gateway: object = None) -> None:
+        """Give ``interface`` an address (``"10.0.0.7/24"``), or take it away with ``None``.
+
+        The connected route and the ARP resolver follow; ``gateway`` sets the
+        default route (removed with the address). What a DHCP client does when
+        it binds a lease, and when the lease expires.
+        """
+        port = self.ports.get(interface)
+        if port is None:
+            raise LabkitValueError(f"interface={interface!r}: {self.name} has none of that name")
+        old = port.iface.ip
+        if old is not None:
+            for route in list(self.routes):
+                if route.interface == interface:
+                    self.routes.remove(route.network)
+        if address is None:
+            new = None
+        else:
+            try:
+                new = IPv4Interface(address)
+            except ValueError:
+                raise LabkitValueError(f"address={address!r}: expected an address with its prefix, "
+                                       "like '10.0.0.7/24'") from None
+        try:
+            port.iface.ip = new  # type: ignore[misc]
+        except AttributeError:
+            raise LabkitValueError(f"interface={interface!r}: its address cannot be changed") from None
+        port.arp = None
+        if new is not None:
+            port.arp = ArpResolver(MACAddress(port.iface.mac), new)
+            self.routes.add_connected(new, interface)
+            if gateway is not None:
+                self.routes.add_default(gateway, interface)
 
     def __repr__(self) -> str:
         role = "router" if self.forwarding else "host"
