@@ -33,10 +33,14 @@ What it implements, and where the RFCs leave a choice, what it chose:
 - retransmission timeout from RTT samples (RFC 6298: SRTT, RTTVAR, Karn's
   rule, exponential backoff). The minimum RTO is 200 ms, as in Linux; RFC 6298
   says it SHOULD be 1 s (``TCPConfig(rto_min=1_000_000_000)`` gives that);
-- congestion control per RFC 5681 (slow start, congestion avoidance, fast
-  retransmit on three duplicate ACKs, fast recovery), with NewReno's handling
-  of partial ACKs (RFC 6582), so several losses in one window do not each
-  cost a timeout;
+- congestion control through a door of its own (:mod:`labkit.transport.congestion`,
+  ``TCPConfig(congestion=...)``): the controller (NewReno by default, RFC 5681
+  with RFC 6582) owns cwnd and ssthresh; the connection does fast retransmit on
+  three duplicate ACKs, retransmits the next hole on each partial ACK, keeps
+  RFC 6582's ``recover`` guard (set after a timeout too), and tells the
+  controller whether the window is validated (RFC 7661: cwnd grows only while
+  at least half of it has been in use in the last RTT);
+- after a SYN timed out, data starts with RTO = 3 s (RFC 6298 5.7);
 - after ``max_retransmissions`` unanswered retransmissions the connection
   gives up with :class:`ConnectionTimeout`;
 - TIME-WAIT lasts 2 MSL (MSL = 30 s by default, so 60 s, as in Linux);
@@ -53,6 +57,7 @@ from enum import Enum
 import numpy as np
 
 from labkit.errors import LabkitError, LabkitValueError
+from labkit.transport.congestion import Ack, CongestionControl, CongestionFactory, NewReno
 from labkit.transport.ports import check_port
 from labkit.transport.tcp import Flags, TCPSegment, tcp_options
 
@@ -137,6 +142,8 @@ class TCPConfig:
     max_retransmissions: int = 10
     msl: int = 30 * S
     dupack_threshold: int = 3
+    #: the congestion controller: a class or no-argument factory (see labkit.transport.congestion)
+    congestion: CongestionFactory = NewReno
 
     def __post_init__(self) -> None:
         if not 1 <= self.mss <= 65495:
@@ -147,6 +154,8 @@ class TCPConfig:
             raise LabkitValueError(f"send_buffer={self.send_buffer!r}: must be positive")
         if not 0 < self.rto_min <= self.rto_initial <= self.rto_max:
             raise LabkitValueError("rto_min <= rto_initial <= rto_max must hold, all positive")
+        if not callable(self.congestion):
+            raise LabkitValueError(f"congestion={self.congestion!r}: a controller class or factory")
 
 
 def _signed(delta: int) -> int:
@@ -229,13 +238,45 @@ class TCPConnection:
         self.rttvar = 0
         self._rtt_seq: int | None = None
         self._rtt_start = 0
-        # congestion control (RFC 5681 / 6582)
-        self.cwnd = 0
-        self.ssthresh = 1 << 30
+        # congestion control: the controller owns cwnd and ssthresh; recovery is ours
+        self.cc: CongestionControl = self.config.congestion()
         self._dupacks = 0
-        self._recover: int | None = None
+        self._in_recovery = False
+        self._recover = iss  # RFC 6582's "recover": no new recovery for data sent before it
+        self._syn_timed_out = False
+        self.min_rtt: int | None = None
+        self._flight_peak = 0  # RFC 7661: the most in flight in this RTT and the last one
+        self._pipe_ack = 0
+        self._peak_epoch_end = 0
         self._passive = False
         self._highest_sent = iss + 1
+
+    # ------------------------------------------------------------------ congestion window
+    @property
+    def cwnd(self) -> int:
+        """The congestion window in bytes (the controller's, see :attr:`cc`)."""
+        return self.cc.cwnd
+
+    @property
+    def ssthresh(self) -> int:
+        """The slow-start threshold in bytes (the controller's)."""
+        return self.cc.ssthresh
+
+    def _cc_record(self, now: int) -> None:
+        """Append to cwnd_history if the controller changed cwnd or ssthresh."""
+        point = (self.cc.cwnd, self.cc.ssthresh)
+        if not self.cwnd_history or self.cwnd_history[-1][1:] != point:
+            self.cwnd_history.append((now, *point))
+
+    def _ack_event(self, now: int, acked: int, rtt: int | None, dupack: bool = False) -> Ack:
+        flight = self.snd_nxt - self.snd_una
+        if now >= self._peak_epoch_end:  # a new RTT-long epoch for RFC 7661's pipeACK
+            self._pipe_ack, self._flight_peak = self._flight_peak, flight
+            self._peak_epoch_end = now + (self.srtt or self.rto)
+        used = max(self._pipe_ack, self._flight_peak)
+        return Ack(now=now, acked=acked, flight=flight, rtt=rtt, srtt=self.srtt,
+                   min_rtt=self.min_rtt, cwnd_limited=2 * used >= self.cc.cwnd,
+                   dupack=dupack, sack=False)
 
     # ------------------------------------------------------------------ user calls
     def connect(self, now: int) -> None:
@@ -425,6 +466,9 @@ class TCPConnection:
         if state is State.TIME_WAIT:
             self._rtx_deadline = self._persist_deadline = None
             self._timewait_deadline = now + 2 * self.config.msl
+        if (state is State.ESTABLISHED and self._syn_timed_out and self.srtt is None
+                and self.config.rto_initial < 3 * S):
+            self.rto = 3 * S  # RFC 6298 5.7: a SYN timed out, so data starts with RTO = 3 s
         if self.on_state_change is not None:
             self.on_state_change(self, state, now)
 
@@ -465,9 +509,8 @@ class TCPConnection:
         self.snd_wnd = seg.window
         self._snd_wl1 = seg.seq
         self._snd_wl2 = self.snd_una
-        smss = self.smss
-        self.cwnd = min(4 * smss, max(2 * smss, 4380))  # RFC 5681 initial window
-        self.cwnd_history.append((now, self.cwnd, self.ssthresh))
+        self.cc.start(self.smss, now, sack=False)
+        self._cc_record(now)
 
     def _arrives_syn_sent(self, seg: TCPSegment, now: int) -> None:
         ack = None
@@ -616,44 +659,52 @@ class TCPConnection:
         # were sent before that and arrived after all.
         self.snd_nxt = max(self.snd_nxt, ack)
         self._retries = 0
-        self._ack_rtt(ack, now)
-        smss = self.smss
-        if self._recover is not None:
-            if ack >= self._recover:  # full ACK: recovery is over (RFC 6582 3.2 step 3)
-                self.cwnd = min(self.ssthresh, max(self.snd_nxt - self.snd_una, smss) + smss)
-                self._recover = None
+        rtt = self._ack_rtt(ack, now)
+        event = self._ack_event(now, acked, rtt)
+        if self._in_recovery:
+            if ack >= self._recover or getattr(self.cc, "partial_ack_ends_recovery", False):
+                self._in_recovery = False  # full ACK: recovery is over (RFC 6582 3.2 step 3)
+                self.cc.on_recovery_end(event)
             else:  # partial ACK: the next hole was lost too; resend it at once
                 self._retransmit_first(now)
-                self.cwnd = max(smss, self.cwnd - acked + smss)
-        elif self.cwnd < self.ssthresh:
-            self.cwnd += min(acked, smss)  # slow start
+                self.cc.on_recovery_ack(event)
         else:
-            self.cwnd += max(1, smss * smss // self.cwnd)  # congestion avoidance
-        self.cwnd_history.append((now, self.cwnd, self.ssthresh))
+            self.cc.on_ack(event)
+        self._cc_record(now)
         self._dupacks = 0
         self._rtx_deadline = None if self.snd_una == self.snd_nxt else now + self.rto
 
     def _duplicate_ack(self, now: int) -> None:
         self._dupacks += 1
-        smss = self.smss
-        if self._recover is not None:
-            self.cwnd += smss  # each duplicate ACK means a segment has left the network
+        if self._in_recovery:
+            self.cc.on_recovery_ack(self._ack_event(now, 0, None, dupack=True))
         elif self._dupacks == self.config.dupack_threshold:
-            flight = self.snd_nxt - self.snd_una
-            self.ssthresh = max(flight // 2, 2 * smss)
+            # RFC 6582 3.2 step 1: only a loss of data sent after the last recovery (or
+            # timeout) starts a new one. The RFC says the ACK must cover more than
+            # "recover"; labkit lets it equal it, so that losing the first segment sent
+            # after a recovery is still repaired without a timeout.
+            if self.snd_una < self._recover:
+                return
+            self.cc.on_loss(self.snd_nxt - self.snd_una, now)
+            self._in_recovery = True
             self._recover = self.snd_nxt
             self._retransmit_first(now)
-            self.cwnd = self.ssthresh + 3 * smss
         else:
             return
-        self.cwnd_history.append((now, self.cwnd, self.ssthresh))
+        self._cc_record(now)
 
-    def _ack_rtt(self, ack: int, now: int) -> None:
+    def _ack_rtt(self, ack: int, now: int) -> int | None:
         """Take an RTT sample if the timed segment is acknowledged (RFC 6298, Karn's rule)."""
         if self._rtt_seq is None or ack < self._rtt_seq:
-            return
+            return None
         sample = now - self._rtt_start
         self._rtt_seq = None
+        self._rtt_sample(sample, now)
+        return sample
+
+    def _rtt_sample(self, sample: int, now: int) -> None:
+        """Update SRTT, RTTVAR and RTO from one measurement (RFC 6298 2.2-2.4)."""
+        self.min_rtt = sample if self.min_rtt is None else min(self.min_rtt, sample)
         if self.srtt is None:
             self.srtt, self.rttvar = sample, sample // 2
         else:
@@ -713,6 +764,7 @@ class TCPConnection:
                 self._rtt_seq, self._rtt_start = self.snd_nxt + len(data) + fin, now
             self.snd_nxt += len(data) + fin
             self._highest_sent = max(self._highest_sent, self.snd_nxt)
+            self._flight_peak = max(self._flight_peak, self.snd_nxt - self.snd_una)
             if self._rtx_deadline is None:
                 self._rtx_deadline = now + self.rto
         # zero window with data waiting and nothing in flight: the persist timer probes
@@ -745,12 +797,15 @@ class TCPConnection:
                 f"connection timed out: {self.config.max_retransmissions} retransmissions of "
                 f"sequence number {self.snd_una & MASK} went unanswered"), now)
             return
-        smss = self.smss
         if self.state in _SYNCHRONIZED:
-            self.ssthresh = max((self.snd_nxt - self.snd_una) // 2, 2 * smss)
-            self.cwnd = smss  # loss window (RFC 5681 3.1)
-            self.cwnd_history.append((now, self.cwnd, self.ssthresh))
-        self._recover = None
+            self.cc.on_timeout(self.snd_nxt - self.snd_una, now)
+            self._cc_record(now)
+        else:
+            self._syn_timed_out = True
+        # RFC 6582 section 4: after a timeout, no fast retransmit for the duplicate ACKs
+        # that the go-back resends of data already received will draw.
+        self._in_recovery = False
+        self._recover = self._highest_sent
         self._dupacks = 0
         self.rto = min(self.config.rto_max, self.rto * 2)  # exponential backoff
         self._rtt_seq = None
