@@ -44,7 +44,6 @@ kept in :attr:`Cubic.region` (``"slow start"``, ``"reno"``, ``"concave"``,
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 from labkit.errors import LabkitValueError
