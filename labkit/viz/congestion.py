@@ -195,13 +195,16 @@ def plot_bufferbloat(buffers: Sequence[float], runs: Sequence[Run], *,
     left.plot(buffers, p95, "s--", color="#d95f02", label="95th percentile")
     left.axhline(base, color="#888888", ls=":", lw=1)
     left.text(buffers[0], base, " RTT of the empty path", va="bottom", color="#555555", fontsize=9)
+    ticks = [f"{b:g}" if b >= 1 else f"1/{round(1 / b)}" for b in buffers]
     left.set_xscale("log", base=2)
+    left.set_xticks(list(buffers), ticks)
     left.set_xlabel("bottleneck buffer (bandwidth-delay products)")
     left.set_ylabel("RTT (ms)")
     left.legend(loc="upper left", fontsize=9)
     left.set_title("A bigger buffer: a longer wait")
     right.plot(buffers, util, "o-", color="#1b9e77")
     right.set_xscale("log", base=2)
+    right.set_xticks(list(buffers), ticks)
     right.set_ylim(0, 105)
     right.set_xlabel("bottleneck buffer (bandwidth-delay products)")
     right.set_ylabel("link used (%)")
@@ -219,12 +222,12 @@ def plot_sojourn(runs: Mapping[str, Run], ax: Axes | None = None) -> Axes:
         ax.plot(t / S, soj / MS, color=_COLOURS[k], lw=1,
                 label=f"{label}: {100 * r.utilisation():.0f}% of the link, "
                       f"median wait {np.median(soj) / MS:.1f} ms")
-    ax.axhline(5, color="#c0392b", ls=":", lw=1)
-    ax.text(0, 5, " CoDel's target, 5 ms", va="bottom", color="#c0392b", fontsize=9)
+    ax.axhline(5, color="#c0392b", ls=":", lw=1, label="CoDel's target, 5 ms")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("time in the queue (ms)")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper right", fontsize=9, framealpha=0.95)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9, ncol=1,
+              frameon=False)
     ax.set_title("The same flow through a big buffer: drop-tail and CoDel")
     return ax
 
