@@ -231,7 +231,8 @@ class TCPConnection:
         self._persist_deadline: int | None = None
         self._timewait_deadline: int | None = None
         self._retries = 0
-        self._probes = 0
+        self._probes = 0  # zero-window probes since the last ACK (the give-up counter)
+        self._persist_shift = 0  # persist backoff exponent: reset only when the window opens
         # RTT estimation (RFC 6298)
         self.rto = self.config.rto_initial
         self.srtt: int | None = None
@@ -410,11 +411,17 @@ class TCPConnection:
         if not self._acceptable(seq, seg_len):
             if flags & Flags.RST:
                 return
+            if state is State.TIME_WAIT and flags & Flags.FIN and seq + seg_len == self.rcv_nxt:
+                # RFC 9293 3.10.7.4: the only thing that can arrive in TIME-WAIT is a
+                # retransmission of the remote FIN: acknowledge it and restart the 2 MSL.
+                self._timewait_deadline = now + 2 * self.config.msl
             if self.rcv_wnd == 0 and seq == self.rcv_nxt and flags & Flags.ACK:
                 self._process_ack(seg, seq, now)  # zero window: still take ACKs (and probes)
             self._emit(Flags.ACK, self.snd_nxt)
             return
         # 2. RST
+        if flags & Flags.RST and state is State.TIME_WAIT:
+            return  # RFC 1337: ignore RST in TIME-WAIT; the clean close stands, 2 MSL runs out
         if flags & Flags.RST:
             if seq != self.rcv_nxt:
                 self._emit(Flags.ACK, self.snd_nxt)  # RFC 5961 challenge ACK
@@ -639,6 +646,7 @@ class TCPConnection:
             self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window, seq, ack
             if self.snd_wnd > 0:
                 self._persist_deadline = None
+                self._persist_shift = 0
         if self._fin_acked:
             if self.state is State.FIN_WAIT_1:
                 self._set_state(State.FIN_WAIT_2, now)
@@ -828,7 +836,10 @@ class TCPConnection:
             return
         data, _ = self._segment_at(self.snd_nxt, 1)
         self._emit(Flags.ACK, self.snd_nxt, data)  # a one-byte window probe
-        backoff = min(self.config.rto_max, self.rto << min(self._probes, 6))
+        # RFC 1122 4.2.2.17: the interval doubles from probe to probe, answered or not
+        # (answers reset only the give-up counter, _probes); it resets when the window opens.
+        self._persist_shift += 1
+        backoff = min(self.config.rto_max, self.rto << min(self._persist_shift, 16))
         self._persist_deadline = now + backoff
 
     def __repr__(self) -> str:
