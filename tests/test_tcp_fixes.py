@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_transport_tcp import established, one
+from test_transport_tcp import BASIC, established, one
 
 from labkit.transport.tcp import Flags, TCPSegment
 from labkit.transport.tcp_connection import State, TCPConfig, TCPConnection
@@ -26,7 +26,7 @@ def _time_wait(cfg: TCPConfig):
 
 
 def test_retransmitted_fin_in_time_wait_is_acked_and_restarts_two_msl():
-    a, _, fin = _time_wait(TCPConfig(msl=2 * S))
+    a, _, fin = _time_wait(TCPConfig.basic(msl=2 * S))
     assert a.next_timer() == 5 * MS + 4 * S
     a.segment_arrives(fin, 3 * S)  # B's ACK was lost (say): B sends its FIN again
     ack = one(a)
@@ -39,7 +39,7 @@ def test_retransmitted_fin_in_time_wait_is_acked_and_restarts_two_msl():
 
 
 def test_rst_in_time_wait_is_ignored_rfc_1337():
-    a, _, fin = _time_wait(TCPConfig(msl=2 * S))
+    a, _, fin = _time_wait(TCPConfig.basic(msl=2 * S))
     rst = TCPSegment(80, 40000, seq=fin.seq + 1, flags=Flags.RST)  # exactly at RCV.NXT
     a.segment_arrives(rst, 1 * S)
     assert a.state is State.TIME_WAIT and a.error is None and a.take_output() == []
@@ -63,7 +63,7 @@ def _zero_window(cfg: TCPConfig):
 
 def test_zero_window_probes_back_off_while_answered_and_never_give_up():
     """RFC 1122 4.2.2.17: exponential probe intervals; no giving up while probes are answered."""
-    a, b = _zero_window(TCPConfig(recv_buffer=4000, mss=1000, max_retransmissions=3))
+    a, b = _zero_window(TCPConfig.basic(recv_buffer=4000, mss=1000, max_retransmissions=3))
     rto = a.rto
     t = a.next_timer()
     intervals = []
@@ -86,7 +86,7 @@ def test_zero_window_probes_back_off_while_answered_and_never_give_up():
 
 
 def test_unanswered_zero_window_probes_give_up():
-    a, _ = _zero_window(TCPConfig(recv_buffer=4000, mss=1000, max_retransmissions=3))
+    a, _ = _zero_window(TCPConfig.basic(recv_buffer=4000, mss=1000, max_retransmissions=3))
     probes = 0
     while a.state is State.ESTABLISHED:
         a.tick(a.next_timer())
@@ -96,8 +96,8 @@ def test_unanswered_zero_window_probes_give_up():
 
 def test_syn_received_connection_also_gets_three_second_rto():
     """RFC 6298 5.7 on the passive side: a SYN,ACK timed out."""
-    a = TCPConnection(40000, 80, iss=1000)
-    b = TCPConnection(80, iss=5000)
+    a = TCPConnection(40000, 80, iss=1000, config=BASIC)  # without timestamps: Karn, no sample
+    b = TCPConnection(80, iss=5000, config=BASIC)
     b.listen(0)
     a.connect(0)
     b.segment_arrives(one(a), 0)
