@@ -6,7 +6,7 @@ virtual clock; windows and times are checked exactly.
 
 from __future__ import annotations
 
-from test_transport_tcp import ISS_A, established, one
+from test_transport_tcp import BASIC, ISS_A, established, one
 
 from labkit.transport.congestion import Ack, CongestionControl, NewReno, Reno, initial_window
 from labkit.transport.tcp_connection import State, TCPConfig, TCPConnection
@@ -22,7 +22,8 @@ def test_initial_windows():
 
 
 def test_reno_by_hand_slow_start_avoidance_loss_and_timeout():
-    cc = Reno()
+    assert Reno().initial_segments == 10 and NewReno().initial_segments == 10  # RFC 6928
+    cc = Reno(initial_segments=None)
     cc.start(MSS, 0)
     assert (cc.cwnd, cc.ssthresh) == (4380, 1 << 30)
     cc.on_ack(Ack(now=1, acked=2 * MSS, flight=0))
@@ -87,7 +88,7 @@ class Fixed:
 
 
 def test_a_students_controller_plugs_in_and_sees_every_event():
-    a, b = established(TCPConfig(congestion=Fixed))
+    a, b = established(TCPConfig.basic(congestion=Fixed))
     cc = a.cc
     assert isinstance(cc, Fixed) and isinstance(cc, CongestionControl)
     assert a.cwnd == 4 * MSS and cc.calls == [("start", 0)]
@@ -110,7 +111,7 @@ def test_a_students_controller_plugs_in_and_sees_every_event():
 
 def test_timeout_sets_recover_so_go_back_duplicates_start_no_fast_retransmit():
     """RFC 6582 section 4: duplicate ACKs for data sent before a timeout start no recovery."""
-    a, b = established(TCPConfig(congestion=Fixed))
+    a, b = established(TCPConfig.basic(congestion=Fixed))
     a.send(bytes(4 * MSS), 0)
     segs = a.take_output()
     a.tick(a.next_timer())  # RTO at 200 ms: all four were lost, or so A thinks
@@ -129,8 +130,8 @@ def test_timeout_sets_recover_so_go_back_duplicates_start_no_fast_retransmit():
 
 def test_syn_timeout_gives_three_second_rto_for_data():
     """RFC 6298 5.7: a SYN timed out, so the RTO is 3 s once the connection is established."""
-    a = TCPConnection(40000, 80, iss=ISS_A)
-    b = TCPConnection(80, iss=5000)
+    a = TCPConnection(40000, 80, iss=ISS_A, config=BASIC)  # without timestamps: Karn, no sample
+    b = TCPConnection(80, iss=5000, config=BASIC)
     b.listen(0)
     a.connect(0)
     a.take_output()  # the SYN is lost

@@ -2,6 +2,10 @@
 
 Each test reads as a script: an action on one end, then what must come out of
 it (segments, states, times). Sequence numbers are checked exactly.
+
+These scenarios are the classic TCP's (:meth:`TCPConfig.basic`: no window
+scaling, SACK or timestamps); tests/test_tcp_options.py has the RFC 7323 and
+RFC 2018 ones, with labkit's defaults.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from labkit.transport.tcp_connection import (
 
 S = 1_000_000_000
 ISS_A, ISS_B = 1000, 5000
+BASIC = TCPConfig.basic()
 
 
 def one(conn: TCPConnection) -> TCPSegment:
@@ -35,6 +40,7 @@ def one(conn: TCPConnection) -> TCPSegment:
 
 def established(config: TCPConfig | None = None):
     """A (client, ISS 1000) and B (server, ISS 5000) through the handshake at t = 0."""
+    config = config or BASIC
     a = TCPConnection(40000, 80, iss=ISS_A, config=config, name="A")
     b = TCPConnection(80, iss=ISS_B, config=config, name="B")
     b.listen(0)
@@ -47,8 +53,8 @@ def established(config: TCPConfig | None = None):
 
 
 def test_three_way_handshake_step_by_step():
-    a = TCPConnection(40000, 80, iss=ISS_A, name="A")
-    b = TCPConnection(80, iss=ISS_B, name="B")
+    a = TCPConnection(40000, 80, iss=ISS_A, config=BASIC, name="A")
+    b = TCPConnection(80, iss=ISS_B, config=BASIC, name="B")
     b.listen(0)
     assert b.state is State.LISTEN
     a.connect(0)
@@ -94,7 +100,7 @@ def test_duplicate_segment_is_delivered_once():
 
 
 def test_four_way_close_and_time_wait():
-    cfg = TCPConfig(msl=2 * S)
+    cfg = TCPConfig.basic(msl=2 * S)
     a, b = established(cfg)
     a.close(0)
     fin = one(a)
@@ -122,8 +128,8 @@ def test_four_way_close_and_time_wait():
 
 
 def test_simultaneous_open():
-    a = TCPConnection(1111, 2222, iss=ISS_A)
-    b = TCPConnection(2222, 1111, iss=ISS_B)
+    a = TCPConnection(1111, 2222, iss=ISS_A, config=BASIC)
+    b = TCPConnection(2222, 1111, iss=ISS_B, config=BASIC)
     a.connect(0)
     b.connect(0)
     syn_a, syn_b = one(a), one(b)
@@ -152,8 +158,8 @@ def test_simultaneous_close():
 
 
 def test_connect_to_closed_port_is_refused():
-    a = TCPConnection(40000, 81, iss=ISS_A)
-    closed = TCPConnection(81, iss=ISS_B)  # CLOSED: nobody listens
+    a = TCPConnection(40000, 81, iss=ISS_A, config=BASIC)
+    closed = TCPConnection(81, iss=ISS_B, config=BASIC)  # CLOSED: nobody listens
     a.connect(0)
     closed.segment_arrives(one(a), 1)
     rst = one(closed)
@@ -179,7 +185,7 @@ def test_reset_must_hit_rcv_nxt_exactly():
 
 
 def test_ack_for_unsent_data_in_syn_received_gets_rst():
-    b = TCPConnection(80, iss=ISS_B)
+    b = TCPConnection(80, iss=ISS_B, config=BASIC)
     b.listen(0)
     b.segment_arrives(TCPSegment(40000, 80, seq=ISS_A, flags=Flags.SYN), 0)
     b.take_output()
@@ -189,7 +195,7 @@ def test_ack_for_unsent_data_in_syn_received_gets_rst():
 
 
 def test_syn_retransmission_backoff_and_giving_up():
-    cfg = TCPConfig(max_retransmissions=3)
+    cfg = TCPConfig.basic(max_retransmissions=3)
     a = TCPConnection(40000, 80, iss=ISS_A, config=cfg)
     a.connect(0)
     a.take_output()
@@ -258,7 +264,7 @@ def test_fast_retransmit_on_three_duplicate_acks():
 
 
 def test_slow_reader_shrinks_window_then_zero_window_probes():
-    cfg = TCPConfig(recv_buffer=4000, mss=1000)
+    cfg = TCPConfig.basic(recv_buffer=4000, mss=1000)
     a, b = established(cfg)
     a.send(bytes(range(256)) * 40, 0)  # 10,240 bytes, more than B will buffer
     now = 0
@@ -285,7 +291,7 @@ def test_slow_reader_shrinks_window_then_zero_window_probes():
 
 
 def test_listen_answers_stray_ack_with_rst():
-    b = TCPConnection(80, iss=ISS_B)
+    b = TCPConnection(80, iss=ISS_B, config=BASIC)
     b.listen(0)
     b.segment_arrives(TCPSegment(1, 80, seq=5, ack=42, flags=Flags.ACK), 0)
     assert one(b) == TCPSegment(80, 1, seq=42, flags=Flags.RST)

@@ -201,12 +201,13 @@ class Reno:
 
     Reno ends recovery at the first ACK that moves SND.UNA, deflating the
     window to ``ssthresh``. ``initial_segments``: the initial window in
-    segments (None: RFC 5681's 2-4 segments by SMSS).
+    segments; 10 by default (RFC 6928, as Linux); None gives RFC 5681's 2-4
+    segments by SMSS (3 for 1460 bytes).
     """
 
     partial_ack_ends_recovery: ClassVar[bool] = True
 
-    def __init__(self, initial_segments: int | None = None) -> None:
+    def __init__(self, initial_segments: int | None = 10) -> None:
         self.initial_segments = initial_segments
         self.smss = 536
         self.cwnd = 0

@@ -128,13 +128,36 @@ class ConnectionClosed(TCPError, BrokenPipeError):
     """The connection is closed (or closing) for sending."""
 
 
+#: 100 Mbit/s for 100 ms: the path the default buffers are sized to fill
+_BDP_100M_100MS = 100_000_000 // 8 // 10
+
+
+def _newreno_rfc5681() -> CongestionControl:
+    """NewReno with RFC 5681's initial window (2-4 segments: 3 for an SMSS of 1460)."""
+    return NewReno(initial_segments=None)
+
+
 @dataclass(frozen=True)
 class TCPConfig:
-    """Tunable constants; times in nanoseconds, sizes in bytes."""
+    """Tunable constants; times in nanoseconds, sizes in bytes.
+
+    The defaults are those of a Linux host: window scaling, SACK and
+    timestamps offered (each used only if the peer offers it too), an
+    initial window of 10 segments (NewReno's default), and buffers that fill
+    a 100 Mbit/s path with a 100 ms round trip (2 MiB to receive, 4 MiB to
+    send). :meth:`basic` is the TCP of RFC 793 with RFC 6298 and 5681: no
+    option but MSS, 64 KiB window, initial window 3.
+    """
 
     mss: int = 1460
-    recv_buffer: int = 65535
-    send_buffer: int = 1 << 20
+    recv_buffer: int = 2 << 20
+    send_buffer: int = 4 << 20
+    #: RFC 7323 window scaling: offered, and used if the peer offers it too
+    window_scaling: bool = True
+    #: RFC 7323 timestamps (RTT on every ACK, PAWS): offered, used if the peer agrees
+    timestamps: bool = True
+    #: RFC 2018 SACK with RFC 6675 loss recovery: offered, used if the peer agrees
+    sack: bool = True
     rto_initial: int = 1 * S
     rto_min: int = 200 * MS
     rto_max: int = 60 * S
@@ -148,14 +171,39 @@ class TCPConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.mss <= 65495:
             raise LabkitValueError(f"mss={self.mss!r}: must be 1..65495")
-        if not 1 <= self.recv_buffer <= 0xFFFF:
-            raise LabkitValueError(f"recv_buffer={self.recv_buffer!r}: 1..65535 (no window scaling)")
+        top = 0xFFFF << 14 if self.window_scaling else 0xFFFF
+        if not 1 <= self.recv_buffer <= top:
+            raise LabkitValueError(f"recv_buffer={self.recv_buffer!r}: 1..{top}" + (
+                "" if self.window_scaling else " (no window scaling)"))
         if self.send_buffer < 1:
             raise LabkitValueError(f"send_buffer={self.send_buffer!r}: must be positive")
         if not 0 < self.rto_min <= self.rto_initial <= self.rto_max:
             raise LabkitValueError("rto_min <= rto_initial <= rto_max must hold, all positive")
         if not callable(self.congestion):
             raise LabkitValueError(f"congestion={self.congestion!r}: a controller class or factory")
+
+    @classmethod
+    def basic(cls, **changes: object) -> TCPConfig:
+        """RFC 793 TCP with RFC 6298 timers and RFC 5681 congestion control, nothing newer.
+
+        No window scaling, SACK or timestamps (only the MSS option), a 64 KiB
+        receive window and RFC 5681's initial window of 3 segments: the TCP
+        of the first lesson, whose captures stay simple. ``changes`` override
+        any field.
+        """
+        fields: dict[str, object] = dict(
+            recv_buffer=65535, send_buffer=1 << 20, window_scaling=False, timestamps=False,
+            sack=False, congestion=_newreno_rfc5681)
+        fields.update(changes)
+        return cls(**fields)  # type: ignore[arg-type]
+
+    @property
+    def window_shift(self) -> int:
+        """The window scale this end offers: the least shift that can advertise recv_buffer."""
+        shift = 0
+        while self.recv_buffer > 0xFFFF << shift:
+            shift += 1
+        return shift
 
 
 def _signed(delta: int) -> int:
@@ -207,6 +255,7 @@ class TCPConnection:
         self.retransmissions = 0
         self.on_state_change: Callable[[TCPConnection, State, int], None] | None = None
         self._out: list[TCPSegment] = []
+        self._now = 0  # the time of the call being served (for timestamps)
         # send sequence space (absolute, unwrapped)
         self.iss = iss
         self.snd_una = iss
@@ -218,6 +267,14 @@ class TCPConnection:
         self._buf_start = iss + 1  # sequence number of _send_buf[0]
         self._fin_queued = False
         self._peer_mss = 536
+        # options agreed in the handshake (RFC 7323, RFC 2018)
+        self.window_scaling = False
+        self.timestamps = False
+        self.sack = False
+        self._snd_shift = 0  # the peer's window scale: applied to windows it sends
+        self._rcv_shift = 0  # ours: applied to windows we send
+        self._ts_recent = 0  # TS.Recent: the peer's TSval to echo
+        self._last_ack_sent = 0  # Last.ACK.sent (absolute)
         # receive sequence space
         self.irs = 0
         self.rcv_nxt = 0
@@ -231,7 +288,8 @@ class TCPConnection:
         self._persist_deadline: int | None = None
         self._timewait_deadline: int | None = None
         self._retries = 0
-        self._probes = 0
+        self._probes = 0  # zero-window probes since the last ACK (the give-up counter)
+        self._persist_shift = 0  # persist backoff exponent: reset only when the window opens
         # RTT estimation (RFC 6298)
         self.rto = self.config.rto_initial
         self.srtt: int | None = None
@@ -281,6 +339,7 @@ class TCPConnection:
     # ------------------------------------------------------------------ user calls
     def connect(self, now: int) -> None:
         """Active open: send SYN, enter SYN-SENT."""
+        self._now = now
         if self.state is not State.CLOSED:
             raise TCPError(f"connect: connection is {self.state}, not CLOSED")
         if self.remote_port is None:
@@ -290,6 +349,7 @@ class TCPConnection:
 
     def listen(self, now: int = 0) -> None:
         """Passive open: wait in LISTEN for a SYN."""
+        self._now = now
         if self.state is not State.CLOSED:
             raise TCPError(f"listen: connection is {self.state}, not CLOSED")
         self._passive = True
@@ -297,6 +357,7 @@ class TCPConnection:
 
     def send(self, data: bytes, now: int) -> int:
         """Queue bytes to send; returns how many fit in the send buffer."""
+        self._now = now
         if self.error is not None:
             raise self.error
         if self.state not in _CAN_SEND and self.state not in (State.SYN_SENT, State.SYN_RECEIVED):
@@ -311,6 +372,7 @@ class TCPConnection:
 
     def recv(self, max_bytes: int, now: int) -> bytes:
         """Take up to ``max_bytes`` received bytes (b"" if none are waiting; see :attr:`eof`)."""
+        self._now = now
         if max_bytes < 0:
             raise LabkitValueError(f"max_bytes={max_bytes!r}: cannot be negative")
         data = bytes(self._rx_buf[:max_bytes])
@@ -341,6 +403,7 @@ class TCPConnection:
 
     def close(self, now: int) -> None:
         """Close the sending side: FIN after all queued data (RFC 9293 CLOSE call)."""
+        self._now = now
         if self.state in (State.CLOSED,):
             return
         if self.state in (State.LISTEN, State.SYN_SENT):
@@ -357,6 +420,7 @@ class TCPConnection:
 
     def abort(self, now: int) -> None:
         """Reset the connection: send RST and forget it."""
+        self._now = now
         if self.state in (State.SYN_RECEIVED, *_SYNCHRONIZED) and self.state is not State.TIME_WAIT:
             self._out.append(TCPSegment(self.local_port, self.remote_port or 0,
                                         seq=self.snd_nxt & MASK, flags=Flags.RST))
@@ -376,6 +440,7 @@ class TCPConnection:
 
     def tick(self, now: int) -> None:
         """Run the timers that are due at ``now``."""
+        self._now = now
         if self._timewait_deadline is not None and now >= self._timewait_deadline:
             self._timewait_deadline = None
             self._set_state(State.CLOSED, now)
@@ -388,6 +453,7 @@ class TCPConnection:
     # ------------------------------------------------------------------ arriving segments
     def segment_arrives(self, seg: TCPSegment, now: int) -> None:
         """Process one arriving segment (RFC 9293 3.10.7), queueing any answer."""
+        self._now = now
         state = self.state
         if state is State.CLOSED:
             rst = rst_for(seg)
@@ -406,15 +472,30 @@ class TCPConnection:
             # Simultaneous open: the peer's SYN,ACK repeats the SYN we already took; only its
             # ACK is new, so process it as an ACK (only the new part of a segment counts).
             flags, seq, seg_len = flags & ~Flags.SYN, seq + 1, seg_len - 1
+        ts = seg.timestamps if self.timestamps else None
+        # RFC 7323 5.3: PAWS, a segment whose timestamp is older than TS.Recent is an old
+        # duplicate from an earlier wrap of the sequence space: acknowledge and drop it.
+        if ts is not None and not flags & Flags.RST and _signed(ts[0] - self._ts_recent) < 0:
+            self._emit(Flags.ACK, self.snd_nxt)
+            return
         # 1. acceptability
         if not self._acceptable(seq, seg_len):
             if flags & Flags.RST:
                 return
+            if state is State.TIME_WAIT and flags & Flags.FIN and seq + seg_len == self.rcv_nxt:
+                # RFC 9293 3.10.7.4: the only thing that can arrive in TIME-WAIT is a
+                # retransmission of the remote FIN: acknowledge it and restart the 2 MSL.
+                self._timewait_deadline = now + 2 * self.config.msl
             if self.rcv_wnd == 0 and seq == self.rcv_nxt and flags & Flags.ACK:
                 self._process_ack(seg, seq, now)  # zero window: still take ACKs (and probes)
             self._emit(Flags.ACK, self.snd_nxt)
             return
+        # RFC 7323 4.3: remember the timestamp to echo, from segments at or left of Last.ACK.sent
+        if ts is not None and seq <= self._last_ack_sent:
+            self._ts_recent = ts[0]
         # 2. RST
+        if flags & Flags.RST and state is State.TIME_WAIT:
+            return  # RFC 1337: ignore RST in TIME-WAIT; the clean close stands, 2 MSL runs out
         if flags & Flags.RST:
             if seq != self.rcv_nxt:
                 self._emit(Flags.ACK, self.snd_nxt)  # RFC 5961 challenge ACK
@@ -438,7 +519,7 @@ class TCPConnection:
                                             seq=seg.ack, flags=Flags.RST))
                 return
             self._set_state(State.ESTABLISHED, now)
-            self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window, seq, ack
+            self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window << self._snd_shift, seq, ack
         if not self._process_ack(seg, seq, now):
             return
         if self.state is State.CLOSED:
@@ -476,9 +557,22 @@ class TCPConnection:
         self.error = error
         self._set_state(State.CLOSED, now)
 
+    def _syn_options(self, now: int) -> tuple:
+        """MSS, and the RFC 7323/2018 options: all offered on a SYN, only the agreed on a SYN,ACK."""
+        cfg, reply = self.config, self.state is State.SYN_RECEIVED
+        ws = cfg.window_scaling and (self.window_scaling or not reply)
+        ts = cfg.timestamps and (self.timestamps or not reply)
+        return tcp_options(mss=cfg.mss, window_scale=cfg.window_shift if ws else None,
+                           sack_permitted=cfg.sack and (self.sack or not reply),
+                           timestamps=(self._tsval(now), self._ts_recent if reply else 0) if ts else None)
+
+    def _tsval(self, now: int) -> int:
+        """Our timestamp clock: virtual milliseconds (RFC 7323 allows 1 ms to 1 s per tick)."""
+        return (now // MS) & MASK
+
     def _send_syn(self, now: int, ack: bool) -> None:
         flags = Flags.SYN | (Flags.ACK if ack else Flags(0))
-        self._emit(flags, self.iss, options=tcp_options(mss=self.config.mss))
+        self._emit(flags, self.iss, options=self._syn_options(now))
         self.snd_nxt = max(self.snd_nxt, self.iss + 1)
         if self._rtx_deadline is None:
             self._rtx_deadline = now + self.rto
@@ -506,10 +600,19 @@ class TCPConnection:
         self._advertise(force=True)
         if seg.mss is not None:
             self._peer_mss = seg.mss
-        self.snd_wnd = seg.window
+        cfg = self.config
+        self.window_scaling = cfg.window_scaling and seg.window_scale is not None
+        if self.window_scaling:
+            self._snd_shift, self._rcv_shift = seg.window_scale or 0, cfg.window_shift
+        ts = seg.timestamps
+        self.timestamps = cfg.timestamps and ts is not None
+        if ts is not None and self.timestamps:
+            self._ts_recent = ts[0]
+        self.sack = cfg.sack and seg.sack_permitted
+        self.snd_wnd = seg.window  # a SYN's window is never scaled (RFC 7323 2.2)
         self._snd_wl1 = seg.seq
         self._snd_wl2 = self.snd_una
-        self.cc.start(self.smss, now, sack=False)
+        self.cc.start(self.smss, now, sack=self.sack)
         self._cc_record(now)
 
     def _arrives_syn_sent(self, seg: TCPSegment, now: int) -> None:
@@ -531,7 +634,7 @@ class TCPConnection:
         self._synchronize(seg, now)
         if ack is not None:
             self.snd_una = ack
-            self._ack_rtt(ack, now)
+            self._ack_rtt(ack, now, seg)
             self._retries = 0
             self._rtx_deadline = None
             self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window, seg.seq, ack
@@ -540,7 +643,7 @@ class TCPConnection:
             self._output(now)
         else:  # simultaneous open
             self._set_state(State.SYN_RECEIVED, now)
-            self._emit(Flags.SYN | Flags.ACK, self.iss, options=tcp_options(mss=self.config.mss))
+            self._emit(Flags.SYN | Flags.ACK, self.iss, options=self._syn_options(now))
 
     # ------------------------------------------------------------------ internals: receiving
     @property
@@ -610,8 +713,12 @@ class TCPConnection:
     # ------------------------------------------------------------------ internals: ACKs
     @property
     def smss(self) -> int:
-        """The sender's maximum segment size: ours, capped by what the peer announced."""
-        return min(self.config.mss, self._peer_mss)
+        """The sender's maximum segment size: ours, capped by what the peer announced.
+
+        Less the 12 bytes a timestamps option takes in every segment (RFC 6691:
+        the MSS counts data and options together).
+        """
+        return min(self.config.mss, self._peer_mss) - (12 if self.timestamps else 0)
 
     @property
     def _data_end(self) -> int:
@@ -630,15 +737,17 @@ class TCPConnection:
         self._probes = 0
         flight = self.snd_nxt - self.snd_una
         if ack > self.snd_una:
-            self._new_ack(ack, now)
+            self._new_ack(ack, now, seg)
         elif (ack == self.snd_una and flight > 0 and not seg.payload
-              and not seg.flags & (Flags.SYN | Flags.FIN) and seg.window == self.snd_wnd):
+              and not seg.flags & (Flags.SYN | Flags.FIN)
+              and seg.window << self._snd_shift == self.snd_wnd):
             self._duplicate_ack(now)
         # window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule)
         if self._snd_wl1 < seq or (self._snd_wl1 == seq and self._snd_wl2 <= ack):
-            self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window, seq, ack
+            self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window << self._snd_shift, seq, ack
             if self.snd_wnd > 0:
                 self._persist_deadline = None
+                self._persist_shift = 0
         if self._fin_acked:
             if self.state is State.FIN_WAIT_1:
                 self._set_state(State.FIN_WAIT_2, now)
@@ -649,7 +758,7 @@ class TCPConnection:
                 return False
         return True
 
-    def _new_ack(self, ack: int, now: int) -> None:
+    def _new_ack(self, ack: int, now: int, seg: TCPSegment | None = None) -> None:
         acked = ack - self.snd_una
         drop = min(len(self._send_buf), max(0, ack - self._buf_start))
         del self._send_buf[:drop]
@@ -659,7 +768,7 @@ class TCPConnection:
         # were sent before that and arrived after all.
         self.snd_nxt = max(self.snd_nxt, ack)
         self._retries = 0
-        rtt = self._ack_rtt(ack, now)
+        rtt = self._ack_rtt(ack, now, seg)
         event = self._ack_event(now, acked, rtt)
         if self._in_recovery:
             if ack >= self._recover or getattr(self.cc, "partial_ack_ends_recovery", False):
@@ -693,8 +802,22 @@ class TCPConnection:
             return
         self._cc_record(now)
 
-    def _ack_rtt(self, ack: int, now: int) -> int | None:
-        """Take an RTT sample if the timed segment is acknowledged (RFC 6298, Karn's rule)."""
+    def _ack_rtt(self, ack: int, now: int, seg: TCPSegment | None = None) -> int | None:
+        """An RTT sample from an ACK of new data, if it gives one.
+
+        With timestamps, every such ACK does, retransmissions included (RFC
+        7323 4.1: the echoed TSval tells which transmission it answers).
+        Without, only the one timed segment does, never a retransmitted one
+        (RFC 6298, Karn's rule).
+        """
+        ts = seg.timestamps if self.timestamps and seg is not None else None
+        if ts is not None and ts[1]:
+            elapsed = (self._tsval(now) - ts[1]) & MASK  # whole ticks since the echoed TSval
+            if elapsed < 1 << 31:
+                sample = elapsed * MS + now % MS  # from the start of that tick: never too short
+                self._rtt_seq = None
+                self._rtt_sample(sample, now)
+                return sample
         if self._rtt_seq is None or ack < self._rtt_seq:
             return None
         sample = now - self._rtt_start
@@ -716,13 +839,32 @@ class TCPConnection:
         self.rtt_history.append((now, sample, self.rto))
 
     # ------------------------------------------------------------------ internals: sending
-    def _emit(self, flags: Flags, seq: int, payload: bytes = b"", options: tuple = ()) -> None:
+    def _emit(self, flags: Flags, seq: int, payload: bytes = b"", options: tuple = (),
+              now: int | None = None) -> None:
         ack = self.rcv_nxt & MASK if flags & Flags.ACK else 0
-        # Before the peer's SYN there is no receive sequence space yet: offer the whole buffer.
-        unsynchronized = self.state in (State.CLOSED, State.LISTEN, State.SYN_SENT)
-        window = self.config.recv_buffer if unsynchronized else self.rcv_wnd
+        if flags & Flags.ACK:
+            self._last_ack_sent = self.rcv_nxt
+        if flags & Flags.SYN:
+            # Before the peer's SYN there is no receive sequence space yet: offer the whole
+            # buffer. A SYN's window is never scaled (RFC 7323 2.2).
+            unsynchronized = self.state in (State.CLOSED, State.LISTEN, State.SYN_SENT)
+            field = min(self.config.recv_buffer if unsynchronized else self.rcv_wnd, 0xFFFF)
+        else:
+            # Scaled, rounded up so the advertised edge is exactly what the peer reads;
+            # the receiver then takes data up to that edge (RFC 7323 2.4).
+            shift = self._rcv_shift
+            field = min(0xFFFF, (self.rcv_wnd + (1 << shift) - 1) >> shift)
+            self._rcv_right = max(self._rcv_right, self.rcv_nxt + (field << shift))
+            if not options:
+                options = self._segment_options(self._now if now is None else now)
         self._out.append(TCPSegment(self.local_port, self.remote_port or 0, seq & MASK, ack, flags,
-                                    min(window, 0xFFFF), payload, options))
+                                    field, payload, options))
+
+    def _segment_options(self, now: int) -> tuple:
+        """Options for a segment other than SYN: timestamps when agreed."""
+        if not self.timestamps:
+            return ()
+        return tcp_options(timestamps=(self._tsval(now), self._ts_recent))
 
     def _segment_at(self, seq: int, limit: int) -> tuple[bytes, bool]:
         """Data (at most ``limit`` bytes) starting at ``seq``, and whether FIN follows it."""
@@ -778,7 +920,7 @@ class TCPConnection:
         self._rtt_seq = None  # Karn: never time a retransmitted segment
         if self.state in (State.SYN_SENT, State.SYN_RECEIVED):
             flags = Flags.SYN | (Flags.ACK if self.state is State.SYN_RECEIVED else Flags(0))
-            self._emit(flags, self.iss, options=tcp_options(mss=self.config.mss))
+            self._emit(flags, self.iss, options=self._syn_options(now))
         else:
             data, fin = self._segment_at(self.snd_una, self.smss)
             flags = Flags.ACK | (Flags.FIN if fin else Flags(0))
@@ -828,7 +970,10 @@ class TCPConnection:
             return
         data, _ = self._segment_at(self.snd_nxt, 1)
         self._emit(Flags.ACK, self.snd_nxt, data)  # a one-byte window probe
-        backoff = min(self.config.rto_max, self.rto << min(self._probes, 6))
+        # RFC 1122 4.2.2.17: the interval doubles from probe to probe, answered or not
+        # (answers reset only the give-up counter, _probes); it resets when the window opens.
+        self._persist_shift += 1
+        backoff = min(self.config.rto_max, self.rto << min(self._persist_shift, 16))
         self._persist_deadline = now + backoff
 
     def __repr__(self) -> str:
