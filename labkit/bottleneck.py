@@ -196,12 +196,14 @@ class Run:
         return a[:, 0], a[:, 1]
 
 
-def _controller(spec: object) -> tuple[str, Callable[[], CongestionControl]]:
+def _controller(spec: object, initial_segments: int | None = 10
+                ) -> tuple[str, Callable[[], CongestionControl]]:
     if isinstance(spec, str):
         key = spec.lower()
         if key not in CONTROLLERS:
             raise LabkitValueError(f"flow {spec!r}: expected one of {', '.join(CONTROLLERS)}")
-        return key, CONTROLLERS[key]
+        cls: Any = CONTROLLERS[key]
+        return key, lambda: cls(initial_segments)
     if callable(spec):
         return getattr(spec, "__name__", type(spec).__name__), spec
     raise LabkitValueError(f"flow {spec!r}: a controller name ('reno', 'cubic') or class")
@@ -218,6 +220,7 @@ def bottleneck(
     stagger: object = "0s",
     seed: int = 1,
     config: TCPConfig | None = None,
+    initial_segments: int | None = 10,
 ) -> Run:
     """Run ``flows`` (controller names or classes) through one bottleneck; see the module.
 
@@ -227,10 +230,12 @@ def bottleneck(
     Van Jacobson's rule of one BDP); an ``int`` is a number of packets; or a
     discipline such as ``CoDel()``. ``loss``: random loss on the bottleneck,
     besides the queue's drops. ``stagger``: flow k starts ``k * stagger`` after
-    the first. ``config``: the TCP settings (the default: labkit's, whose receive
-    window stays below 64 KiB until window scaling comes).
+    the first. ``config``: the TCP settings (default ``TCPConfig()``: window
+    scaling, SACK and timestamps; ``TCPConfig.basic()`` for the TCP of notebook 07).
+    ``initial_segments``: the initial window of controllers given by name (10, RFC 6928;
+    ``None`` for RFC 5681's 3 segments, as ``TCPConfig.basic()`` has).
     """
-    specs = [_controller(s) for s in flows]
+    specs = [_controller(s, initial_segments) for s in flows]
     if not specs:
         raise LabkitValueError("flows=[]: give at least one flow")
     rate_bps = parse_rate(rate, "rate")

@@ -59,13 +59,17 @@ _NS = 1_000_000_000
 
 
 class Cubic(NewReno):
-    """RFC 9438 CUBIC. ``c`` and ``beta`` default to the RFC's 0.4 and 0.7."""
+    """RFC 9438 CUBIC. ``c`` and ``beta`` default to the RFC's 0.4 and 0.7.
+
+    ``initial_segments``: the initial window, as for :class:`NewReno` (10, RFC 6928;
+    ``None`` for RFC 5681's 2-4 segments).
+    """
 
     partial_ack_ends_recovery: ClassVar[bool] = False
 
     def __init__(
         self,
-        initial_segments: int | None = None,
+        initial_segments: int | None = 10,
         *,
         c: float = C,
         beta: float = BETA,

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from labkit.bottleneck import Flow, Run, bottleneck
 from labkit.transport.congestion import Ack, CongestionControl
+from labkit.transport.tcp_connection import TCPConfig
 from labkit.viz.sim import figure_output
 
 __all__ = ["plot_bdp", "plot_cwnd", "plot_growth", "plot_shares", "plot_bufferbloat",
@@ -235,14 +236,17 @@ def plot_sojourn(runs: Mapping[str, Run], ax: Axes | None = None) -> Axes:
 class CongestionExplorer(widgets.VBox):
     """Sliders for the bottleneck: buffer (BDPs), random loss (%), flows, the controller.
 
-    Each change reruns :func:`labkit.bottleneck.bottleneck` (``duration`` of virtual time)
+    Each change reruns :func:`labkit.bottleneck.bottleneck` (``duration`` of virtual time,
+    TCP settings ``config``)
     and redraws the first flow's window, every flow's goodput and the queue's delay.
     """
 
     def __init__(self, *, duration: str = "6s", rate: str = "4Mbit", delay: str = "20ms",
                  buffer: float = 1.0, loss: float = 0.0, flows: int = 1,
-                 controller: str = "newreno") -> None:
+                 controller: str = "newreno", config: TCPConfig | None = None,
+                 initial_segments: int | None = 10) -> None:
         self.duration, self.rate, self.delay = duration, rate, delay
+        self.config, self.initial_segments = config, initial_segments
         self.buffer = widgets.SelectionSlider(
             options=[0.25, 0.5, 1.0, 2.0, 4.0, 8.0], value=buffer, description="buffer (BDP)",
             continuous_update=False, style={"description_width": "initial"})
@@ -265,7 +269,8 @@ class CongestionExplorer(widgets.VBox):
     def _redraw(self, _change: object = None) -> None:
         self.run = bottleneck([self.controller.value] * self.flows.value, rate=self.rate,
                               delay=self.delay, queue=float(self.buffer.value),
-                              loss=self.loss.value / 100, duration=self.duration)
+                              loss=self.loss.value / 100, duration=self.duration,
+                              config=self.config, initial_segments=self.initial_segments)
         fig = draw_explorer(self.run)
         self.out.outputs = (figure_output(fig, f"<{self.describe()}>"),)
 
