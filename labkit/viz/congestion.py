@@ -306,3 +306,135 @@ def draw_explorer(run: Run) -> Figure:
 def explorer(**settings: object) -> CongestionExplorer:
     """A :class:`CongestionExplorer` (keyword arguments: its starting settings)."""
     return CongestionExplorer(**settings)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- notebook 07's explorer
+
+
+def tcp_transfer(*, loss: float = 0.0, delay_ms: float = 5.0, recv_buffer: int = 16_000,
+                 size: int = 60_000, seed: int = 3) -> dict[str, np.ndarray]:
+    """One transfer of ``size`` bytes from A to B across a router, as A's capture saw it.
+
+    The link R1 → B loses ``loss`` of its frames; each of the two links has ``delay_ms``
+    one way; B's receive buffer is ``recv_buffer`` bytes (``TCPConfig.basic``). Returns
+    arrays (times in s, sequence numbers relative to A's SYN, in bytes): ``data_t``,
+    ``data_seq``, ``again`` (a retransmission), ``ack_t``, ``ack``, ``window_edge``
+    (ack + advertised window: how far A may send), and ``done`` (when B had it all).
+    """
+    from labkit.link.ethernet import EthernetFrame
+    from labkit.net.ipv4 import IPv4Packet
+    from labkit.sim import Network
+    from labkit.sim.stacks import install_transport, socket
+    from labkit.transport.tcp import TCPSegment
+
+    net = Network(seed=seed)
+    a = net.add_host("A", ip="192.168.1.10/24", gateway="192.168.1.1")
+    b = net.add_host("B", ip="192.168.2.20/24", gateway="192.168.2.1")
+    r = net.add_router("R1", interfaces={"eth0": "192.168.1.1/24", "eth1": "192.168.2.1/24"})
+    net.connect(a, r["eth0"], delay=f"{int(delay_ms * 1e6)}ns", bandwidth="10Mbit")
+    net.connect(r["eth1"], b, delay=f"{int(delay_ms * 1e6)}ns", bandwidth="10Mbit", loss=loss)
+    install_transport(net, tcp_config=TCPConfig.basic(recv_buffer=recv_buffer))
+    cap = net.capture(a)
+    server = socket(b)
+    server.bind(("", 80))
+    server.listen()
+    client = socket(a)
+    client.settimeout(600)
+    client.connect(("192.168.2.20", 80))
+    conn, _ = server.accept()
+    conn.settimeout(600)
+    client.sendall(bytes(size))
+    got = 0
+    while got < size:
+        got += len(conn.recv(65536))
+    done = net.now
+    net.run_for(f"{int(8 * delay_ms * 1e6) + 50_000_000}ns")  # the last ACKs reach A
+    iss = client._conn.iss
+    data_t, data_seq, again, ack_t, ack, edge = [], [], [], [], [], []
+    seen: set[int] = set()
+    for rec in cap.trace:
+        frame = EthernetFrame.parse(rec.frame, fcs=False)
+        if frame.ethertype != 0x0800:
+            continue
+        packet = IPv4Packet.parse(frame.payload)
+        if packet.protocol != 6:
+            continue
+        seg = TCPSegment.parse(packet.payload)
+        if rec.direction == "out" and seg.payload:
+            rel = (seg.seq - iss) % 2**32
+            data_t.append(rec.time / S)
+            data_seq.append(rel)
+            again.append(rel in seen)
+            seen.add(rel)
+        elif rec.direction == "in" and seg.seq is not None and seg.ack:
+            rel = (seg.ack - iss) % 2**32
+            if rel <= size + 2:
+                ack_t.append(rec.time / S)
+                ack.append(rel)
+                edge.append(rel + seg.window)
+    return {"data_t": np.array(data_t), "data_seq": np.array(data_seq),
+            "again": np.array(again, dtype=bool), "ack_t": np.array(ack_t),
+            "ack": np.array(ack), "window_edge": np.array(edge), "done": np.array(done / S)}
+
+
+def plot_tcp_transfer(run: Mapping[str, np.ndarray], ax: Axes | None = None,
+                      title: str | None = None) -> Axes:
+    """A's data segments (dots, crosses for retransmissions), B's ACKs and window edge."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4))
+    first = ~run["again"]
+    ax.step(run["ack_t"], run["window_edge"] / 1000, where="post", color="#999999", lw=1,
+            label="ACK + window: as far as A may send")
+    ax.step(run["ack_t"], run["ack"] / 1000, where="post", color="#1b9e77", lw=1.5,
+            label="acknowledged by B")
+    ax.plot(run["data_t"][first], run["data_seq"][first] / 1000, ".", color="#1b6ca8", ms=4,
+            label="data segment sent")
+    ax.plot(run["data_t"][~first], run["data_seq"][~first] / 1000, "x", color="#d95f02", ms=8,
+            mew=2, label=f"sent again ({int((~first).sum())})")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("sequence number, relative (kB)")
+    ax.legend(loc="upper left", fontsize=9, framealpha=0.95)
+    ax.set_title(title or f"all bytes at B after {float(run['done']) * 1e3:.0f} ms")
+    return ax
+
+
+class TCPExplorer(widgets.VBox):
+    """Notebook 07's explorer: loss, delay and B's receive buffer; redraws the sequence plot."""
+
+    def __init__(self, *, loss: float = 5.0, delay: int = 5, buffer: int = 16_000,
+                 size: int = 60_000) -> None:
+        self.size = size
+        self.loss = widgets.SelectionSlider(options=[0.0, 1.0, 2.0, 5.0, 10.0], value=loss,
+                                            description="loss %", continuous_update=False)
+        self.delay = widgets.SelectionSlider(options=[1, 2, 5, 10, 20, 50], value=delay,
+                                             description="delay ms", continuous_update=False)
+        self.buffer = widgets.SelectionSlider(
+            options=[4000, 8000, 16_000, 32_000, 65_535], value=buffer,
+            description="B's buffer", continuous_update=False,
+            style={"description_width": "initial"})
+        self.out = widgets.Output()
+        self.run: dict[str, np.ndarray] = {}
+        super().__init__([widgets.HBox([self.loss, self.delay, self.buffer]), self.out])
+        for w in (self.loss, self.delay, self.buffer):
+            w.observe(self._redraw, names="value")
+        self._redraw()
+
+    def _redraw(self, _change: object = None) -> None:
+        self.run = tcp_transfer(loss=self.loss.value / 100, delay_ms=self.delay.value,
+                                recv_buffer=self.buffer.value, size=self.size)
+        fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
+        plot_tcp_transfer(self.run, ax=ax, title=f"{self.describe()}")
+        self.out.outputs = (figure_output(fig, f"<{self.describe()}>"),)
+
+    def describe(self) -> str:
+        """The settings and the outcome, in one line."""
+        again = int(self.run["again"].sum())
+        return (f"loss {self.loss.value:g}%, {self.delay.value} ms per link, B's buffer "
+                f"{self.buffer.value:,} B: {self.size:,} B in "
+                f"{float(self.run['done']) * 1e3:.0f} ms, {again} sent again")
+
+    def __repr__(self) -> str:
+        return f"TCPExplorer({self.describe()})"
+
+
+__all__ += ["tcp_transfer", "plot_tcp_transfer", "TCPExplorer"]
