@@ -349,6 +349,7 @@ def tcp_transfer(*, loss: float = 0.0, delay_ms: float = 5.0, recv_buffer: int =
         got += len(conn.recv(65536))
     done = net.now
     net.run_for(f"{int(8 * delay_ms * 1e6) + 50_000_000}ns")  # the last ACKs reach A
+    assert client._conn is not None
     iss = client._conn.iss
     data_t, data_seq, again, ack_t, ack, edge = [], [], [], [], [], []
     seen: set[int] = set()
