@@ -22,7 +22,8 @@ def test_reassembler_merges_and_reports_the_latest_block_first():
     r.insert(113, b"12345678")  # bridges 110..115 and 120..123
     assert r.blocks(3) == [(110, 123), (200, 202)] and r.pending == 13 + 2
     r.insert(100, b"0123456789")
-    assert r.pop(100) == b"0123456789" b"world" b"345678" b"yz"  # bytes held first win and r.blocks(3) == [(200, 202)]
+    assert r.pop(100) == b"0123456789" b"world" b"345678" b"yz"  # bytes held first win
+    assert r.blocks(3) == [(200, 202)]
 
 
 def test_scoreboard_lost_edge_and_pipe():
