@@ -75,7 +75,7 @@ def test_three_way_handshake_step_by_step():
 
 
 def test_data_is_acknowledged_cumulatively():
-    a, b = established()
+    a, b = established(TCPConfig.basic(nodelay=True))  # two small segments at once: no Nagle
     assert a.send(b"hello ", 0) == 6
     assert a.send(b"world", 0) == 5
     s1, s2 = a.take_output()

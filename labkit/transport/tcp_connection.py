@@ -23,8 +23,16 @@ What it implements, and where the RFCs leave a choice, what it chose:
 - sequence numbers are kept internally as unbounded integers starting from a
   random initial sequence number (ISS), and wrapped to 32 bits only on the
   wire, so arithmetic is ordinary arithmetic (the way CS144 teaches it);
-- cumulative ACKs, one for every segment that arrives (no delayed ACKs: each
-  ACK in a capture answers one segment, which is easier to read);
+- cumulative ACKs, by default one for every segment that arrives (each ACK
+  in a capture answers one segment, which is easier to read);
+  ``TCPConfig(delayed_ack=40 * MS)`` delays them as RFC 1122 and 5681 allow
+  (every second full segment at once; out-of-order, hole-filling and FIN
+  segments at once);
+- Nagle's algorithm (RFC 896) unless ``nodelay`` (TCP_NODELAY); keep-alive
+  probes (RFC 1122 4.2.3.6) when ``keepalive`` is on; :meth:`close_read` for
+  ``shutdown(SHUT_RD)`` (data acknowledged and dropped) and for a socket's
+  ``close()`` (data arriving afterwards, or left unread, resets the
+  connection, RFC 1122 4.2.2.13);
 - out-of-order segments are kept and delivered once the gap is filled;
 - flow control: the receiver advertises its free buffer, with receiver-side
   silly-window avoidance (RFC 9293 3.8.6.2.2); a sender facing a zero window
@@ -178,6 +186,17 @@ class TCPConfig:
     dupack_threshold: int = 3
     #: the congestion controller: a class or no-argument factory (see labkit.transport.congestion)
     congestion: CongestionFactory = NewReno
+    #: TCP_NODELAY: send small segments at once (True), or Nagle's algorithm (RFC 896, default)
+    nodelay: bool = False
+    #: delayed ACKs (RFC 1122 4.2.3.2, RFC 5681 4.2): the longest delay in ns; 0 = off (default:
+    #: every segment is answered by its own ACK, which keeps captures easy to read)
+    delayed_ack: int = 0
+    #: keep-alive (RFC 1122 4.2.3.6), off by default: after keepalive_idle without a segment,
+    #: probe every keepalive_interval; give up after keepalive_probes unanswered ones
+    keepalive: bool = False
+    keepalive_idle: int = 7200 * S
+    keepalive_interval: int = 75 * S
+    keepalive_probes: int = 9
 
     def __post_init__(self) -> None:
         if not 1 <= self.mss <= 65495:
@@ -192,6 +211,10 @@ class TCPConfig:
             raise LabkitValueError("rto_min <= rto_initial <= rto_max must hold, all positive")
         if not callable(self.congestion):
             raise LabkitValueError(f"congestion={self.congestion!r}: a controller class or factory")
+        if not 0 <= self.delayed_ack <= 500 * MS:
+            raise LabkitValueError(f"delayed_ack={self.delayed_ack!r}: 0 (off) to 500 ms (RFC 1122)")
+        if self.keepalive_idle <= 0 or self.keepalive_interval <= 0 or self.keepalive_probes < 1:
+            raise LabkitValueError("keepalive_idle, keepalive_interval, keepalive_probes: positive")
 
     @classmethod
     def basic(cls, **changes: object) -> TCPConfig:
@@ -299,6 +322,15 @@ class TCPConnection:
         self._rtx_deadline: int | None = None
         self._persist_deadline: int | None = None
         self._timewait_deadline: int | None = None
+        self._delack_deadline: int | None = None
+        self._delack_bytes = 0  # bytes received and not yet acknowledged (delayed ACK)
+        self._keepalive_deadline: int | None = None
+        self._keepalive_probes = 0
+        #: TCP_NODELAY (see TCPConfig.nodelay); a socket option may change it
+        self.nodelay = self.config.nodelay
+        #: SO_KEEPALIVE (see TCPConfig.keepalive); set it with :meth:`set_keepalive`
+        self.keepalive = self.config.keepalive
+        self._read_shut: str | None = None  # None, "discard" (SHUT_RD) or "reset" (close)
         self._retries = 0
         self._probes = 0  # zero-window probes since the last ACK (the give-up counter)
         self._persist_shift = 0  # persist backoff exponent: reset only when the window opens
@@ -452,7 +484,8 @@ class TCPConnection:
     def next_timer(self) -> int | None:
         """The virtual time at which :meth:`tick` has something to do, or None."""
         deadlines = [d for d in (self._rtx_deadline, self._persist_deadline,
-                                 self._timewait_deadline) if d is not None]
+                                 self._timewait_deadline, self._delack_deadline,
+                                 self._keepalive_deadline) if d is not None]
         return min(deadlines) if deadlines else None
 
     def tick(self, now: int) -> None:
@@ -466,6 +499,56 @@ class TCPConnection:
             self._retransmission_timeout(now)
         if self._persist_deadline is not None and now >= self._persist_deadline:
             self._persist_timeout(now)
+        if self._delack_deadline is not None and now >= self._delack_deadline:
+            self._emit(Flags.ACK, self.snd_nxt)  # the delayed ACK is due
+        if self._keepalive_deadline is not None and now >= self._keepalive_deadline:
+            self._keepalive_timeout(now)
+
+    # ------------------------------------------------------------------ options set later
+    def set_keepalive(self, on: bool, now: int) -> None:
+        """SO_KEEPALIVE: probe an idle connection (timings from the config)."""
+        self._now = now
+        self.keepalive = bool(on)
+        self._keepalive_probes = 0
+        established = self.state in (State.ESTABLISHED, State.CLOSE_WAIT)
+        self._keepalive_deadline = now + self.config.keepalive_idle if on and established else None
+
+    def push(self, now: int) -> None:
+        """Send what the windows allow now (after ``nodelay`` was switched on, say)."""
+        self._now = now
+        self._output(now)
+
+    def close_read(self, now: int, reset: bool = False) -> None:
+        """Close the receiving side: nothing more will be read.
+
+        ``reset=False`` is ``shutdown(SHUT_RD)``: what arrives is still
+        acknowledged, and thrown away. ``reset=True`` is what a socket's
+        ``close()`` does (RFC 1122 4.2.2.13, RFC 9293 3.10.7): if unread data
+        is waiting, or new data arrives later, the connection is reset (RST),
+        so the peer learns its data was lost.
+        """
+        self._now = now
+        self._read_shut = "reset" if reset else "discard"
+        if reset and self._rx_buf:
+            self.abort(now)
+        else:
+            self._rx_buf.clear()
+
+    def _keepalive_timeout(self, now: int) -> None:
+        self._keepalive_deadline = None
+        if not self.keepalive or self.state not in (State.ESTABLISHED, State.CLOSE_WAIT):
+            return
+        if self.snd_nxt != self.snd_una or self._persist_deadline is not None:
+            self._keepalive_deadline = now + self.config.keepalive_idle  # not idle: data is out
+            return
+        if self._keepalive_probes >= self.config.keepalive_probes:
+            self._fail(ConnectionTimeout(
+                f"connection timed out: {self._keepalive_probes} keep-alive probes unanswered"), now)
+            return
+        self._keepalive_probes += 1
+        # RFC 1122 4.2.3.6: SEG.SEQ = SND.NXT - 1, no data: the peer answers with an ACK
+        self._emit(Flags.ACK, self.snd_nxt - 1)
+        self._keepalive_deadline = now + self.config.keepalive_interval
 
     # ------------------------------------------------------------------ arriving segments
     def segment_arrives(self, seg: TCPSegment, now: int) -> None:
@@ -541,17 +624,43 @@ class TCPConnection:
             return
         if self.state is State.CLOSED:
             return
+        if self.keepalive:
+            self._keepalive_probes = 0
+            self._keepalive_deadline = now + self.config.keepalive_idle
         # 5. data
+        in_order = seq == self.rcv_nxt and not len(self._ooo)
         if seg.payload and self.state in _RECEIVES_DATA:
+            if self._read_shut == "reset" and seq + len(seg.payload) > self.rcv_nxt:
+                self.abort(now)  # data after close(): nobody will read it (RFC 1122 4.2.2.13)
+                return
             self._receive_data(seq, seg.payload)
+            if self._read_shut == "discard":
+                self._rx_buf.clear()
+                self._advertise()
         # 6. FIN
         if flags & Flags.FIN:
             self._peer_fin = seq + len(seg.payload)
         if self._peer_fin is not None and self._peer_fin == self.rcv_nxt and not self.eof:
             self._receive_fin(now)
         if seg.payload or flags & Flags.FIN:
-            self._emit(Flags.ACK, self.snd_nxt)
+            self._acknowledge(len(seg.payload), in_order and not flags & Flags.FIN, now)
         self._output(now)
+
+    def _acknowledge(self, received: int, delayable: bool, now: int) -> None:
+        """ACK arriving data: at once, or with delayed ACKs on, for every second full segment.
+
+        RFC 5681 4.2: out-of-order data, data that fills a hole, and FIN are
+        acknowledged at once; in-order data waits at most ``delayed_ack``.
+        """
+        delay = self.config.delayed_ack
+        if not delay or not delayable:
+            self._emit(Flags.ACK, self.snd_nxt)
+            return
+        self._delack_bytes += received
+        if self._delack_bytes >= 2 * min(self.config.mss, self._peer_mss) - 24:
+            self._emit(Flags.ACK, self.snd_nxt)  # a second full-sized segment: ACK now
+        elif self._delack_deadline is None:
+            self._delack_deadline = now + delay
 
     # ------------------------------------------------------------------ internals: states
     def _set_state(self, state: State, now: int) -> None:
@@ -561,9 +670,14 @@ class TCPConnection:
         self.state_history.append((now, state))
         if state is State.CLOSED:
             self._rtx_deadline = self._persist_deadline = self._timewait_deadline = None
+            self._delack_deadline = self._keepalive_deadline = None
         if state is State.TIME_WAIT:
             self._rtx_deadline = self._persist_deadline = None
             self._timewait_deadline = now + 2 * self.config.msl
+        if state is State.ESTABLISHED and self.keepalive:
+            self._keepalive_deadline = now + self.config.keepalive_idle
+        if state not in (State.ESTABLISHED, State.CLOSE_WAIT):
+            self._keepalive_deadline = None
         if (state is State.ESTABLISHED and self._syn_timed_out and self.srtt is None
                 and self.config.rto_initial < 3 * S):
             self.rto = 3 * S  # RFC 6298 5.7: a SYN timed out, so data starts with RTO = 3 s
@@ -870,6 +984,7 @@ class TCPConnection:
         ack = self.rcv_nxt & MASK if flags & Flags.ACK else 0
         if flags & Flags.ACK:
             self._last_ack_sent = self.rcv_nxt
+            self._delack_deadline, self._delack_bytes = None, 0  # this one carries the ACK
         if flags & Flags.SYN:
             # Before the peer's SYN there is no receive sequence space yet: offer the whole
             # buffer. A SYN's window is never scaled (RFC 7323 2.2).
@@ -961,6 +1076,9 @@ class TCPConnection:
                 n = min(smss, unsent, room)
                 if n < smss and n < unsent and flight > 0:
                     break  # sender-side silly window avoidance: wait for a full segment's room
+                if (n < smss and n == unsent and flight > 0 and not self.nodelay
+                        and not self._fin_queued and self.snd_nxt >= self._highest_sent):
+                    break  # Nagle (RFC 896): one small segment in flight at a time
             else:
                 n = 0
             data, fin = self._segment_at(self.snd_nxt, n)
