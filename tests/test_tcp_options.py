@@ -104,7 +104,8 @@ def test_timestamps_measure_rtt_across_a_retransmission():
 
 
 def test_ts_recent_echoes_the_segment_at_the_left_edge():
-    a, b, *_ = handshake()
+    nodelay = TCPConfig(nodelay=True)
+    a, b, *_ = handshake(nodelay, nodelay)
     a.send(b"one", 30 * MS)
     a.send(b"two", 31 * MS)
     s1, s2 = a.take_output()

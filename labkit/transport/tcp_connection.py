@@ -23,8 +23,16 @@ What it implements, and where the RFCs leave a choice, what it chose:
 - sequence numbers are kept internally as unbounded integers starting from a
   random initial sequence number (ISS), and wrapped to 32 bits only on the
   wire, so arithmetic is ordinary arithmetic (the way CS144 teaches it);
-- cumulative ACKs, one for every segment that arrives (no delayed ACKs: each
-  ACK in a capture answers one segment, which is easier to read);
+- cumulative ACKs, by default one for every segment that arrives (each ACK
+  in a capture answers one segment, which is easier to read);
+  ``TCPConfig(delayed_ack=40 * MS)`` delays them as RFC 1122 and 5681 allow
+  (every second full segment at once; out-of-order, hole-filling and FIN
+  segments at once);
+- Nagle's algorithm (RFC 896) unless ``nodelay`` (TCP_NODELAY); keep-alive
+  probes (RFC 1122 4.2.3.6) when ``keepalive`` is on; :meth:`close_read` for
+  ``shutdown(SHUT_RD)`` (data acknowledged and dropped) and for a socket's
+  ``close()`` (data arriving afterwards, or left unread, resets the
+  connection, RFC 1122 4.2.2.13);
 - out-of-order segments are kept and delivered once the gap is filled;
 - flow control: the receiver advertises its free buffer, with receiver-side
   silly-window avoidance (RFC 9293 3.8.6.2.2); a sender facing a zero window
@@ -44,8 +52,17 @@ What it implements, and where the RFCs leave a choice, what it chose:
 - after ``max_retransmissions`` unanswered retransmissions the connection
   gives up with :class:`ConnectionTimeout`;
 - TIME-WAIT lasts 2 MSL (MSL = 30 s by default, so 60 s, as in Linux);
-- the only option sent is MSS (on SYN); without one, the peer's MSS is 536;
-  data carried on a SYN and the urgent pointer are ignored.
+- RFC 7323 window scaling and timestamps, and RFC 2018 SACK, each offered
+  on the SYN (``TCPConfig`` fields) and used when the peer offers it too;
+  with timestamps every ACK of new data gives an RTT sample (retransmissions
+  included; echoes older than the last timeout excepted, see ``_ack_rtt``)
+  and PAWS drops old duplicates; the timestamp clock is the virtual time in
+  milliseconds. With SACK, loss recovery follows RFC 6675 (IsLost by bytes
+  SACKed above a hole, ``pipe``, NextSeg rules 1 and 2; no rule 3, no
+  DSACK), and after a timeout the go-back skips SACKed ranges (the
+  scoreboard is kept: labkit's receiver never reneges);
+- without an MSS option the peer's MSS is 536; data carried on a SYN and the
+  urgent pointer are ignored.
 """
 
 from __future__ import annotations
@@ -59,6 +76,8 @@ import numpy as np
 from labkit.errors import LabkitError, LabkitValueError
 from labkit.transport.congestion import Ack, CongestionControl, CongestionFactory, NewReno
 from labkit.transport.ports import check_port
+from labkit.transport.reassembler import Reassembler
+from labkit.transport.sack import Scoreboard
 from labkit.transport.tcp import Flags, TCPSegment, tcp_options
 
 __all__ = [
@@ -167,6 +186,17 @@ class TCPConfig:
     dupack_threshold: int = 3
     #: the congestion controller: a class or no-argument factory (see labkit.transport.congestion)
     congestion: CongestionFactory = NewReno
+    #: TCP_NODELAY: send small segments at once (True), or Nagle's algorithm (RFC 896, default)
+    nodelay: bool = False
+    #: delayed ACKs (RFC 1122 4.2.3.2, RFC 5681 4.2): the longest delay in ns; 0 = off (default:
+    #: every segment is answered by its own ACK, which keeps captures easy to read)
+    delayed_ack: int = 0
+    #: keep-alive (RFC 1122 4.2.3.6), off by default: after keepalive_idle without a segment,
+    #: probe every keepalive_interval; give up after keepalive_probes unanswered ones
+    keepalive: bool = False
+    keepalive_idle: int = 7200 * S
+    keepalive_interval: int = 75 * S
+    keepalive_probes: int = 9
 
     def __post_init__(self) -> None:
         if not 1 <= self.mss <= 65495:
@@ -181,6 +211,10 @@ class TCPConfig:
             raise LabkitValueError("rto_min <= rto_initial <= rto_max must hold, all positive")
         if not callable(self.congestion):
             raise LabkitValueError(f"congestion={self.congestion!r}: a controller class or factory")
+        if not 0 <= self.delayed_ack <= 500 * MS:
+            raise LabkitValueError(f"delayed_ack={self.delayed_ack!r}: 0 (off) to 500 ms (RFC 1122)")
+        if self.keepalive_idle <= 0 or self.keepalive_interval <= 0 or self.keepalive_probes < 1:
+            raise LabkitValueError("keepalive_idle, keepalive_interval, keepalive_probes: positive")
 
     @classmethod
     def basic(cls, **changes: object) -> TCPConfig:
@@ -275,18 +309,28 @@ class TCPConnection:
         self._rcv_shift = 0  # ours: applied to windows we send
         self._ts_recent = 0  # TS.Recent: the peer's TSval to echo
         self._last_ack_sent = 0  # Last.ACK.sent (absolute)
+        self._rto_tsval = 0  # our TSval when the retransmission timer last expired
         # receive sequence space
         self.irs = 0
         self.rcv_nxt = 0
         self._rcv_right = 0  # right edge of the window advertised so far
         self._rx_buf = bytearray()
-        self._ooo: dict[int, bytes] = {}
+        self._ooo = Reassembler()
         self._peer_fin: int | None = None
         self.eof = False
         # timers (absolute deadlines, or None)
         self._rtx_deadline: int | None = None
         self._persist_deadline: int | None = None
         self._timewait_deadline: int | None = None
+        self._delack_deadline: int | None = None
+        self._delack_bytes = 0  # bytes received and not yet acknowledged (delayed ACK)
+        self._keepalive_deadline: int | None = None
+        self._keepalive_probes = 0
+        #: TCP_NODELAY (see TCPConfig.nodelay); a socket option may change it
+        self.nodelay = self.config.nodelay
+        #: SO_KEEPALIVE (see TCPConfig.keepalive); set it with :meth:`set_keepalive`
+        self.keepalive = self.config.keepalive
+        self._read_shut: str | None = None  # None, "discard" (SHUT_RD) or "reset" (close)
         self._retries = 0
         self._probes = 0  # zero-window probes since the last ACK (the give-up counter)
         self._persist_shift = 0  # persist backoff exponent: reset only when the window opens
@@ -300,6 +344,9 @@ class TCPConnection:
         self.cc: CongestionControl = self.config.congestion()
         self._dupacks = 0
         self._in_recovery = False
+        self._scoreboard = Scoreboard()  # RFC 2018: what the peer SACKed above SND.UNA
+        self._rexmit_high = iss  # RFC 6675: holes below this were resent in this recovery
+        self._lost_edge = iss  # RFC 6675 IsLost: unSACKed bytes below this are lost
         self._recover = iss  # RFC 6582's "recover": no new recovery for data sent before it
         self._syn_timed_out = False
         self.min_rtt: int | None = None
@@ -332,9 +379,11 @@ class TCPConnection:
             self._pipe_ack, self._flight_peak = self._flight_peak, flight
             self._peak_epoch_end = now + (self.srtt or self.rto)
         used = max(self._pipe_ack, self._flight_peak)
+        if self.sack and self._in_recovery:
+            flight = self._pipe()
         return Ack(now=now, acked=acked, flight=flight, rtt=rtt, srtt=self.srtt,
                    min_rtt=self.min_rtt, cwnd_limited=2 * used >= self.cc.cwnd,
-                   dupack=dupack, sack=False)
+                   dupack=dupack, sack=self.sack)
 
     # ------------------------------------------------------------------ user calls
     def connect(self, now: int) -> None:
@@ -435,7 +484,8 @@ class TCPConnection:
     def next_timer(self) -> int | None:
         """The virtual time at which :meth:`tick` has something to do, or None."""
         deadlines = [d for d in (self._rtx_deadline, self._persist_deadline,
-                                 self._timewait_deadline) if d is not None]
+                                 self._timewait_deadline, self._delack_deadline,
+                                 self._keepalive_deadline) if d is not None]
         return min(deadlines) if deadlines else None
 
     def tick(self, now: int) -> None:
@@ -449,6 +499,56 @@ class TCPConnection:
             self._retransmission_timeout(now)
         if self._persist_deadline is not None and now >= self._persist_deadline:
             self._persist_timeout(now)
+        if self._delack_deadline is not None and now >= self._delack_deadline:
+            self._emit(Flags.ACK, self.snd_nxt)  # the delayed ACK is due
+        if self._keepalive_deadline is not None and now >= self._keepalive_deadline:
+            self._keepalive_timeout(now)
+
+    # ------------------------------------------------------------------ options set later
+    def set_keepalive(self, on: bool, now: int) -> None:
+        """SO_KEEPALIVE: probe an idle connection (timings from the config)."""
+        self._now = now
+        self.keepalive = bool(on)
+        self._keepalive_probes = 0
+        established = self.state in (State.ESTABLISHED, State.CLOSE_WAIT)
+        self._keepalive_deadline = now + self.config.keepalive_idle if on and established else None
+
+    def push(self, now: int) -> None:
+        """Send what the windows allow now (after ``nodelay`` was switched on, say)."""
+        self._now = now
+        self._output(now)
+
+    def close_read(self, now: int, reset: bool = False) -> None:
+        """Close the receiving side: nothing more will be read.
+
+        ``reset=False`` is ``shutdown(SHUT_RD)``: what arrives is still
+        acknowledged, and thrown away. ``reset=True`` is what a socket's
+        ``close()`` does (RFC 1122 4.2.2.13, RFC 9293 3.10.7): if unread data
+        is waiting, or new data arrives later, the connection is reset (RST),
+        so the peer learns its data was lost.
+        """
+        self._now = now
+        self._read_shut = "reset" if reset else "discard"
+        if reset and self._rx_buf:
+            self.abort(now)
+        else:
+            self._rx_buf.clear()
+
+    def _keepalive_timeout(self, now: int) -> None:
+        self._keepalive_deadline = None
+        if not self.keepalive or self.state not in (State.ESTABLISHED, State.CLOSE_WAIT):
+            return
+        if self.snd_nxt != self.snd_una or self._persist_deadline is not None:
+            self._keepalive_deadline = now + self.config.keepalive_idle  # not idle: data is out
+            return
+        if self._keepalive_probes >= self.config.keepalive_probes:
+            self._fail(ConnectionTimeout(
+                f"connection timed out: {self._keepalive_probes} keep-alive probes unanswered"), now)
+            return
+        self._keepalive_probes += 1
+        # RFC 1122 4.2.3.6: SEG.SEQ = SND.NXT - 1, no data: the peer answers with an ACK
+        self._emit(Flags.ACK, self.snd_nxt - 1)
+        self._keepalive_deadline = now + self.config.keepalive_interval
 
     # ------------------------------------------------------------------ arriving segments
     def segment_arrives(self, seg: TCPSegment, now: int) -> None:
@@ -524,17 +624,43 @@ class TCPConnection:
             return
         if self.state is State.CLOSED:
             return
+        if self.keepalive:
+            self._keepalive_probes = 0
+            self._keepalive_deadline = now + self.config.keepalive_idle
         # 5. data
+        in_order = seq == self.rcv_nxt and not len(self._ooo)
         if seg.payload and self.state in _RECEIVES_DATA:
+            if self._read_shut == "reset" and seq + len(seg.payload) > self.rcv_nxt:
+                self.abort(now)  # data after close(): nobody will read it (RFC 1122 4.2.2.13)
+                return
             self._receive_data(seq, seg.payload)
+            if self._read_shut == "discard":
+                self._rx_buf.clear()
+                self._advertise()
         # 6. FIN
         if flags & Flags.FIN:
             self._peer_fin = seq + len(seg.payload)
         if self._peer_fin is not None and self._peer_fin == self.rcv_nxt and not self.eof:
             self._receive_fin(now)
         if seg.payload or flags & Flags.FIN:
-            self._emit(Flags.ACK, self.snd_nxt)
+            self._acknowledge(len(seg.payload), in_order and not flags & Flags.FIN, now)
         self._output(now)
+
+    def _acknowledge(self, received: int, delayable: bool, now: int) -> None:
+        """ACK arriving data: at once, or with delayed ACKs on, for every second full segment.
+
+        RFC 5681 4.2: out-of-order data, data that fills a hole, and FIN are
+        acknowledged at once; in-order data waits at most ``delayed_ack``.
+        """
+        delay = self.config.delayed_ack
+        if not delay or not delayable:
+            self._emit(Flags.ACK, self.snd_nxt)
+            return
+        self._delack_bytes += received
+        if self._delack_bytes >= 2 * min(self.config.mss, self._peer_mss) - 24:
+            self._emit(Flags.ACK, self.snd_nxt)  # a second full-sized segment: ACK now
+        elif self._delack_deadline is None:
+            self._delack_deadline = now + delay
 
     # ------------------------------------------------------------------ internals: states
     def _set_state(self, state: State, now: int) -> None:
@@ -544,9 +670,14 @@ class TCPConnection:
         self.state_history.append((now, state))
         if state is State.CLOSED:
             self._rtx_deadline = self._persist_deadline = self._timewait_deadline = None
+            self._delack_deadline = self._keepalive_deadline = None
         if state is State.TIME_WAIT:
             self._rtx_deadline = self._persist_deadline = None
             self._timewait_deadline = now + 2 * self.config.msl
+        if state is State.ESTABLISHED and self.keepalive:
+            self._keepalive_deadline = now + self.config.keepalive_idle
+        if state not in (State.ESTABLISHED, State.CLOSE_WAIT):
+            self._keepalive_deadline = None
         if (state is State.ESTABLISHED and self._syn_timed_out and self.srtt is None
                 and self.config.rto_initial < 3 * S):
             self.rto = 3 * S  # RFC 6298 5.7: a SYN timed out, so data starts with RTO = 3 s
@@ -676,24 +807,14 @@ class TCPConnection:
         if not data:
             return
         if start > self.rcv_nxt:
-            if len(data) > len(self._ooo.get(start, b"")):
-                self._ooo[start] = data
+            self._ooo.insert(start, data)
             return
         self._rx_buf += data
         self.rcv_nxt += len(data)
-        while self._ooo:
-            progressed = False
-            for begin in sorted(self._ooo):
-                chunk = self._ooo[begin]
-                if begin > self.rcv_nxt:
-                    break
-                del self._ooo[begin]
-                if begin + len(chunk) > self.rcv_nxt:
-                    self._rx_buf += chunk[self.rcv_nxt - begin:]
-                    self.rcv_nxt = begin + len(chunk)
-                progressed = True
-            if not progressed:
-                break
+        if len(self._ooo):
+            rest = self._ooo.pop(self.rcv_nxt)
+            self._rx_buf += rest
+            self.rcv_nxt += len(rest)
         self._advertise()
 
     def _receive_fin(self, now: int) -> None:
@@ -736,12 +857,15 @@ class TCPConnection:
             return False
         self._probes = 0
         flight = self.snd_nxt - self.snd_una
+        sacked = self._take_sack(seg) if self.sack else 0
         if ack > self.snd_una:
-            self._new_ack(ack, now, seg)
-        elif (ack == self.snd_una and flight > 0 and not seg.payload
-              and not seg.flags & (Flags.SYN | Flags.FIN)
-              and seg.window << self._snd_shift == self.snd_wnd):
-            self._duplicate_ack(now)
+            self._new_ack(ack, now, seg, sacked)
+        elif ack == self.snd_una and flight > 0 and (
+                sacked > 0 if self.sack and seg.sack else
+                (not seg.payload and not seg.flags & (Flags.SYN | Flags.FIN)
+                 and seg.window << self._snd_shift == self.snd_wnd)):
+            # a duplicate ACK: RFC 5681's definition, or with SACK one that SACKs new data
+            self._duplicate_ack(now, sacked)
         # window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule)
         if self._snd_wl1 < seq or (self._snd_wl1 == seq and self._snd_wl2 <= ack):
             self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window << self._snd_shift, seq, ack
@@ -758,12 +882,15 @@ class TCPConnection:
                 return False
         return True
 
-    def _new_ack(self, ack: int, now: int, seg: TCPSegment | None = None) -> None:
-        acked = ack - self.snd_una
+    def _new_ack(self, ack: int, now: int, seg: TCPSegment | None = None, sacked: int = 0) -> None:
+        acked = ack - self.snd_una + sacked
         drop = min(len(self._send_buf), max(0, ack - self._buf_start))
         del self._send_buf[:drop]
         self._buf_start += drop
         self.snd_una = ack
+        if self._scoreboard:
+            self._scoreboard.advance(ack)
+            self._update_lost_edge()
         # After a timeout we went back to resend from SND.UNA; an ACK can cover bytes that
         # were sent before that and arrived after all.
         self.snd_nxt = max(self.snd_nxt, ack)
@@ -771,11 +898,13 @@ class TCPConnection:
         rtt = self._ack_rtt(ack, now, seg)
         event = self._ack_event(now, acked, rtt)
         if self._in_recovery:
-            if ack >= self._recover or getattr(self.cc, "partial_ack_ends_recovery", False):
+            reno_exit = not self.sack and getattr(self.cc, "partial_ack_ends_recovery", False)
+            if ack >= self._recover or reno_exit:
                 self._in_recovery = False  # full ACK: recovery is over (RFC 6582 3.2 step 3)
                 self.cc.on_recovery_end(event)
-            else:  # partial ACK: the next hole was lost too; resend it at once
-                self._retransmit_first(now)
+            else:  # partial ACK: the next hole was lost too
+                if not self.sack:
+                    self._retransmit_first(now)  # resend it at once (with SACK: pipe decides)
                 self.cc.on_recovery_ack(event)
         else:
             self.cc.on_ack(event)
@@ -783,11 +912,12 @@ class TCPConnection:
         self._dupacks = 0
         self._rtx_deadline = None if self.snd_una == self.snd_nxt else now + self.rto
 
-    def _duplicate_ack(self, now: int) -> None:
+    def _duplicate_ack(self, now: int, sacked: int = 0) -> None:
         self._dupacks += 1
         if self._in_recovery:
-            self.cc.on_recovery_ack(self._ack_event(now, 0, None, dupack=True))
-        elif self._dupacks == self.config.dupack_threshold:
+            self.cc.on_recovery_ack(self._ack_event(now, sacked, None, dupack=True))
+        elif (self._dupacks >= self.config.dupack_threshold
+              or (self.sack and self._lost_edge > self.snd_una)):  # RFC 6675 5 (IsLost)
             # RFC 6582 3.2 step 1: only a loss of data sent after the last recovery (or
             # timeout) starts a new one. The RFC says the ACK must cover more than
             # "recover"; labkit lets it equal it, so that losing the first segment sent
@@ -797,6 +927,7 @@ class TCPConnection:
             self.cc.on_loss(self.snd_nxt - self.snd_una, now)
             self._in_recovery = True
             self._recover = self.snd_nxt
+            self._rexmit_high = self.snd_una
             self._retransmit_first(now)
         else:
             return
@@ -809,11 +940,20 @@ class TCPConnection:
         7323 4.1: the echoed TSval tells which transmission it answers).
         Without, only the one timed segment does, never a retransmitted one
         (RFC 6298, Karn's rule).
+
+        One exception: an echo older than the last retransmission timeout.
+        When an ACK is lost and the timeout's retransmission arrives as a
+        duplicate, the receiver echoes the TSval of the earlier transmission
+        (RFC 7323 4.3), so the "sample" is the whole backed-off RTO plus an
+        RTT. Taken, such samples feed the RTO that produced them: under heavy
+        loss of ACKs it ratchets up to ``rto_max`` and stays there. labkit
+        ignores them (the next ACK of data sent after the timeout measures
+        the path again).
         """
         ts = seg.timestamps if self.timestamps and seg is not None else None
         if ts is not None and ts[1]:
             elapsed = (self._tsval(now) - ts[1]) & MASK  # whole ticks since the echoed TSval
-            if elapsed < 1 << 31:
+            if elapsed < 1 << 31 and _signed(ts[1] - self._rto_tsval) >= 0:
                 sample = elapsed * MS + now % MS  # from the start of that tick: never too short
                 self._rtt_seq = None
                 self._rtt_sample(sample, now)
@@ -844,6 +984,7 @@ class TCPConnection:
         ack = self.rcv_nxt & MASK if flags & Flags.ACK else 0
         if flags & Flags.ACK:
             self._last_ack_sent = self.rcv_nxt
+            self._delack_deadline, self._delack_bytes = None, 0  # this one carries the ACK
         if flags & Flags.SYN:
             # Before the peer's SYN there is no receive sequence space yet: offer the whole
             # buffer. A SYN's window is never scaled (RFC 7323 2.2).
@@ -861,10 +1002,25 @@ class TCPConnection:
                                     field, payload, options))
 
     def _segment_options(self, now: int) -> tuple:
-        """Options for a segment other than SYN: timestamps when agreed."""
-        if not self.timestamps:
+        """Options for a segment other than SYN: timestamps and SACK blocks, when agreed.
+
+        RFC 2018: the block holding the latest out-of-order segment first, then
+        the others; 3 fit beside timestamps, 4 without.
+        """
+        ts = (self._tsval(now), self._ts_recent) if self.timestamps else None
+        blocks: tuple[tuple[int, int], ...] = ()
+        if self.sack and len(self._ooo):
+            blocks = tuple((lo & MASK, hi & MASK)
+                           for lo, hi in self._ooo.blocks(3 if self.timestamps else 4))
+        if ts is None and not blocks:
             return ()
-        return tcp_options(timestamps=(self._tsval(now), self._ts_recent))
+        return tcp_options(timestamps=ts, sack=blocks)
+
+    def _options_length(self) -> int:
+        """Bytes of options on the data segments sent now, beyond the timestamps in SMSS."""
+        if self.sack and len(self._ooo):
+            return 4 + 8 * min(len(self._ooo), 3 if self.timestamps else 4)
+        return 0
 
     def _segment_at(self, seq: int, limit: int) -> tuple[bytes, bool]:
         """Data (at most ``limit`` bytes) starting at ``seq``, and whether FIN follows it."""
@@ -874,24 +1030,55 @@ class TCPConnection:
         return data, fin
 
     def _output(self, now: int) -> None:
-        """Send what the windows allow (RFC 5681: min(cwnd, rwnd) minus what is in flight)."""
+        """Send what the windows allow.
+
+        Normally RFC 5681's rule: min(cwnd, rwnd) minus what is in flight. In
+        loss recovery with SACK, RFC 6675's: while ``cwnd - pipe`` leaves a
+        segment's room, first the lost holes (rule 1 of NextSeg), then new
+        data within the peer's window (rule 2).
+        """
         if self.state not in _SENDS_DATA:
             return
-        smss = self.smss
+        smss = self.smss - self._options_length()
+        sack_recovery = self._in_recovery and self.sack
+        pipe = self._pipe() if sack_recovery else 0
+        board = self._scoreboard
         while True:
+            if sack_recovery:
+                if self.cc.cwnd - pipe < smss:
+                    break
+                resent = self._retransmit_lost(now, smss)
+                if resent:
+                    pipe += resent
+                    continue
+            elif board and self.snd_nxt < self._highest_sent:
+                # going back after a timeout: skip what the peer has SACKed
+                end = board.sacked(self.snd_nxt)
+                if end is not None:
+                    self.snd_nxt = min(end, self._highest_sent)
+                    continue
             flight = self.snd_nxt - self.snd_una
-            window = min(self.cwnd, self.snd_wnd)
             unsent = self._data_end - self.snd_nxt
             fin_pending = self._fin_queued and self.snd_nxt <= self._data_end
             if unsent <= 0 and not fin_pending:
                 break
-            room = window - flight
+            if sack_recovery:
+                room = min(self.cc.cwnd - pipe, self.snd_una + self.snd_wnd - self.snd_nxt)
+            else:
+                room = min(self.cwnd, self.snd_wnd) - flight
+            if board and self.snd_nxt < self._highest_sent:
+                nxt = board.next_sacked_start(self.snd_nxt)
+                if nxt is not None:
+                    unsent = min(unsent, nxt - self.snd_nxt)
             if unsent > 0:
                 if room <= 0:
                     break
                 n = min(smss, unsent, room)
                 if n < smss and n < unsent and flight > 0:
                     break  # sender-side silly window avoidance: wait for a full segment's room
+                if (n < smss and n == unsent and flight > 0 and not self.nodelay
+                        and not self._fin_queued and self.snd_nxt >= self._highest_sent):
+                    break  # Nagle (RFC 896): one small segment in flight at a time
             else:
                 n = 0
             data, fin = self._segment_at(self.snd_nxt, n)
@@ -905,6 +1092,7 @@ class TCPConnection:
             elif self._rtt_seq is None:
                 self._rtt_seq, self._rtt_start = self.snd_nxt + len(data) + fin, now
             self.snd_nxt += len(data) + fin
+            pipe += len(data) + fin
             self._highest_sent = max(self._highest_sent, self.snd_nxt)
             self._flight_peak = max(self._flight_peak, self.snd_nxt - self.snd_una)
             if self._rtx_deadline is None:
@@ -922,11 +1110,65 @@ class TCPConnection:
             flags = Flags.SYN | (Flags.ACK if self.state is State.SYN_RECEIVED else Flags(0))
             self._emit(flags, self.iss, options=self._syn_options(now))
         else:
-            data, fin = self._segment_at(self.snd_una, self.smss)
+            limit = self.smss - self._options_length()
+            nxt = self._scoreboard.next_sacked_start(self.snd_una)
+            if nxt is not None:
+                limit = min(limit, nxt - self.snd_una)  # only the hole, not what was SACKed
+            data, fin = self._segment_at(self.snd_una, limit)
             flags = Flags.ACK | (Flags.FIN if fin else Flags(0))
             if data or fin:
                 self._emit(flags, self.snd_una, data)
+                self._rexmit_high = max(self._rexmit_high, self.snd_una + len(data) + fin)
         self._rtx_deadline = now + self.rto
+
+    # ------------------------------------------------------------------ internals: SACK
+    def _pipe(self) -> int:
+        """RFC 6675 SetPipe: the bytes this sender believes are still in the network."""
+        return self._scoreboard.pipe(self.snd_una, self.snd_nxt, self._lost_edge,
+                                     self._rexmit_high)
+
+    def _retransmit_lost(self, now: int, limit: int) -> int:
+        """RFC 6675 NextSeg rule 1: resend the first lost hole not yet resent; bytes sent (or 0)."""
+        board = self._scoreboard
+        seq = max(self._rexmit_high, self.snd_una)
+        end = board.sacked(seq)
+        while end is not None:
+            seq = end
+            end = board.sacked(seq)
+        if seq >= self._lost_edge or seq >= self.snd_nxt:
+            return 0
+        nxt = board.next_sacked_start(seq)
+        if nxt is not None:
+            limit = min(limit, nxt - seq)
+        data, fin = self._segment_at(seq, min(limit, self._lost_edge - seq))
+        if not data and not fin:
+            return 0
+        self._emit(Flags.ACK | (Flags.FIN if fin else Flags(0)), seq, data)
+        self.retransmissions += 1
+        self._rtt_seq = None
+        self._rexmit_high = seq + len(data) + fin
+        if self._rtx_deadline is None:
+            self._rtx_deadline = now + self.rto
+        return len(data) + fin
+
+    def _take_sack(self, seg: TCPSegment) -> int:
+        """Add the segment's SACK blocks to the scoreboard; returns the bytes newly SACKed."""
+        blocks = seg.sack
+        if not blocks:
+            return 0
+        una, high, new = self.snd_una, self._highest_sent, 0
+        for left, right in blocks:
+            lo = una + _signed(left - (una & MASK))
+            hi = una + _signed(right - (una & MASK))
+            if una < hi <= high and lo < hi:  # RFC 2018: ignore blocks outside the window
+                new += self._scoreboard.add(max(lo, una), hi)
+        if new:
+            self._update_lost_edge()
+        return new
+
+    def _update_lost_edge(self) -> None:
+        threshold = (self.config.dupack_threshold - 1) * self.smss
+        self._lost_edge = self._scoreboard.lost_edge(self.snd_una, threshold)
 
     def _retransmission_timeout(self, now: int) -> None:
         self._rtx_deadline = None
@@ -934,6 +1176,7 @@ class TCPConnection:
         if not outstanding:
             return
         self._retries += 1
+        self._rto_tsval = self._tsval(now)
         if self._retries > self.config.max_retransmissions:
             self._fail(ConnectionTimeout(
                 f"connection timed out: {self.config.max_retransmissions} retransmissions of "
