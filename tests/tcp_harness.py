@@ -186,3 +186,68 @@ def transfer(bench: Bench, data: bytes, limit: int) -> bytes:
         if pump():
             break
     return bytes(received)
+
+
+#: The faults of issue 17's robustness goal, each applied to both directions of the wire.
+STRESS = {
+    "10% loss": Impairments(loss=0.10),
+    "5% corruption": Impairments(corrupt=0.05),
+    "5% duplication": Impairments(duplicate=0.05),
+    "reordering": Impairments(reorder=0.2),
+    "all together": Impairments(loss=0.10, corrupt=0.05, duplicate=0.05, reorder=0.2),
+}
+
+
+@dataclass
+class Exchange:
+    """What :func:`exchange` saw: the bytes each end read, and the longest wait for progress."""
+
+    a_got: bytes
+    b_got: bytes
+    longest_wait: int  # ns: the longest time either end waited for new bytes to read or be acked
+    end: int  # ns: when both ends were done
+
+
+def exchange(bench: Bench, a_data: bytes, b_data: bytes, limit: int, chunk: int = 65536) -> Exchange:
+    """Both ends send at once (A connects, B listens); each closes when it has sent all.
+
+    A blocking socket would raise a timeout if a ``recv`` (new bytes) or a
+    ``send`` (room in the send buffer, that is, bytes acknowledged) waited
+    longer than its timeout: :attr:`Exchange.longest_wait` is the longest
+    such wait of either end, to compare with the sockets' default.
+    """
+    a, b = bench.a, bench.b
+    a.connect(bench.now)
+    got = {0: bytearray(), 1: bytearray()}
+    sent = {0: 0, 1: 0}
+    data = {0: a_data, 1: b_data}
+    last_progress = {0: 0, 1: 0}
+    marks = {0: (0, 0), 1: (0, 0)}
+    longest = 0
+
+    def pump() -> bool:
+        nonlocal longest
+        if a.error or b.error:
+            return True
+        for side, conn in ((0, a), (1, b)):
+            if conn.state.value in ("ESTABLISHED", "CLOSE-WAIT") and sent[side] < len(data[side]):
+                sent[side] += conn.send(data[side][sent[side]:sent[side] + chunk], bench.now)
+                if sent[side] == len(data[side]):
+                    conn.close(bench.now)
+            got[side].extend(conn.recv(1 << 20, bench.now))
+            mark = (len(got[side]), conn.snd_una)
+            if mark != marks[side]:
+                marks[side], last_progress[side] = mark, bench.now
+            waiting = (not conn.eof) or sent[side] < len(data[side]) or conn.unacked
+            if waiting and conn.state.value != "CLOSED":
+                longest = max(longest, bench.now - last_progress[side])
+        bench.flush()
+        return (b.state.value == "CLOSED" and a.state.value in ("TIME-WAIT", "CLOSED")) or (
+            a.state.value == "CLOSED" and b.state.value in ("TIME-WAIT", "CLOSED"))
+
+    step = 1 * MS
+    while bench.now < limit:
+        bench.run(min(limit, bench.now + step))
+        if pump():
+            break
+    return Exchange(bytes(got[0]), bytes(got[1]), longest, bench.now)

@@ -173,7 +173,7 @@ def _run(code: str, *args: str) -> object:
 def test_every_topic_module_is_reachable_by_a_prefix():
     files = {p.stem for p in (ROOT / "labkit" / "exercises").glob("*.py")} - {"__init__"}
     assert set(_TOPICS) == files == {"overview", "phy", "hw", "link", "mac", "net", "transport", "app",
-                                     "capstone", "routing", "dhcpdns"}
+                                     "capstone", "routing", "dhcpdns", "congestion"}
 
 
 _FRESH = """

@@ -73,6 +73,7 @@ PLACES = {
     "labkit.capstone": "apps",  # whole programs on top of the stack
     "labkit.demo": "apps",
     "labkit.tap": "apps",
+    "labkit.bottleneck": "apps",  # lesson 10's experiments: flows through one bottleneck
 }
 
 #: What each group may import (``layers`` stands for all five). A group lists itself when it may

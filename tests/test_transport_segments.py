@@ -147,13 +147,66 @@ def test_tcp_data_segment_and_summary():
     (lambda r: r[:19], "length=19"),
     (lambda r: r[:12] + bytes([0x40]) + r[13:], "data offset=4"),
     (lambda r: r[:12] + bytes([0xF0]) + r[13:], "data offset=15"),
-    (lambda r: r[:12] + bytes([(r[12] & 0xF0) | 1]) + r[13:], "reserved=1"),
     (lambda r: r[:20] + bytes([2, 9]) + r[22:], "option 2 length=9"),
     (lambda r: r[:20] + bytes([2, 3]) + r[22:], "option 2 length=3"),
 ])
 def test_tcp_malformed(mutate, field):
     with pytest.raises(ParseError, match=field):
         TCPSegment.parse(mutate(golden_syn()))  # structure only: no checksum to hide behind
+
+
+def test_tcp_reserved_bits_are_ignored():
+    """RFC 9293 3.1: reserved bits (NS, AccECN's AE) must be ignored by a receiver."""
+    raw = golden_syn()
+    for bits in (1, 0x0F):
+        seg = TCPSegment.parse(raw[:12] + bytes([(raw[12] & 0xF0) | bits]) + raw[13:])
+        assert seg.flags == Flags.SYN and seg.mss == 1460
+
+
+def linux_syn_options() -> bytes:
+    """Linux's SYN options: MSS 1460, SACK-permitted, timestamps, NOP, window scale 7."""
+    return bytes.fromhex("020405b4" "0402" "080a" "0001e240" "00000000" "01" "030307")
+
+
+def _with_options(options: bytes) -> bytes:
+    return struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, (20 + len(options)) // 4 << 4,
+                       0x02, 64240, 0, 0) + options
+
+
+def test_tcp_linux_syn_with_timestamps_both_ways():
+    raw = _with_options(linux_syn_options())
+    seg = TCPSegment.parse(raw)
+    assert (seg.mss, seg.sack_permitted, seg.timestamps, seg.window_scale) == (1460, True, (123456, 0), 7)
+    built = TCPSegment(40000, 80, 1, 0, Flags.SYN, 64240, options=tcp_options(
+        mss=1460, window_scale=7, sack_permitted=True, timestamps=(123456, 0)))
+    assert built.pack() == raw  # the same bytes, in Linux's order
+    assert "wscale=7 sackOK TSval=123456 TSecr=0" in built.summary()
+
+
+def test_tcp_sack_blocks_round_trip():
+    blocks = ((1000, 2000), (3000, 4000), (2**32 - 10, 5))
+    seg = TCPSegment(1, 2, 3, 4, Flags.ACK, 100, options=tcp_options(timestamps=(7, 8), sack=blocks))
+    back = TCPSegment.parse(seg.pack(SRC, DST), SRC, DST)
+    assert back.sack == blocks and back.timestamps == (7, 8)
+    assert len(seg.pack()) == 20 + 12 + 28  # NOP NOP TS, NOP NOP SACK(3 blocks): 40 bytes
+    with pytest.raises(LabkitError, match="at most 4"):
+        tcp_options(sack=((1, 2),) * 5)
+
+
+@pytest.mark.parametrize("option, field", [
+    ("080801020304" "0000", "option 8 length=8"),          # timestamps must be 10
+    ("050a0000000100000002" "05060000" "0001", "option 5 length=6"),  # SACK: 2 + 8n
+    ("050c" + "00" * 10, "option 5 length=12"),
+    ("0502" "0000", "option 5 length=2"),
+])
+def test_tcp_sack_and_timestamps_of_wrong_length_are_refused(option, field):
+    with pytest.raises(ParseError, match=field):
+        TCPSegment.parse(_with_options(bytes.fromhex(option)))
+
+
+def test_tcp_window_scale_above_14_reads_as_14():
+    seg = TCPSegment.parse(_with_options(bytes.fromhex("01030363")))  # NOP, WS 99
+    assert seg.window_scale == 14
 
 
 def test_tcp_bad_checksum_names_the_field():

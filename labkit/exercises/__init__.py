@@ -10,8 +10,8 @@ went wrong, never just "wrong"::
 The checkers live beside this module, one module per topic: :mod:`.overview`, :mod:`.phy`,
 :mod:`.hw`, :mod:`.link`, :mod:`.mac`, :mod:`.net`, :mod:`.transport` (the ``udp.*`` and
 ``tcp.*`` names), :mod:`.dhcpdns` (the ``dhcp.*`` and ``dns.*`` names), :mod:`.app`,
-:mod:`.capstone` and :mod:`.routing`. Each registers its
-checkers with :func:`exercise`; :func:`evaluate` imports the topic module
+:mod:`.capstone`, :mod:`.routing` and :mod:`.congestion` (the ``cc.*`` names). Each
+registers its checkers with :func:`exercise`; :func:`evaluate` imports the topic module
 named by the exercise name's prefix (``"net.class_of"`` loads
 :mod:`labkit.exercises.net`) the first time one of its names is checked, so
 a check cell needs only ``from labkit.exercises import check``. The
@@ -84,6 +84,7 @@ _MODULES = {
     "app": "app",
     "capstone": "capstone",
     "routing": "routing",
+    "cc": "congestion",
 }
 
 

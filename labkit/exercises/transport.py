@@ -164,3 +164,25 @@ def _rto(answer: Any) -> ExerciseResult:
                                          "SRTT + 1/8 R; RTO = SRTT + max(G, 4 RTTVAR), at least "
                                          "200 ms.")
     return ExerciseResult(True, "your RTO follows RFC 6298 on every series tried")
+
+
+@exercise("tcp.max_segment")
+def _max_segment(answer: Any) -> ExerciseResult:
+    """The most data bytes in one TCP segment inside one IPv4 packet, no options on either header."""
+    want = 65535 - 20 - 20
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        return ExerciseResult(False, f"{answer!r}: give a whole number of bytes")
+    if answer == want:
+        return ExerciseResult(True, "65,495: the IPv4 total length (16 bits) less the two 20-byte "
+                                    "headers; the MSS agreed in the SYNs keeps segments far smaller")
+    slips = {
+        65535: "65,535 is the largest IPv4 packet, headers included",
+        65535 - 20: "you took off one 20-byte header; the packet carries two, IP's and TCP's",
+        1460: "1,460 is the MSS on an Ethernet path (MTU 1500); the question asks for the bound "
+              "the IPv4 header sets whatever the MTU",
+        65535 - 28: "65,507 is UDP's bound (an 8-byte header); TCP's header is longer",
+    }
+    if answer in slips:
+        return ExerciseResult(False, f"{answer:,}: {slips[answer]}")
+    return ExerciseResult(False, f"{answer:,} is not it: the segment must fit in one IPv4 packet, "
+                                 "whose total length field counts every header inside it")

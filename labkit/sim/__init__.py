@@ -36,6 +36,8 @@ The pieces:
   ``add_host(..., tcp=...)`` give a node a component of one's own.
 - :class:`Link` and :class:`Channel` (:mod:`~labkit.sim.link`): bandwidth,
   propagation delay, MTU, drop-tail queue.
+- Queue disciplines (:mod:`~labkit.sim.queue`): :class:`DropTail` in packets or
+  bytes and :class:`CoDel` (RFC 8289), with queue length and sojourn time logged.
 - Impairments (:mod:`~labkit.sim.impair`): :class:`Loss`, :class:`Corrupt`,
   :class:`Duplicate`, :class:`Reorder`, :class:`Delay`, and the scripted
   :class:`Fault` / :func:`drop_nth`.
@@ -68,12 +70,15 @@ from labkit.sim.link import Channel, Link
 from labkit.sim.network import Network
 from labkit.sim.nodes import Host, Interface, Node, Received, Router, Switch, format_mac
 from labkit.sim.pcap import PcapFile, PcapRecord, PcapWriter, read_pcap
+from labkit.sim.queue import CoDel, DropTail, QueueDiscipline
 
 __all__ = [
     "Capture",
     "Channel",
+    "CoDel",
     "Corrupt",
     "Delay",
+    "DropTail",
     "Duplicate",
     "Engine",
     "Fault",
@@ -88,6 +93,7 @@ __all__ = [
     "PcapFile",
     "PcapRecord",
     "PcapWriter",
+    "QueueDiscipline",
     "Received",
     "Reorder",
     "Router",

@@ -20,6 +20,14 @@ transmitter with a drop-tail queue, followed by the wire:
 
 Counters per direction: :attr:`Channel.sent`, :attr:`Channel.delivered`,
 :attr:`Channel.dropped_queue`, :attr:`Channel.dropped_impaired`.
+
+**Queue disciplines.** ``queue`` may instead be a discipline from
+:mod:`labkit.sim.queue` (``DropTail(bytes=...)``, ``CoDel()``), or one can be set
+later with :meth:`Link.set_queue`. Then the frames really wait in it, and the
+transmitter asks it for the next frame each time it is free, so that an active
+queue manager can drop at the head (recorded as ``"drop"`` with the
+discipline's name as note, ``"codel"``). :attr:`Channel.qdisc` is the discipline,
+with its queue length and sojourn-time log for plots.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from labkit.sim.errors import TopologyError
 from labkit.sim.impair import Impairment
+from labkit.sim.queue import Queued, QueueDiscipline
 from labkit.units import format_rate, format_time
 
 if TYPE_CHECKING:
@@ -54,6 +63,7 @@ class Channel:
         "max_frame",
         "queue_limit",
         "impairments",
+        "qdisc",
         "sent",
         "delivered",
         "dropped_queue",
@@ -61,6 +71,7 @@ class Channel:
         "_busy",
         "_starts",
         "_xid",
+        "_sending",
     )
 
     def __init__(
@@ -73,7 +84,7 @@ class Channel:
         delay: int,
         mtu: int,
         overhead: int,
-        queue: int,
+        queue: int | QueueDiscipline,
         xid: Iterator[int],
     ) -> None:
         self.engine = engine
@@ -86,7 +97,14 @@ class Channel:
         self.mtu = mtu
         self.overhead = overhead
         self.max_frame = mtu + overhead
-        self.queue_limit = queue
+        #: The queue discipline, or ``None`` for the built-in drop-tail of ``queue_limit`` frames.
+        self.qdisc: QueueDiscipline | None = None
+        self.queue_limit = 0
+        if isinstance(queue, QueueDiscipline):
+            self.set_queue(queue)
+        else:
+            self.queue_limit = queue
+        self._sending = False
         self.impairments: list[Impairment] = []
         self.sent = 0
         self.delivered = 0
@@ -106,6 +124,8 @@ class Channel:
     @property
     def queued(self) -> int:
         """Frames waiting for the transmitter right now (not the one being sent)."""
+        if self.qdisc is not None:
+            return self.qdisc.packets
         now = self.engine.now
         starts = self._starts
         while starts and starts[0] <= now:
@@ -122,6 +142,41 @@ class Channel:
             self.impairments.append(imp)
         return self
 
+    def set_queue(self, qdisc: QueueDiscipline) -> Channel:
+        """Make ``qdisc`` (a :class:`~labkit.sim.queue.QueueDiscipline`) this direction's queue.
+
+        Set it before traffic flows: frames already waiting stay where they are.
+        """
+        if not isinstance(qdisc, QueueDiscipline):
+            raise TopologyError(
+                f"queue={qdisc!r}: expected a number of frames or a queue discipline "
+                "such as DropTail(bytes=64000) or CoDel()"
+            )
+        if qdisc.packets:
+            raise TopologyError(f"queue={qdisc!r}: give a discipline with an empty queue")
+        qdisc.on_drop = self._head_drop
+        self.qdisc = qdisc
+        return self
+
+    def _head_drop(self, item: Queued, now: int, note: str) -> None:
+        self.dropped_queue += 1
+        src = self.src
+        for tap in src.taps:
+            tap.record(now, src, "drop", item.frame, item.xid, note)
+
+    def _next(self) -> None:
+        """The transmitter is free: send the next frame the discipline gives, if any."""
+        qdisc = self.qdisc
+        assert qdisc is not None
+        now = self.engine.now
+        item = qdisc.dequeue(now)
+        if item is None:
+            self._sending = False
+            return
+        self._sending = True
+        end = self._wire(item.frame, item.xid, now)
+        self.engine.at(end, self._next)
+
     def transmit(self, frame: bytes) -> None:
         """Queue ``frame`` for sending (called by :meth:`Interface.send`)."""
         engine = self.engine
@@ -132,6 +187,16 @@ class Channel:
         if taps:
             for tap in taps:
                 tap.record(now, src, "out", frame, xid)
+        qdisc = self.qdisc
+        if qdisc is not None:
+            if not qdisc.enqueue(frame, xid, now):
+                self.dropped_queue += 1
+                for tap in taps:
+                    tap.record(now, src, "drop", frame, xid, qdisc.name)
+                return
+            if not self._sending:
+                self._next()
+            return
         starts = self._starts
         while starts and starts[0] <= now:
             starts.popleft()
@@ -141,7 +206,6 @@ class Channel:
                 for tap in taps:
                     tap.record(now, src, "drop", frame, xid, "queue full")
             return
-        self.sent += 1
         busy = self._busy
         start = busy if busy > now else now
         bw = self.bandwidth
@@ -149,6 +213,15 @@ class Channel:
         self._busy = end
         if start > now:
             starts.append(start)
+        self._wire(frame, xid, start, end)
+
+    def _wire(self, frame: bytes, xid: int, start: int, end: int | None = None) -> int:
+        """Put ``frame`` on the wire from ``start`` (its last bit leaves at ``end``)."""
+        engine = self.engine
+        bw = self.bandwidth
+        if end is None:
+            end = start if bw is None else start + (len(frame) * 8_000_000_000 + bw - 1) // bw
+        self.sent += 1
         arrival = end + self.delay
         deliver = self.dst._deliver
         if not self.impairments:
@@ -156,8 +229,10 @@ class Channel:
             seq = engine._seq
             engine._seq = seq + 1
             heappush(engine._queue, (arrival, seq, deliver, (frame, xid)))
-            return
+            return end
         items = [(0, frame)]
+        src = self.src
+        taps = src.taps
         rng = engine.rng
         for imp in self.impairments:
             out: list[tuple[int, bytes]] = []
@@ -168,14 +243,15 @@ class Channel:
                 self.dropped_impaired += 1
                 if taps:
                     for tap in taps:
-                        tap.record(now, src, "drop", frame, xid, imp.name)
-                return
+                        tap.record(engine.now, src, "drop", frame, xid, imp.name)
+                return end
             items = out
         for extra, f in items:
             self.delivered += 1
             seq = engine._seq
             engine._seq = seq + 1
             heappush(engine._queue, (arrival + extra, seq, deliver, (f, xid)))
+        return end
 
     def __repr__(self) -> str:
         return f"<Channel {self.src.fullname} -> {self.dst.fullname}>"
@@ -205,6 +281,21 @@ class Link:
             f"end={getattr(end, 'name', end)!r}: this link joins {self.a.fullname} and "
             f"{self.b.fullname}; name one of them"
         )
+
+    def set_queue(self, qdisc: QueueDiscipline, source: Interface | Node | str | None = None) -> Link:
+        """Give the direction sent by ``source`` the queue discipline ``qdisc``.
+
+        With ``source=None`` both directions get one, each its own copy
+        (:meth:`~labkit.sim.queue.QueueDiscipline.spawn`).
+        """
+        if source is not None:
+            self.channel_from(source).set_queue(qdisc)
+            return self
+        if not isinstance(qdisc, QueueDiscipline):
+            self.ab.set_queue(qdisc)  # raises the error that names the argument
+        self.ab.set_queue(qdisc.spawn())
+        self.ba.set_queue(qdisc.spawn())
+        return self
 
     def impair(
         self, *impairments: Impairment, source: Interface | Node | str | None = None

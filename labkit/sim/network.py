@@ -51,6 +51,7 @@ from labkit.sim.impair import Corrupt, Delay, Duplicate, Impairment, Loss, Reord
 from labkit.sim.link import Channel, Link
 from labkit.sim.nodes import Host, Interface, Node, Router, Switch, format_mac
 from labkit.sim.pcap import PcapWriter
+from labkit.sim.queue import QueueDiscipline
 from labkit.units import format_time, parse_rate, parse_time
 
 __all__ = ["Network"]
@@ -365,7 +366,7 @@ class Network:
         bandwidth: object = "100Mbit",
         mtu: int = 1500,
         overhead: int = 14,
-        queue: int = 100,
+        queue: int | QueueDiscipline = 100,
         loss: float = 0.0,
         corrupt: float = 0.0,
         duplicate: float = 0.0,
@@ -379,13 +380,16 @@ class Network:
         transmitter that takes no time). ``mtu``: largest payload in bytes
         (default 1500), not counting ``overhead`` header bytes (default 14).
         ``queue``: frames that may wait for the transmitter (default 100;
-        drop-tail). ``loss``, ``corrupt``, ``duplicate``, ``reorder``: rates of
+        drop-tail), or a queue discipline from :mod:`labkit.sim.queue`
+        (``DropTail(bytes=64_000)``, ``CoDel()``), copied for each direction.
+        ``loss``, ``corrupt``, ``duplicate``, ``reorder``: rates of
         those impairments, each direction on its own; ``jitter``: a uniform
         extra delay of ``± jitter``. More impairments: ``link.impair(...)``.
         """
         delay_ns = parse_time(delay, "delay")
         bw = None if bandwidth is None else parse_rate(bandwidth, "bandwidth")
-        for arg, v in (("mtu", mtu), ("overhead", overhead), ("queue", queue)):
+        qdisc = queue if isinstance(queue, QueueDiscipline) else None
+        for arg, v in (("mtu", mtu), ("overhead", overhead), ("queue", 0 if qdisc is not None else queue)):
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
                 raise TopologyError(f"{arg}={v!r}: expected a whole number >= 0")
         if mtu < 1:
@@ -413,7 +417,7 @@ class Network:
                 delay=delay_ns,
                 mtu=int(mtu),
                 overhead=int(overhead),
-                queue=int(queue),
+                queue=qdisc.spawn() if qdisc is not None else int(queue),  # type: ignore[arg-type]
                 xid=self._xid,
             )
             ch.add(*self._impairments(rates, jitter_ns))

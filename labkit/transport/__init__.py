@@ -1,5 +1,6 @@
 """The transport layer: ports, UDP and TCP (segments and connections)."""
 
+from labkit.transport.congestion import Ack, CongestionControl, NewReno, Reno
 from labkit.transport.ports import PortAllocator, check_port, is_well_known
 from labkit.transport.tcp import Flags, TCPSegment, tcp_options
 from labkit.transport.tcp_connection import (
@@ -16,6 +17,10 @@ from labkit.transport.tcp_connection import (
 from labkit.transport.udp import UDPDatagram
 
 __all__ = [
+    "Ack",
+    "CongestionControl",
+    "NewReno",
+    "Reno",
     "ConnectionClosed",
     "ConnectionRefused",
     "ConnectionReset",

@@ -85,6 +85,13 @@ __all__ = [
     "AF_INET",
     "SOCK_STREAM",
     "SOCK_DGRAM",
+    "SHUT_RD",
+    "SHUT_WR",
+    "SHUT_RDWR",
+    "SOL_SOCKET",
+    "SO_KEEPALIVE",
+    "IPPROTO_TCP",
+    "TCP_NODELAY",
     "IPService",
     "Clock",
     "Transport",
@@ -116,6 +123,10 @@ DROPPED_KEPT = 1000
 AF_INET = 2
 SOCK_STREAM = 1
 SOCK_DGRAM = 2
+# the values of Python's socket module on Linux, so code written for real sockets reads the same
+SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
+SOL_SOCKET, SO_KEEPALIVE = 1, 9
+IPPROTO_TCP, TCP_NODELAY = 6, 1
 DEFAULT_TIMEOUT = 60.0
 _NS = 1_000_000_000
 
@@ -368,6 +379,8 @@ class Socket:
         self._dispatching = False
         self._out = bytearray()  # event mode: bytes waiting for room in the send buffer
         self._close_after_out = False
+        self._shut_rd = False
+        self._options: dict[tuple[int, int], int] = {}  # set before connect: applied then
 
     # ------------------------------------------------------------------ common
     def settimeout(self, seconds: float | None) -> None:
@@ -434,6 +447,8 @@ class Socket:
         t = self.transport
         if self._conn is not None:
             self._conn.close(t.clock.now())
+            # nobody reads any more: unread or later data resets the connection, as Linux does
+            self._conn.close_read(t.clock.now(), reset=True)
             t._flush(self._conn)
         if self.type == SOCK_DGRAM and self._port is not None:
             t.udp_sockets.pop(self._port, None)
@@ -445,6 +460,57 @@ class Socket:
                 t._flush(conn)
             if not any(k[0] == self._port for k in t.connections):
                 t.ports[6].release(self._port)
+
+    def shutdown(self, how: int) -> None:
+        """Half-close: ``SHUT_WR`` sends FIN (reading goes on), ``SHUT_RD`` stops reading, or both.
+
+        After ``SHUT_RD``, ``recv`` returns b"" at once, and data that still
+        arrives is acknowledged and thrown away (as Linux does).
+        """
+        conn = self._stream()
+        if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+            raise SocketError(errno.EINVAL, f"shutdown: how={how!r}, not SHUT_RD, SHUT_WR or SHUT_RDWR")
+        now = self.transport.clock.now()
+        if how in (SHUT_WR, SHUT_RDWR):
+            if self._out:
+                self._close_after_out = True  # event mode: the FIN follows the waiting bytes
+            else:
+                conn.close(now)
+        if how in (SHUT_RD, SHUT_RDWR):
+            self._shut_rd = True
+            conn.close_read(now)
+        self.transport._flush(conn)
+
+    def setsockopt(self, level: int, option: int, value: int | bool) -> None:
+        """``TCP_NODELAY`` (level ``IPPROTO_TCP``) and ``SO_KEEPALIVE`` (level ``SOL_SOCKET``)."""
+        self._check_open()
+        if (level, option) not in ((IPPROTO_TCP, TCP_NODELAY), (SOL_SOCKET, SO_KEEPALIVE)):
+            raise SocketError(errno.ENOPROTOOPT, f"setsockopt: option ({level}, {option}) not simulated")
+        self._options[(level, option)] = int(bool(value))
+        if self._conn is not None:
+            self._apply_options(self._conn)
+
+    def getsockopt(self, level: int, option: int) -> int:
+        self._check_open()
+        conn = self._conn
+        if (level, option) == (IPPROTO_TCP, TCP_NODELAY):
+            return int(conn.nodelay) if conn is not None else self._options.get((level, option), 0)
+        if (level, option) == (SOL_SOCKET, SO_KEEPALIVE):
+            return int(conn.keepalive) if conn is not None else self._options.get((level, option), 0)
+        raise SocketError(errno.ENOPROTOOPT, f"getsockopt: option ({level}, {option}) not simulated")
+
+    def _apply_options(self, conn: TCPConnection) -> None:
+        now = self.transport.clock.now()
+        for (level, option), value in self._options.items():
+            if (level, option) == (IPPROTO_TCP, TCP_NODELAY) and hasattr(conn, "nodelay"):
+                conn.nodelay = bool(value)
+                push = getattr(conn, "push", None)
+                if value and push is not None:
+                    push(now)  # what Nagle held back goes now
+                    self.transport._flush(conn)
+            elif (level, option) == (SOL_SOCKET, SO_KEEPALIVE) and hasattr(conn, "set_keepalive"):
+                conn.set_keepalive(bool(value), now)
+                self.transport._flush(conn)
 
     def __enter__(self) -> Socket:
         return self
@@ -480,6 +546,8 @@ class Socket:
         sock = Socket(self.transport, SOCK_STREAM)
         sock._port, sock._conn, sock._peer, sock._timeout = self._port, conn, peer, self._timeout
         self.transport._owners[conn] = sock
+        sock._options = dict(self._options)  # an accepted socket inherits the options
+        sock._apply_options(conn)
         return sock, peer
 
     def _hand_over(self) -> None:
@@ -597,6 +665,7 @@ class Socket:
         conn = t._new_connection(local, remote, port)
         t._owners[conn] = self
         self._conn = conn
+        self._apply_options(conn)
         conn.connect(t.clock.now())
         t._flush(conn)
         t.wait(lambda: conn.state is not State.SYN_SENT, self._timeout, "connect")
@@ -637,6 +706,8 @@ class Socket:
         """Up to ``bufsize`` bytes; waits until some arrive; b"" once the peer has closed."""
         conn = self._stream()
         t = self.transport
+        if self._shut_rd:
+            return b""
         t.wait(lambda: conn.readable > 0 or conn.eof or conn.error is not None, self._timeout,
                "recv")
         if conn.readable == 0 and conn.error is not None:

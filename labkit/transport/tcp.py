@@ -12,9 +12,13 @@ data.
 
 Options are kept as the sequence of ``(kind, data)`` pairs they arrived in,
 so parsing and packing give back the same bytes; :func:`tcp_options` builds
-the usual ones (MSS, window scale, SACK-permitted) and the properties
-:attr:`TCPSegment.mss` and friends read them. labkit's TCP itself uses only
-MSS.
+the usual ones (MSS, window scale and SACK-permitted on a SYN, RFC 7323
+timestamps, RFC 2018 SACK blocks) and the properties :attr:`TCPSegment.mss`
+and friends read them. An option of a known kind with the wrong length is
+refused (:class:`~labkit.errors.ParseError` naming it); a window scale above
+14 reads as 14 (RFC 7323 2.3). The four reserved bits of the offset byte are
+ignored when parsing (RFC 9293 3.1: "must be zero in generated segments and
+must be ignored in received segments"), so newer flags (AccECN's AE) pass.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ __all__ = [
     "OPT_MSS",
     "OPT_WINDOW_SCALE",
     "OPT_SACK_PERMITTED",
+    "OPT_SACK",
+    "OPT_TIMESTAMPS",
 ]
 
 #: The fixed header, field by field.
@@ -62,7 +68,12 @@ HEADER_LENGTH = LAYOUT.size
 MAX_OPTIONS_LENGTH = 40
 PROTOCOL = 6
 OPT_EOL, OPT_NOP, OPT_MSS, OPT_WINDOW_SCALE, OPT_SACK_PERMITTED = 0, 1, 2, 3, 4
-_OPTION_LENGTHS = {OPT_MSS: 4, OPT_WINDOW_SCALE: 3, OPT_SACK_PERMITTED: 2}
+OPT_SACK, OPT_TIMESTAMPS = 5, 8
+_OPTION_LENGTHS = {OPT_MSS: 4, OPT_WINDOW_SCALE: 3, OPT_SACK_PERMITTED: 2, OPT_TIMESTAMPS: 10}
+#: RFC 2018: a SACK option holds 1 to 4 blocks of two 32-bit edges
+_SACK_LENGTHS = (10, 18, 26, 34)
+#: RFC 7323 2.3: the largest shift a window scale may ask for
+MAX_WINDOW_SCALE = 14
 _HEADER = LAYOUT.struct
 _LAYER = "tcp"
 
@@ -87,20 +98,49 @@ class Flags(IntFlag):
 
 
 def tcp_options(
-    mss: int | None = None, window_scale: int | None = None, sack_permitted: bool = False
+    mss: int | None = None,
+    window_scale: int | None = None,
+    sack_permitted: bool = False,
+    timestamps: tuple[int, int] | None = None,
+    sack: tuple[tuple[int, int], ...] = (),
 ) -> tuple[TCPOption, ...]:
-    """Options for a SYN, in the order common stacks send them."""
+    """Options in the order Linux sends them.
+
+    On a SYN with ``timestamps=(TSval, TSecr)``: MSS, SACK-permitted,
+    timestamps, NOP, window scale (20 bytes); without timestamps: MSS, NOP,
+    window scale, NOP, NOP, SACK-permitted. On other segments: NOP, NOP,
+    timestamps, then NOP, NOP, SACK with ``sack``'s ``(left, right)`` blocks
+    (32-bit edges, at most 4; 3 fit beside timestamps).
+    """
     out: list[TCPOption] = []
     if mss is not None:
         if not 0 < mss <= 0xFFFF:
             raise LabkitValueError(f"mss={mss!r}: must be 1..65535")
         out.append((OPT_MSS, mss.to_bytes(2, "big")))
-    if window_scale is not None:
-        if not 0 <= window_scale <= 14:
-            raise LabkitValueError(f"window_scale={window_scale!r}: RFC 7323 allows 0..14")
-        out += [(OPT_NOP, b""), (OPT_WINDOW_SCALE, bytes([window_scale]))]
-    if sack_permitted:
-        out += [(OPT_NOP, b""), (OPT_NOP, b""), (OPT_SACK_PERMITTED, b"")]
+    if window_scale is not None and not 0 <= window_scale <= MAX_WINDOW_SCALE:
+        raise LabkitValueError(f"window_scale={window_scale!r}: RFC 7323 allows 0..14")
+    if timestamps is not None:
+        tsval, tsecr = timestamps
+        raw = _u32(tsval, "TSval").to_bytes(4, "big") + _u32(tsecr, "TSecr").to_bytes(4, "big")
+        if sack_permitted:
+            out.append((OPT_SACK_PERMITTED, b""))
+        else:
+            out += [(OPT_NOP, b""), (OPT_NOP, b"")]
+        out.append((OPT_TIMESTAMPS, raw))
+        if window_scale is not None:
+            out += [(OPT_NOP, b""), (OPT_WINDOW_SCALE, bytes([window_scale]))]
+    else:
+        if window_scale is not None:
+            out += [(OPT_NOP, b""), (OPT_WINDOW_SCALE, bytes([window_scale]))]
+        if sack_permitted:
+            out += [(OPT_NOP, b""), (OPT_NOP, b""), (OPT_SACK_PERMITTED, b"")]
+    if sack:
+        if len(sack) > 4:
+            raise LabkitValueError(f"sack: {len(sack)} blocks, at most 4 fit (RFC 2018)")
+        edges = b"".join(_u32(left, "SACK left edge").to_bytes(4, "big")
+                         + _u32(right, "SACK right edge").to_bytes(4, "big")
+                         for left, right in sack)
+        out += [(OPT_NOP, b""), (OPT_NOP, b""), (OPT_SACK, edges)]
     return tuple(out)
 
 
@@ -139,6 +179,9 @@ def _parse_options(raw: bytes) -> tuple[TCPOption, ...]:
         if kind in _OPTION_LENGTHS and length != _OPTION_LENGTHS[kind]:
             raise ParseError(_LAYER, f"option {kind} length", length,
                              f"must be {_OPTION_LENGTHS[kind]}")
+        if kind == OPT_SACK and length not in _SACK_LENGTHS:
+            raise ParseError(_LAYER, f"option {kind} length", length,
+                             "must be 2 + 8 per block, 1 to 4 blocks (10, 18, 26 or 34)")
         out.append((kind, raw[i + 2:i + length]))
         i += length
     return tuple(out)
@@ -205,12 +248,30 @@ class TCPSegment:
 
     @property
     def window_scale(self) -> int | None:
+        """The shift count of a window scale option; above 14 reads as 14 (RFC 7323 2.3)."""
         data = self._option(OPT_WINDOW_SCALE)
-        return None if data is None else data[0]
+        return None if data is None else min(data[0], MAX_WINDOW_SCALE)
 
     @property
     def sack_permitted(self) -> bool:
         return self._option(OPT_SACK_PERMITTED) is not None
+
+    @property
+    def timestamps(self) -> tuple[int, int] | None:
+        """``(TSval, TSecr)`` of an RFC 7323 timestamps option, or None."""
+        data = self._option(OPT_TIMESTAMPS)
+        if data is None:
+            return None
+        return int.from_bytes(data[:4], "big"), int.from_bytes(data[4:], "big")
+
+    @property
+    def sack(self) -> tuple[tuple[int, int], ...]:
+        """The RFC 2018 SACK blocks, ``(left edge, right edge)`` 32-bit pairs; () if none."""
+        data = self._option(OPT_SACK)
+        if not data:
+            return ()
+        return tuple((int.from_bytes(data[i:i + 4], "big"), int.from_bytes(data[i + 4:i + 8], "big"))
+                     for i in range(0, len(data) - 7, 8))
 
     # --- bytes ------------------------------------------------------------------------------
     def pack(self, src: IPv4Address | str | None = None, dst: IPv4Address | str | None = None) -> bytes:
@@ -252,8 +313,6 @@ class TCPSegment:
         if header_length > len(raw):
             raise ParseError(_LAYER, "data offset", offset_byte >> 4,
                              f"header of {header_length} bytes, but only {len(raw)} arrived")
-        if offset_byte & 0x0F:
-            raise ParseError(_LAYER, "reserved", offset_byte & 0x0F, "reserved bits must be zero")
         if src is not None and dst is not None and not transport_checksum_ok(
             src, dst, PROTOCOL, raw
         ):
@@ -275,6 +334,15 @@ class TCPSegment:
         parts.append(f"win={self.window}")
         if self.mss is not None:
             parts.append(f"mss={self.mss}")
+        if self.window_scale is not None:
+            parts.append(f"wscale={self.window_scale}")
+        if self.sack_permitted:
+            parts.append("sackOK")
+        if self.sack:
+            parts.append("sack=" + ",".join(f"{left}-{right}" for left, right in self.sack))
+        ts = self.timestamps
+        if ts is not None:
+            parts.append(f"TSval={ts[0]} TSecr={ts[1]}")
         parts.append(f"len={len(self.payload)}")
         return " ".join(parts)
 
