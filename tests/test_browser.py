@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser_support import chromium, missing, require_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,46 +54,24 @@ WIDGETS: dict[str, Control] = {
     "12-routing-nat.ipynb": Control("toggle", "split horizon"),  # labkit.viz.routing.SplitHorizonPanel
 }
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 #: Seconds: a whole notebook run in the browser, and one redraw after a move.
 RUN_TIMEOUT = 600
 REDRAW_TIMEOUT = 60
 
 
-def _missing() -> str | None:
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        return ("Debian's chromium and chromium-driver are not installed "
-                "(apt-get install --no-install-recommends chromium chromium-driver)")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -e '.[test]')"
-    return None
-
-
-def _require_or_skip(reason: str | None) -> None:
-    """Skip for a missing browser, or fail where LABKIT_REQUIRE_BROWSER says it must be there."""
-    if reason is None:
-        return
-    if os.environ.get("LABKIT_REQUIRE_BROWSER"):
-        pytest.fail(f"LABKIT_REQUIRE_BROWSER is set but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser_ready() -> None:
-    _require_or_skip(_missing())
+    require_or_skip(missing())
 
 
 def test_a_missing_browser_skips_only_where_it_is_not_required(monkeypatch):
     monkeypatch.delenv("LABKIT_REQUIRE_BROWSER", raising=False)
-    _require_or_skip(None)  # present: nothing happens
+    require_or_skip(None)  # present: nothing happens
     with pytest.raises(pytest.skip.Exception):
-        _require_or_skip("chromium is not installed")
+        require_or_skip("chromium is not installed")
     monkeypatch.setenv("LABKIT_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="LABKIT_REQUIRE_BROWSER is set but chromium"):
-        _require_or_skip("chromium is not installed")
+        require_or_skip("chromium is not installed")
 
 
 def _free_port() -> int:
@@ -170,18 +149,7 @@ class Lab:
 
 
 def _chromium(profile: Path):  # type: ignore[no-untyped-def]
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-default-apps", "--disable-extensions", "--disable-sync",
-                 "--no-first-run", "--window-size=1400,1000", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    # The Debian driver, named: selenium must not look for (or download) a driver of its own.
-    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    return chromium(window="1400,1000", profile=profile)
 
 
 RUN_ALL = """

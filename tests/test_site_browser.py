@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from browser_support import chromium, missing, require_or_skip
 from test_site import built_site
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 #: page -> the words its first heading holds.
 PAGES = {
@@ -37,24 +33,9 @@ PAGES = {
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
-def _missing() -> str | None:
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        return ("Debian's chromium and chromium-driver are not installed "
-                "(apt-get install --no-install-recommends chromium chromium-driver)")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -e '.[test]')"
-    return None
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    reason = _missing()
-    if reason:
-        if os.environ.get("LABKIT_REQUIRE_BROWSER"):
-            pytest.fail(f"LABKIT_REQUIRE_BROWSER is set but {reason}")
-        pytest.skip(reason)
+    require_or_skip(missing())
     handler = functools.partial(_QuietHandler, directory=str(built_site()))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -73,17 +54,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-extensions",
-                 "--window-size=1280,1000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = chromium(window="1280,1000", console_log=True)
     driver.set_page_load_timeout(120)
     try:
         yield driver
