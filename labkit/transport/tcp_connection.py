@@ -287,6 +287,8 @@ class TCPConnection:
         #: (time, rtt sample, rto) for every RTT measurement
         self.rtt_history: list[tuple[int, int, int]] = []
         self.retransmissions = 0
+        #: bytes the peer's SACK blocks reported, beyond the cumulative ACK (RFC 2018)
+        self.sacked_bytes = 0
         self.on_state_change: Callable[[TCPConnection, State, int], None] | None = None
         self._out: list[TCPSegment] = []
         self._now = 0  # the time of the call being served (for timestamps)
@@ -1163,6 +1165,7 @@ class TCPConnection:
             if una < hi <= high and lo < hi:  # RFC 2018: ignore blocks outside the window
                 new += self._scoreboard.add(max(lo, una), hi)
         if new:
+            self.sacked_bytes += new
             self._update_lost_edge()
         return new
 
