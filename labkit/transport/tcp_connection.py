@@ -152,8 +152,8 @@ _BDP_100M_100MS = 100_000_000 // 8 // 10
 
 
 def _newreno_rfc5681() -> CongestionControl:
-    """NewReno with RFC 5681's initial window (2-4 segments: 3 for an SMSS of 1460)."""
-    return NewReno(initial_segments=None)
+    """NewReno with RFC 5681's initial window (2-4 segments: 3 for an SMSS of 1460), no HyStart++."""
+    return NewReno(initial_segments=None, hystart=False)
 
 
 @dataclass(frozen=True)
@@ -385,7 +385,7 @@ class TCPConnection:
             flight = self._pipe()
         return Ack(now=now, acked=acked, flight=flight, rtt=rtt, srtt=self.srtt,
                    min_rtt=self.min_rtt, cwnd_limited=2 * used >= self.cc.cwnd,
-                   dupack=dupack, sack=self.sack)
+                   dupack=dupack, sack=self.sack, ack=self.snd_una, snd_nxt=self.snd_nxt)
 
     # ------------------------------------------------------------------ user calls
     def connect(self, now: int) -> None:
