@@ -75,6 +75,7 @@ import numpy as np
 
 from labkit.errors import LabkitError, LabkitValueError
 from labkit.transport.congestion import Ack, CongestionControl, CongestionFactory, NewReno
+from labkit.transport.bytestream import ByteStream
 from labkit.transport.ports import check_port
 from labkit.transport.reassembler import Reassembler
 from labkit.transport.sack import Scoreboard
@@ -316,7 +317,7 @@ class TCPConnection:
         self.irs = 0
         self.rcv_nxt = 0
         self._rcv_right = 0  # right edge of the window advertised so far
-        self._rx_buf = bytearray()
+        self._rx_buf = ByteStream()  # in-order bytes waiting for the application
         self._ooo = Reassembler()
         self._peer_fin: int | None = None
         self.eof = False
@@ -426,8 +427,7 @@ class TCPConnection:
         self._now = now
         if max_bytes < 0:
             raise LabkitValueError(f"max_bytes={max_bytes!r}: cannot be negative")
-        data = bytes(self._rx_buf[:max_bytes])
-        del self._rx_buf[:max_bytes]
+        data = self._rx_buf.pop(max_bytes)
         if data and self.state in _RECEIVES_DATA:
             small = min(self.config.recv_buffer // 2, self.smss)
             was = self.rcv_wnd
@@ -441,7 +441,7 @@ class TCPConnection:
     @property
     def readable(self) -> int:
         """Bytes waiting to be read."""
-        return len(self._rx_buf)
+        return self._rx_buf.buffered
 
     @property
     def send_space(self) -> int:
@@ -531,7 +531,7 @@ class TCPConnection:
         """
         self._now = now
         self._read_shut = "reset" if reset else "discard"
-        if reset and self._rx_buf:
+        if reset and self._rx_buf.buffered:
             self.abort(now)
         else:
             self._rx_buf.clear()
@@ -786,7 +786,7 @@ class TCPConnection:
 
     def _advertise(self, force: bool = False) -> None:
         """Move the advertised right edge, avoiding silly windows (RFC 9293 3.8.6.2.2)."""
-        right = self.rcv_nxt + self.config.recv_buffer - len(self._rx_buf)
+        right = self.rcv_nxt + self.config.recv_buffer - self._rx_buf.buffered
         step = min(self.config.recv_buffer // 2, self.smss)
         if force or right - self._rcv_right >= step:
             self._rcv_right = max(self._rcv_right, right)
@@ -811,11 +811,11 @@ class TCPConnection:
         if start > self.rcv_nxt:
             self._ooo.insert(start, data)
             return
-        self._rx_buf += data
+        self._rx_buf.push(data)
         self.rcv_nxt += len(data)
         if len(self._ooo):
             rest = self._ooo.pop(self.rcv_nxt)
-            self._rx_buf += rest
+            self._rx_buf.push(rest)
             self.rcv_nxt += len(rest)
         self._advertise()
 
@@ -823,6 +823,7 @@ class TCPConnection:
         self.rcv_nxt += 1
         self._rcv_right = max(self._rcv_right, self.rcv_nxt)
         self.eof = True
+        self._rx_buf.close()
         state = self.state
         if state in (State.SYN_RECEIVED, State.ESTABLISHED):
             self._set_state(State.CLOSE_WAIT, now)
