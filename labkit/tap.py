@@ -99,11 +99,15 @@ class TapBridge:
     linked to ``host``: what ``host`` sends on that link is written to the TAP
     device, and frames the kernel sends are put on the link. Call before
     ``install_ip``/``install_transport`` or after: the tap node is not a host.
+    ``delay``, ``bandwidth`` and ``loss`` are those of the simulated link
+    between the host and the TAP node (``loss`` in each direction, so frames
+    from and to the kernel are lost on labkit's side of the TAP).
     Counters: :attr:`to_kernel`, :attr:`from_kernel`, :attr:`write_errors`.
     """
 
     def __init__(self, net: Any, host: Any, *, name: str = "labkit0", tap_node: str = "TAP",
-                 fd: int | None = None, delay: object = "0s", bandwidth: object = None) -> None:
+                 fd: int | None = None, delay: object = "0s", bandwidth: object = None,
+                 loss: float = 0.0) -> None:
         self.net = net
         self.host = host
         if fd is None:
@@ -112,7 +116,7 @@ class TapBridge:
             self.fd, self.name = fd, name
         try:
             self.node = net.add_switch(tap_node)
-            self.link = net.connect(host, self.node, delay=delay, bandwidth=bandwidth)
+            self.link = net.connect(host, self.node, delay=delay, bandwidth=bandwidth, loss=loss)
         except BaseException:
             os.close(self.fd)
             raise

@@ -143,3 +143,36 @@ def test_syn_timeout_gives_three_second_rto_for_data():
     a.send(b"x", 1 * S + 20 * MS)
     a.take_output()
     assert a.next_timer() == 4 * S + 20 * MS
+
+
+def test_hystart_leaves_slow_start_when_the_rtt_grows():
+    """RFC 9406: a round whose smallest RTT is up by the threshold starts CSS, then avoidance."""
+    cc = NewReno()
+    cc.start(MSS, 0)
+    nxt, una, now = 100_000, 0, 0
+
+    def round_of(rtt: int, acks: int = 8) -> None:
+        nonlocal una, nxt, now
+        for _ in range(acks):
+            una += MSS
+            now += 1
+            cc.on_ack(Ack(now=now, acked=MSS, flight=0, rtt=rtt, ack=una, snd_nxt=nxt))
+        una, nxt = nxt, nxt + 100_000  # the next ACK passes windowEnd: a new round
+
+    round_of(20 * MS)
+    round_of(20 * MS)
+    start = cc.cwnd
+    assert cc.ssthresh == 1 << 30 and cc.hystart_events == []
+    round_of(20 * MS + 3 * MS)  # below max(4 ms, 20 ms / 8): noise
+    assert cc.hystart_events == [] and cc.cwnd == start + 8 * MSS
+    round_of(30 * MS)  # up 7 ms: Conservative Slow Start
+    assert cc.hystart_events[0][1] == "CSS"
+    grown = cc.cwnd
+    for _ in range(5):
+        round_of(30 * MS)
+    assert grown < cc.ssthresh < grown + 8 * 5 * MSS  # a quarter of slow start's growth
+    assert cc.ssthresh < cc.cwnd < cc.ssthresh + MSS  # then congestion avoidance
+    assert cc.hystart_events[-1][1] == "slow start exit"
+    off = NewReno(hystart=False)
+    off.start(MSS, 0)
+    assert TCPConfig.basic().congestion().hystart is False

@@ -197,3 +197,30 @@ def test_socket_options_nodelay_and_keepalive():
 def test_handshake_defaults_have_nagle_on():
     a, *_ = handshake()
     assert a.nodelay is False and a.keepalive is False
+
+
+def test_shutdown_wr_in_event_mode_sends_fin_after_the_waiting_bytes_and_keeps_reading():
+    net = Net()
+    a, b = net.host("10.0.0.1"), net.host("10.0.0.2")
+    server = b.socket(type=SOCK_STREAM)
+    server.bind(("0.0.0.0", 80))
+    server.listen()
+    heard = []
+
+    def connected(sock, _peer):
+        sock.on_data(heard.append)
+        sock.sendall(bytes(5 << 20))  # more than the 4 MiB send buffer takes: some bytes wait
+        assert sock._out
+        sock.shutdown(SHUT_WR)
+
+    server.on_connection(connected)
+    client = a.socket(type=SOCK_STREAM)
+    client.connect(("10.0.0.2", 80))
+    got = 0
+    while chunk := client.recv(1 << 20):
+        got += len(chunk)
+    assert got == 5 << 20  # every byte, then the FIN
+    client.sendall(b"still listening?")
+    client.close()
+    net.run_until(lambda: False, net.t + 1 * S)
+    assert b"".join(heard) == b"still listening?"

@@ -95,3 +95,20 @@ def test_without_sack_the_second_hole_waits_for_a_partial_ack():
         a.segment_arrives(ack, 40 * MS)
     out = [s.seq for s in a.take_output() if s.seq <= segs[-1].seq]
     assert out == [segs[1].seq]  # NewReno: only the first hole, until the partial ACK
+
+
+def test_byte_stream_counts_and_finishes():
+    from labkit.transport.bytestream import ByteStream, ByteStreamLike
+
+    s = ByteStream()
+    s.push(b"hello ")
+    s.push(b"world")
+    assert s.pop(5) == b"hello" and s.buffered == 6 and not s.finished
+    s.close()
+    assert not s.finished and s.pop(100) == b" world" and s.finished
+    assert (s.bytes_pushed, s.bytes_popped) == (11, 11)
+    s.push(b"more")
+    s.clear()
+    assert s.buffered == 0 and s.bytes_popped == 15
+    stream: ByteStreamLike = s  # labkit's own meets the lab's interface (mypy checks this)
+    assert stream.finished

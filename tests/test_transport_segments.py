@@ -247,6 +247,27 @@ def test_tcp_parser_raises_only_labkit_errors(data, check):
         pass
 
 
+def golden_data_with_sack() -> bytes:
+    """A data segment as labkit sends it with SACK and timestamps agreed (NOP NOP TS, NOP NOP SACK)."""
+    seg = TCPSegment(80, 40000, 1000, 2000, Flags.ACK, 512, b"payload",
+                     tcp_options(timestamps=(123, 456), sack=((3000, 4000), (5000, 6000))))
+    return seg.pack(SRC, DST)
+
+
+@settings(max_examples=FUZZ_EXAMPLES)
+@given(data=st.one_of(_mutations(_with_options(linux_syn_options())),
+                      _mutations(golden_data_with_sack())), check=st.booleans())
+def test_tcp_parser_with_timestamps_and_sack_raises_only_labkit_errors(data, check):
+    try:
+        seg = TCPSegment.parse(data, SRC if check else None, DST if check else None)
+    except LabkitError:
+        return
+    # whatever parsed, its options read without raising
+    assert seg.window_scale is None or 0 <= seg.window_scale <= 14
+    assert all(len(b) == 2 for b in seg.sack) and len(seg.sack) <= 4
+    assert seg.timestamps is None or len(seg.timestamps) == 2
+
+
 @settings(max_examples=FUZZ_EXAMPLES)
 @given(data=_mutations(golden_udp()), check=st.booleans())
 def test_udp_parser_raises_only_labkit_errors(data, check):

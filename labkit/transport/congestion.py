@@ -88,6 +88,11 @@ class Ack:
     RFC 6675's ``pipe`` (a controller then keeps ``cwnd`` flat in recovery).
 
     ``now``: the virtual time in nanoseconds.
+
+    ``ack`` / ``snd_nxt``: the cumulative acknowledgment and the next
+    sequence number to send, as unbounded integers (a controller that counts
+    rounds, as HyStart++ does, ends one when ``ack`` passes the ``snd_nxt``
+    it saw at the round's start); 0 when unknown.
     """
 
     now: int
@@ -99,6 +104,8 @@ class Ack:
     cwnd_limited: bool = True
     dupack: bool = False
     sack: bool = False
+    ack: int = 0
+    snd_nxt: int = 0
 
 
 @runtime_checkable
@@ -203,31 +210,84 @@ class Reno:
     window to ``ssthresh``. ``initial_segments``: the initial window in
     segments; 10 by default (RFC 6928, as Linux); None gives RFC 5681's 2-4
     segments by SMSS (3 for 1460 bytes).
+
+    ``hystart``: leave slow start when the round-trip time starts to grow,
+    before the queue overflows (RFC 9406 HyStart++: a round whose smallest
+    RTT exceeds the last round's by max(4 ms, min(last / 8, 16 ms)) starts
+    Conservative Slow Start, growth / 4, for 5 rounds, then congestion
+    avoidance). Off in :meth:`TCPConfig.basic`'s controller; without it a
+    large initial window overshoots a deep queue by half a window.
     """
 
     partial_ack_ends_recovery: ClassVar[bool] = True
+    #: RFC 9406's constants
+    MIN_RTT_THRESH, MAX_RTT_THRESH, N_RTT_SAMPLE = 4_000_000, 16_000_000, 8
+    CSS_GROWTH_DIVISOR, CSS_ROUNDS = 4, 5
 
-    def __init__(self, initial_segments: int | None = 10) -> None:
+    def __init__(self, initial_segments: int | None = 10, hystart: bool = True) -> None:
         self.initial_segments = initial_segments
+        self.hystart = hystart
         self.smss = 536
         self.cwnd = 0
         self.ssthresh = INFINITE_SSTHRESH
         self.sack = False
+        #: (time, "slow start exit" / "CSS" / "back to slow start") for plots
+        self.hystart_events: list[tuple[int, str]] = []
+        self._window_end: int | None = None
+        self._last_min: int | None = None
+        self._cur_min: int | None = None
+        self._samples = 0
+        self._css_rounds: int | None = None  # rounds done in CSS, or None outside it
+        self._css_baseline = 0
 
     def start(self, smss: int, now: int, sack: bool = False) -> None:
         self.smss = smss
         self.sack = sack
         self.cwnd = initial_window(smss, self.initial_segments)
 
+    def _hystart_round(self, ack: Ack) -> int:
+        """RFC 9406 4.2 bookkeeping; returns the growth divisor (1 in slow start, 4 in CSS)."""
+        if self._window_end is None or (ack.ack and ack.ack >= self._window_end):
+            self._window_end = ack.snd_nxt
+            self._last_min, self._cur_min, self._samples = self._cur_min, None, 0
+            if self._css_rounds is not None:
+                self._css_rounds += 1
+                if self._css_rounds >= self.CSS_ROUNDS:  # CSS done: congestion avoidance
+                    self.ssthresh = self.cwnd
+                    self._css_rounds = None
+                    self.hystart_events.append((ack.now, "slow start exit"))
+                    return 1
+        if ack.rtt is not None:
+            self._cur_min = ack.rtt if self._cur_min is None else min(self._cur_min, ack.rtt)
+            self._samples += 1
+        if self._css_rounds is None:
+            if (self._samples >= self.N_RTT_SAMPLE and self._cur_min is not None
+                    and self._last_min is not None):
+                thresh = min(self.MAX_RTT_THRESH, max(self.MIN_RTT_THRESH, self._last_min // 8))
+                if self._cur_min >= self._last_min + thresh:
+                    self._css_rounds, self._css_baseline = 0, self._cur_min
+                    self.hystart_events.append((ack.now, "CSS"))
+                    return self.CSS_GROWTH_DIVISOR
+            return 1
+        if self._samples >= self.N_RTT_SAMPLE and self._cur_min is not None \
+                and self._cur_min < self._css_baseline:  # the delay went away: it was noise
+            self._css_rounds = None
+            self.hystart_events.append((ack.now, "back to slow start"))
+            return 1
+        return self.CSS_GROWTH_DIVISOR
+
     def on_ack(self, ack: Ack) -> None:
         if not ack.cwnd_limited:
             return  # RFC 7661: an unused window is not grown
         if self.cwnd < self.ssthresh:
-            self.cwnd += min(ack.acked, self.smss)  # slow start (RFC 5681 3.1, eq. 2)
-        else:
-            self.cwnd += max(1, self.smss * self.smss // self.cwnd)  # congestion avoidance (eq. 3)
+            divisor = self._hystart_round(ack) if self.hystart else 1
+            if self.cwnd < self.ssthresh:
+                self.cwnd += min(ack.acked, self.smss) // divisor  # slow start (RFC 5681 eq. 2)
+                return
+        self.cwnd += max(1, self.smss * self.smss // self.cwnd)  # congestion avoidance (eq. 3)
 
     def on_loss(self, flight: int, now: int) -> None:
+        self._css_rounds = None
         self.ssthresh = max(flight // 2, 2 * self.smss)  # RFC 5681 eq. 4
         self.cwnd = self.ssthresh if self.sack else self.ssthresh + 3 * self.smss
 
@@ -243,6 +303,7 @@ class Reno:
         self.cwnd = self.ssthresh  # deflate (RFC 5681 3.2 step 6)
 
     def on_timeout(self, flight: int, now: int) -> None:
+        self._css_rounds = None
         self.ssthresh = max(flight // 2, 2 * self.smss)
         self.cwnd = self.smss  # the loss window (RFC 5681 3.1)
 

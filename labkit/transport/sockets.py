@@ -380,6 +380,7 @@ class Socket:
         self._out = bytearray()  # event mode: bytes waiting for room in the send buffer
         self._close_after_out = False
         self._shut_rd = False
+        self._fin_after_out = False  # event mode: shutdown(SHUT_WR) with bytes still waiting
         self._options: dict[tuple[int, int], int] = {}  # set before connect: applied then
 
     # ------------------------------------------------------------------ common
@@ -473,7 +474,7 @@ class Socket:
         now = self.transport.clock.now()
         if how in (SHUT_WR, SHUT_RDWR):
             if self._out:
-                self._close_after_out = True  # event mode: the FIN follows the waiting bytes
+                self._fin_after_out = True  # event mode: the FIN follows the waiting bytes
             else:
                 conn.close(now)
         if how in (SHUT_RD, SHUT_RDWR):
@@ -633,6 +634,10 @@ class Socket:
         while self._out and conn.send_space > 0:
             n = conn.send(bytes(self._out), t.clock.now())
             del self._out[:n]
+            t._flush(conn)
+        if not self._out and self._fin_after_out:
+            self._fin_after_out = False
+            conn.close(t.clock.now())
             t._flush(conn)
         if not self._out and self._close_after_out:
             self._close_after_out = False

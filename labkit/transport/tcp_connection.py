@@ -75,6 +75,7 @@ import numpy as np
 
 from labkit.errors import LabkitError, LabkitValueError
 from labkit.transport.congestion import Ack, CongestionControl, CongestionFactory, NewReno
+from labkit.transport.bytestream import ByteStream
 from labkit.transport.ports import check_port
 from labkit.transport.reassembler import Reassembler
 from labkit.transport.sack import Scoreboard
@@ -152,8 +153,8 @@ _BDP_100M_100MS = 100_000_000 // 8 // 10
 
 
 def _newreno_rfc5681() -> CongestionControl:
-    """NewReno with RFC 5681's initial window (2-4 segments: 3 for an SMSS of 1460)."""
-    return NewReno(initial_segments=None)
+    """NewReno with RFC 5681's initial window (2-4 segments: 3 for an SMSS of 1460), no HyStart++."""
+    return NewReno(initial_segments=None, hystart=False)
 
 
 @dataclass(frozen=True)
@@ -287,6 +288,8 @@ class TCPConnection:
         #: (time, rtt sample, rto) for every RTT measurement
         self.rtt_history: list[tuple[int, int, int]] = []
         self.retransmissions = 0
+        #: bytes the peer's SACK blocks reported, beyond the cumulative ACK (RFC 2018)
+        self.sacked_bytes = 0
         self.on_state_change: Callable[[TCPConnection, State, int], None] | None = None
         self._out: list[TCPSegment] = []
         self._now = 0  # the time of the call being served (for timestamps)
@@ -314,7 +317,7 @@ class TCPConnection:
         self.irs = 0
         self.rcv_nxt = 0
         self._rcv_right = 0  # right edge of the window advertised so far
-        self._rx_buf = bytearray()
+        self._rx_buf = ByteStream()  # in-order bytes waiting for the application
         self._ooo = Reassembler()
         self._peer_fin: int | None = None
         self.eof = False
@@ -383,7 +386,7 @@ class TCPConnection:
             flight = self._pipe()
         return Ack(now=now, acked=acked, flight=flight, rtt=rtt, srtt=self.srtt,
                    min_rtt=self.min_rtt, cwnd_limited=2 * used >= self.cc.cwnd,
-                   dupack=dupack, sack=self.sack)
+                   dupack=dupack, sack=self.sack, ack=self.snd_una, snd_nxt=self.snd_nxt)
 
     # ------------------------------------------------------------------ user calls
     def connect(self, now: int) -> None:
@@ -424,8 +427,7 @@ class TCPConnection:
         self._now = now
         if max_bytes < 0:
             raise LabkitValueError(f"max_bytes={max_bytes!r}: cannot be negative")
-        data = bytes(self._rx_buf[:max_bytes])
-        del self._rx_buf[:max_bytes]
+        data = self._rx_buf.pop(max_bytes)
         if data and self.state in _RECEIVES_DATA:
             small = min(self.config.recv_buffer // 2, self.smss)
             was = self.rcv_wnd
@@ -439,7 +441,7 @@ class TCPConnection:
     @property
     def readable(self) -> int:
         """Bytes waiting to be read."""
-        return len(self._rx_buf)
+        return self._rx_buf.buffered
 
     @property
     def send_space(self) -> int:
@@ -529,7 +531,7 @@ class TCPConnection:
         """
         self._now = now
         self._read_shut = "reset" if reset else "discard"
-        if reset and self._rx_buf:
+        if reset and self._rx_buf.buffered:
             self.abort(now)
         else:
             self._rx_buf.clear()
@@ -784,7 +786,7 @@ class TCPConnection:
 
     def _advertise(self, force: bool = False) -> None:
         """Move the advertised right edge, avoiding silly windows (RFC 9293 3.8.6.2.2)."""
-        right = self.rcv_nxt + self.config.recv_buffer - len(self._rx_buf)
+        right = self.rcv_nxt + self.config.recv_buffer - self._rx_buf.buffered
         step = min(self.config.recv_buffer // 2, self.smss)
         if force or right - self._rcv_right >= step:
             self._rcv_right = max(self._rcv_right, right)
@@ -809,11 +811,11 @@ class TCPConnection:
         if start > self.rcv_nxt:
             self._ooo.insert(start, data)
             return
-        self._rx_buf += data
+        self._rx_buf.push(data)
         self.rcv_nxt += len(data)
         if len(self._ooo):
             rest = self._ooo.pop(self.rcv_nxt)
-            self._rx_buf += rest
+            self._rx_buf.push(rest)
             self.rcv_nxt += len(rest)
         self._advertise()
 
@@ -821,6 +823,7 @@ class TCPConnection:
         self.rcv_nxt += 1
         self._rcv_right = max(self._rcv_right, self.rcv_nxt)
         self.eof = True
+        self._rx_buf.close()
         state = self.state
         if state in (State.SYN_RECEIVED, State.ESTABLISHED):
             self._set_state(State.CLOSE_WAIT, now)
@@ -1163,6 +1166,7 @@ class TCPConnection:
             if una < hi <= high and lo < hi:  # RFC 2018: ignore blocks outside the window
                 new += self._scoreboard.add(max(lo, una), hi)
         if new:
+            self.sacked_bytes += new
             self._update_lost_edge()
         return new
 
