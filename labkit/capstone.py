@@ -210,9 +210,14 @@ def build(
         link.ba.add(hops[1])
     else:
         net.connect(r1["eth1"], r2["eth0"], delay="1ms", bandwidth="100Mbit")
-    # A frame of 1514 bytes needs 0.8 s on the bridge, so a few segments in flight take
-    # longer than TCP's first timeout (1 s): a patient timer keeps retransmissions out.
-    config = TCPConfig(rto_initial=4 * _S, rto_min=4 * _S) if wire == "bridge" else None
+    # The capstone's TCP is the first TCP lesson's (TCPConfig.basic(): no window scaling,
+    # SACK or timestamps), so that its header is the textbook's 20 bytes and every byte
+    # count in notebook 09 and `labkit demo` adds up by hand; notebook 07 and 10 show what
+    # Linux's options add. A frame of 1514 bytes needs 0.8 s on the bridge, so a few
+    # segments in flight take longer than TCP's first timeout (1 s): a patient timer keeps
+    # retransmissions out.
+    patient = {"rto_initial": 4 * _S, "rto_min": 4 * _S} if wire == "bridge" else {}
+    config = TCPConfig.basic(**patient)
     install_transport(net, tcp_config=config)
     _ip_stack(r1).routes.add_static("10.0.2.0/24", "10.0.12.2")
     _ip_stack(r2).routes.add_static("10.0.1.0/24", "10.0.12.1")

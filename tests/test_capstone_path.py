@@ -38,13 +38,13 @@ def test_the_page_arrives_whole_and_the_layers_add_up_to_the_frame(run_sim):
     http, tcp, ip, eth, wire = capstone.layers(frame)
     assert http.payload == exchange.request.pack()
     assert eth.header + ip.header + tcp.header + http.payload == frame
-    # TCP: 20 bytes of header and 12 of RFC 7323 timestamps (labkit's default, as Linux)
-    assert (len(tcp.header), len(ip.header), len(eth.header), len(eth.trailer)) == (32, 20, 14, 4)
+    # TCP: the textbook's 20 bytes (the capstone runs TCPConfig.basic(), no options)
+    assert (len(tcp.header), len(ip.header), len(eth.header), len(eth.trailer)) == (20, 20, 14, 4)
     assert eth.trailer == fcs(frame)
     assert wire.payload == frame + fcs(frame) and wire.header == b"\x55" * 7 + b"\xd5"
     assert [layer.length for layer in (http, tcp, ip, eth, wire)] == [
-        len(http.payload), len(http.payload) + 32, len(http.payload) + 52,
-        len(http.payload) + 70, len(http.payload) + 78]
+        len(http.payload), len(http.payload) + 20, len(http.payload) + 40,
+        len(http.payload) + 58, len(http.payload) + 66]
     bits, volts = capstone.wire_signal(frame)
     assert bits.size == 8 * wire.length and volts.size >= 8 * bits.size
     # the reply's segments, reassembled, are exactly the HTTP reply
@@ -186,9 +186,9 @@ def test_relative_summary_numbers_each_side_from_its_syn():
     summaries = [r.summary for r in hop.trace if r.direction == "out" or r.direction == "in"]
     assert "C→W [SYN] seq=0" in summaries and "W→C [SYN,ACK] seq=0 ack=1" in summaries
     assert "C→W [PSH,ACK] seq=1 ack=1 len=74" in summaries
-    # segments of 1448 bytes (1460 less 12 of timestamps): 1448 + 1448 + 1165 = 4061; Nagle
-    # holds the short last one until the server's close() adds its FIN to it
-    assert "W→C [FIN,PSH,ACK] seq=2897 ack=75 len=1165" in summaries
+    # segments of one MSS, 1460 bytes: 1460 + 1460 + 1141 = 4061; Nagle holds the short last
+    # one until the server's close() adds its FIN to it
+    assert "W→C [FIN,PSH,ACK] seq=2921 ack=75 len=1141" in summaries
     assert any(s.startswith("ARP") for s in summaries)
 
 

@@ -52,9 +52,9 @@ def test_labkit_demo_writes_a_pcap_that_tshark_dissects_cleanly(tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
     out = run.stdout
-    # TCP's header: 20 bytes and 12 of RFC 7323 timestamps (labkit's default, as Linux)
-    for text in ("HTTP        74 B", "TCP        106 B  +32 B header", "IPv4       126 B",
-                 "Ethernet   144 B  +14 B header, +4 B trailer (FCS)", "preamble + SFD",
+    # TCP's header: the textbook's 20 bytes (the capstone runs TCPConfig.basic())
+    for text in ("HTTP        74 B", "TCP         94 B  +20 B header", "IPv4       114 B",
+                 "Ethernet   132 B  +14 B header, +4 B trailer (FCS)", "preamble + SFD",
                  "100% 4061/4061 bytes", "200 OK, 3961 bytes", "0 lost"):
         assert text in out, out
     assert_clean_http_pcap(pcap)
@@ -126,5 +126,5 @@ def test_the_voltages_line_adds_up():
         r"(\d+) bits \+ (\d+) idle bit times -> (\d+) samples \(\(\d+ \+ \d+\) x (\d+) per bit",
         line).groups())
     assert (bits + idle) * per_bit == samples
-    assert bits == 8 * (8 + 144)  # preamble + SFD + the 144-byte frame with its FCS
+    assert bits == 8 * (8 + 132)  # preamble + SFD + the 132-byte frame with its FCS
     assert idle == 16  # labkit.link.transmit's quiet line: 8 bit times before and 8 after
