@@ -106,3 +106,43 @@ def test_syn_received_connection_also_gets_three_second_rto():
     a.segment_arrives(one(b), 1 * S + 5 * MS)
     b.segment_arrives(one(a), 1 * S + 10 * MS)
     assert b.state is State.ESTABLISHED and b.rto == 3 * S
+
+
+def test_a_window_probe_the_receiver_takes_is_acknowledged_without_an_ack_war():
+    """A tiny receive buffer and 10% loss make the sender probe a window that reopened
+    meanwhile: the receiver takes the probe's byte and acknowledges it. That ACK once
+    counted as "acknowledging something never sent"; the sender answered it with an ACK of
+    its own, the receiver repeated its own, and the transfer stalled for good."""
+    from labkit.sim import Network
+    from labkit.sim.stacks import install_transport, socket
+    from labkit.transport.tcp_connection import TCPConfig
+
+    net = Network(seed=3)
+    a = net.add_host("A", ip="192.168.1.10/24", gateway="192.168.1.1")
+    b = net.add_host("B", ip="192.168.2.20/24", gateway="192.168.2.1")
+    r = net.add_router("R1", interfaces={"eth0": "192.168.1.1/24", "eth1": "192.168.2.1/24"})
+    net.connect(a, r["eth0"], delay="5ms", bandwidth="10Mbit")
+    net.connect(r["eth1"], b, delay="5ms", bandwidth="10Mbit", loss=0.1)
+    install_transport(net, tcp_config=TCPConfig.basic(recv_buffer=2000))
+    cap = net.capture(a)
+    server = socket(b)
+    server.bind(("", 80))
+    server.listen()
+    client = socket(a)
+    client.settimeout(60)
+    client.connect(("192.168.2.20", 80))
+    conn, _ = server.accept()
+    conn.settimeout(60)
+    data = bytes(range(256)) * 235
+    client.sendall(data)
+    got = bytearray()
+    while len(got) < len(data):
+        got += conn.recv(65536)
+    assert bytes(got) == data
+    probes = [r for r in cap.trace if r.direction == "out" and "len=1 " in r.summary + " "]
+    assert probes, "the scenario no longer makes the sender probe: choose another seed"
+    # no ACK war: the sender never sent more pure ACKs than data segments
+    pure = [r for r in cap.trace if r.direction == "out" and r.summary.endswith("len=0")]
+    sent = [r for r in cap.trace if r.direction == "out" and "len=" in r.summary
+            and not r.summary.endswith("len=0")]
+    assert len(pure) < len(sent)

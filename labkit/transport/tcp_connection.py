@@ -1217,6 +1217,11 @@ class TCPConnection:
             return
         data, _ = self._segment_at(self.snd_nxt, 1)
         self._emit(Flags.ACK, self.snd_nxt, data)  # a one-byte window probe
+        # The probe's byte has been sent: a receiver whose window opened meanwhile takes it
+        # and acknowledges it, and that ACK must not be refused as acknowledging something
+        # never sent (that answer, an ACK of our own, began an ACK war that stalled the
+        # connection). SND.NXT stays: the byte goes again, as data, once the window opens.
+        self._highest_sent = max(self._highest_sent, self.snd_nxt + len(data))
         # RFC 1122 4.2.2.17: the interval doubles from probe to probe, answered or not
         # (answers reset only the give-up counter, _probes); it resets when the window opens.
         self._persist_shift += 1
