@@ -92,3 +92,19 @@ def test_the_command(tmp_path, capsys):
     assert "file(s) written" in out and "jupyter lab" in out
     assert main(["student-copies", "--edition", str(tmp_path / "me"), "--source", str(ROOT)]) == 0
     assert "of yours kept (use --force" in capsys.readouterr().out
+
+
+def test_open_starts_jupyterlab_at_the_editions_root_on_the_first_lesson(tmp_path, monkeypatch):
+    """The README's Quick start ends with --open: JupyterLab serves the edition's root (so 02's
+    ../hardware/wiring.svg resolves) and shows lesson 00, which the edition holds."""
+    import subprocess
+
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, cwd: calls.append((cmd, cwd)) or 0)
+    edition = tmp_path / "my-course"
+    assert main(["student-copies", "--edition", str(edition), "--source", str(ROOT), "--open"]) == 0
+    ((cmd, cwd),) = calls
+    assert cwd == str(edition) and cmd[1:3] == ["-m", "jupyterlab"]
+    assert "--ServerApp.root_dir=." in cmd and (edition / cmd[-1]).is_file()
+    assert (edition / "course" / cmd[-1].split("/")[-1]).name == "00-overview.ipynb"
+    assert (edition / "hardware" / "wiring.svg").is_file()

@@ -53,11 +53,16 @@ def test_quick_start_is_two_commands_and_ci_runs_the_second():
     # a virtual environment first (stock Debian/Ubuntu pip is "externally-managed"), then pip in it
     assert steps[0] == "python3 -m venv .venv" and steps[1] == ". .venv/bin/activate"
     assert steps[2].startswith("python -m pip install -e .")
-    # JupyterLab serves the repository root, so 02's ../hardware/wiring.svg and the README resolve
-    assert steps[3] == "jupyter lab --ServerApp.root_dir=. course/00-overview.ipynb"
+    # the student's own edition (exercises unsolved), opened in JupyterLab at its root, so
+    # 02's ../hardware/wiring.svg resolves there (tests/test_labs_student.py makes one)
+    assert steps[3] == "labkit student-copies --edition my-course --open"
+    from labkit.cli import student_copies
+
+    assert student_copies.OPEN_COMMAND[-2:] == ["--ServerApp.root_dir=.", "course/00-overview.ipynb"]
     assert (ROOT / "course" / "00-overview.ipynb").exists()
     wiring = (ROOT / "course" / "02-hardware-lab.ipynb").read_text()
-    assert "../hardware/wiring.svg" in wiring and (ROOT / "hardware" / "wiring.svg").exists()
+    assert "../hardware/wiring.svg" in wiring and "hardware/wiring.svg" in student_copies.FILES
+    assert "my-course/" in (ROOT / ".gitignore").read_text().splitlines()
     assert test.startswith(". .venv/bin/activate && ")
     assert "[test]" in test and "pytest" in test
     ci = (ROOT / ".ci" / "run").read_text()

@@ -26,6 +26,10 @@ __all__ = ["add_parser", "run", "student_edition", "lab_student_copy", "define_n
 
 #: Files the notebooks refer to, copied with the edition (paths relative to the repository).
 FILES = ("course/GLOSSARY.md", "hardware/wiring.svg", "hardware/wiring.png")
+#: The notebook ``--open`` shows first, and the JupyterLab that shows it: serving the
+#: edition's root, so that 02's ``../hardware/wiring.svg`` resolves.
+FIRST_LESSON = "course/00-overview.ipynb"
+OPEN_COMMAND = [sys.executable, "-m", "jupyterlab", "--ServerApp.root_dir=.", FIRST_LESSON]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -188,8 +192,8 @@ def run(args: argparse.Namespace) -> int:
         if args.open:
             import subprocess
 
-            return subprocess.call([sys.executable, "-m", "jupyterlab"], cwd=args.edition)
-        print(f"open it with:  cd {args.edition} && jupyter lab")
+            return subprocess.call(OPEN_COMMAND, cwd=args.edition)
+        print(f"open it with:  cd {args.edition} && jupyter lab {FIRST_LESSON}")
         return 0
     sources = [Path(p) for p in args.notebooks] or sorted(Path("course").glob("*.ipynb"))
     if not sources:
