@@ -48,3 +48,21 @@ def test_eye_closes_with_noise_and_rise_time():
     assert np.array_equal(traces[3], clean[24:41])
     with pytest.raises(LabkitError, match="less than one window"):
         phy.eye_traces(clean[:10], 8)
+
+
+@pytest.mark.parametrize("code", ["nrz-l", "nrz-i", "manchester"])
+def test_measure_ber_adds_the_noise_add_noise_would_piece_by_piece(code, monkeypatch):
+    """measure_ber draws its noise in pieces to save memory: the numbers are add_noise's."""
+    import labkit.phy.measure as measure
+    from labkit.phy import add_noise, ber, decode, encode
+
+    monkeypatch.setattr(measure, "NOISE_CHUNK", 1000)  # many pieces, one of them short
+    n, snrs = 12_345, [-3.0, 0.0, 2.0]
+    got = measure.measure_ber(snrs, code, 8, n, np.random.default_rng(11))
+    gen = np.random.default_rng(11)
+    want = []
+    for snr in snrs:
+        bits = gen.integers(0, 2, n, dtype=np.uint8)
+        rx = add_noise(encode(bits, code, 8), snr, gen, signal_power=6.25)
+        want.append(ber(bits, decode(rx, code, 8)))
+    assert list(got) == want and max(want) > 0

@@ -18,7 +18,7 @@ import numpy as np
 from labkit.errors import LabkitValueError
 from labkit.phy import _validate
 
-__all__ = ["add_noise", "attenuate", "low_pass", "clock_skew"]
+__all__ = ["add_noise", "noise_sigma", "attenuate", "low_pass", "clock_skew"]
 
 
 def add_noise(
@@ -53,8 +53,12 @@ def add_noise(
         power = _validate.real(signal_power, "signal_power")
         if power <= 0:
             raise LabkitValueError(f"signal_power={signal_power!r}: must be positive")
-    sigma = math.sqrt(power / 10 ** (snr / 10))
-    return x + gen.normal(0.0, sigma, x.size)
+    return x + gen.normal(0.0, noise_sigma(snr, power), x.size)
+
+
+def noise_sigma(snr_db: float, signal_power: float) -> float:
+    """The noise's standard deviation for ``snr_db`` against ``signal_power`` (V²)."""
+    return math.sqrt(signal_power / 10 ** (snr_db / 10))
 
 
 def attenuate(samples: object, db: float) -> np.ndarray:

@@ -23,8 +23,11 @@ import numpy as np
 
 from labkit.errors import LabkitValueError
 from labkit.phy import _validate
-from labkit.phy.channel import add_noise
+from labkit.phy.channel import noise_sigma
 from labkit.phy.linecode import decode, encode
+
+#: Samples of noise drawn at a time by measure_ber.
+NOISE_CHUNK = 1 << 16
 
 __all__ = [
     "bit_errors",
@@ -101,8 +104,14 @@ def measure_ber(
     out = np.empty(snrs.size)
     for i, snr in enumerate(snrs):
         bits = gen.integers(0, 2, n_bits, dtype=np.uint8)
-        tx = encode(bits, code, samples_per_bit, v_high, v_low)
-        rx = add_noise(tx, snr, gen, signal_power=power)
+        rx = np.asarray(encode(bits, code, samples_per_bit, v_high, v_low), dtype=float)
+        # add_noise's AWGN, drawn and added in place a piece at a time: the same numbers
+        # (a Generator's normal draws are one stream however they are cut), without two
+        # more waveforms' worth of memory (the widest cell of notebook 01 held three).
+        sigma = noise_sigma(snr, power)
+        for start in range(0, rx.size, NOISE_CHUNK):
+            stop = min(start + NOISE_CHUNK, rx.size)
+            rx[start:stop] += gen.normal(0.0, sigma, stop - start)
         out[i] = ber(bits, decode(rx, code, samples_per_bit, v_high=v_high, v_low=v_low))
     return out
 
