@@ -304,12 +304,12 @@ class RealServer:
                             conn.setblocking(False)
                             conns[conn] = bytearray()
                             sel.register(conn, selectors.EVENT_READ, "conn")
-                        else:
-                            chunk = sock.recv(65535)  # type: ignore[union-attr]
+                        elif isinstance(sock, _socket.socket):  # an accepted TCP connection
+                            chunk = sock.recv(65535)
                             buf = conns[sock]
                             if not chunk:
                                 sel.unregister(sock)
-                                sock.close()  # type: ignore[union-attr]
+                                sock.close()
                                 del conns[sock]
                                 continue
                             buf += chunk
@@ -318,9 +318,9 @@ class RealServer:
                                 out = self.responder.handle(bytes(buf[2:2 + n]), tcp=True)
                                 del buf[:2 + n]
                                 if out is not None:
-                                    sock.setblocking(True)  # type: ignore[union-attr]
-                                    sock.sendall(_LEN.pack(len(out)) + out)  # type: ignore[union-attr]
-                                    sock.setblocking(False)  # type: ignore[union-attr]
+                                    sock.setblocking(True)
+                                    sock.sendall(_LEN.pack(len(out)) + out)
+                                    sock.setblocking(False)
                     except OSError:
                         self.errors += 1
         finally:
