@@ -529,6 +529,11 @@ class _Timers:
 class DHCPClient:
     """A DHCP client on one interface of a host's IP stack (RFC 2131 figure 5, RFC 5227).
 
+    ``probes`` ARP probes go out ``probe_wait`` seconds apart and the address
+    is announced ``probe_wait`` after the last: a shortened RFC 5227 (whose
+    PROBE_NUM is 3, 1 to 2 s apart at random, then ANNOUNCE_WAIT of 2 s), so
+    a lesson's clock stays short.
+
     :meth:`start` begins in INIT. ``state`` is the RFC's name; ``history`` is
     a list of (seconds, event) for the lease timeline; ``address`` the bound
     address (with its prefix) or None. ``rng`` (a NumPy Generator) draws the
