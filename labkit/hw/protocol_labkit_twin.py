@@ -76,9 +76,9 @@ class Serial(serial.Serial):
         tw, held = self._labkit_twin_obj, self._labkit_twin
         if not self.is_open or tw is None or held is None:
             return
-        if self._dtr_state and not self._labkit_dtr:
+        if self.dtr and not self._labkit_dtr:
             tw.reset(held[1])
-        self._labkit_dtr = self._dtr_state
+        self._labkit_dtr = self.dtr
 
     def _update_rts_state(self) -> None:
         """RTS goes nowhere on an Uno's pty (the twin's boards reset on DTR)."""

@@ -114,17 +114,17 @@ def parse_hex(text: str | bytes, source: str = "<hex>", max_size: int = 32_768) 
     end-of-file record at all (a cut-off file).
     """
     if isinstance(text, bytes):
+        raw = text
         try:
-            text = text.decode("ascii")
+            text = raw.decode("ascii")
         except UnicodeDecodeError as exc:
-            line = text[: exc.start].count(b"\n") + 1
-            raise HexError(source, line, "text", text[exc.start: exc.start + 1],
-                           "an Intel HEX file is ASCII text") from None
+            raise HexError(source, raw[: exc.start].count(b"\n") + 1, "text",
+                           raw[exc.start: exc.start + 1], "an Intel HEX file is ASCII text") from None
     data: dict[int, int] = {}
     base = 0
     ended = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    for number, record in enumerate(text.splitlines(), start=1):
+        line = record.strip()
         if not line:
             continue
         if ended:
