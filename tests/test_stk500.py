@@ -10,12 +10,15 @@ simavr, is tests/test_hw_flash.py's.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from labkit.errors import LabkitError
 from labkit.hw import stk500
+from labkit.hw.errors import NoFirmwareError, VersionMismatchError
 from labkit.hw.stk500 import (
     ATMEGA328P,
     HexError,
@@ -174,6 +177,7 @@ class FakeBootloader:
         self.address = 0
         self.commands: list[int] = []
         self.left_progmode = False
+        self.closed = False
 
     def labkit_clock(self) -> float:
         return self.now
@@ -340,31 +344,54 @@ def test_flash_tries_the_old_bootloaders_rate(monkeypatch):
     """115 200 first; a Nano with ATmegaBOOT answers only at 57 600."""
     fakes: list[FakeBootloader] = []
 
-    def ports(port, rates):
-        for rate in rates:
-            fakes.append(FakeBootloader(baudrate=rate, listens_at=57_600))
-            fakes[-1].flash = fakes[0].flash  # one board, opened twice
-            yield rate, fakes[-1]
+    @contextmanager
+    def opened(port, rate):
+        fakes.append(FakeBootloader(baudrate=rate, listens_at=57_600))
+        fakes[-1].flash = fakes[0].flash  # one board, opened twice
+        yield fakes[-1]
+        fakes[-1].closed = True
 
-    monkeypatch.setattr(stk500, "_ports", ports)
+    monkeypatch.setattr(stk500, "_open", opened)
     monkeypatch.setattr(stk500.time, "sleep", lambda s: None)
     result = stk500.flash("/dev/ttyUSB0", to_hex({0: 0x0C, 1: 0x94, 200: 7}))
     assert result.baudrate == 57_600 and result.pages == 2 and result.size == 3
     assert fakes[0].flash[:2] == b"\x0c\x94" and fakes[0].flash[200] == 7
     assert "wrote and verified 3 bytes (2 pages of 128) at 57600 baud" in result.summary()
+    assert [f.closed for f in fakes] == [True, True]
 
 
 def test_flash_with_no_bootloader_at_any_rate(monkeypatch):
-    monkeypatch.setattr(stk500, "_ports", lambda port, rates: (
-        (r, FakeBootloader(listens_at=9600, baudrate=r)) for r in rates))
+    monkeypatch.setattr(stk500, "_open", contextmanager(
+        lambda port, rate: iter([FakeBootloader(listens_at=9600, baudrate=rate)])))
     monkeypatch.setattr(stk500.time, "sleep", lambda s: None)
     with pytest.raises(NoSyncError, match=r"tried 115200 and 57600 baud"):
         stk500.flash("/dev/ttyACM0", attempts=2)
 
 
 def test_flash_refuses_a_bad_file_before_opening_the_port(monkeypatch):
-    monkeypatch.setattr(stk500, "_ports", lambda *a: pytest.fail("opened the port"))
+    monkeypatch.setattr(stk500, "_open", lambda *a: pytest.fail("opened the port"))
     with pytest.raises(HexError, match="line 1"):
         stk500.flash("/dev/ttyACM0", ":0000000AFF\n", source="x.hex")
     with pytest.raises(HexError, match="no bytes"):
         stk500.flash("/dev/ttyACM0", ":00000001FF\n")
+
+
+@pytest.mark.parametrize("exc", [
+    NoFirmwareError("P", "x", b"Hello\r\n"), NoFirmwareError("P", "x", b""),
+    VersionMismatchError("P", "2.0", "1.0"),
+])
+def test_doctor_names_the_one_command_that_flashes(exc):
+    """A board without labkit firmware (or an older one): the doctor says `labkit hw flash`."""
+    from types import SimpleNamespace
+
+    from labkit.hw import discovery
+
+    info = SimpleNamespace(device="/dev/ttyACM0", vid=0x2341, pid=0x0043, description="Uno")
+
+    def opener(port):
+        raise exc
+
+    findings = discovery.doctor(comports=lambda: [info], opener=opener, platform="linux",
+                                in_dialout=lambda: True, linux_services=set)
+    assert findings[-1].level == "error"
+    assert "labkit hw flash /dev/ttyACM0" in findings[-1].text

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Protocol
@@ -420,15 +421,16 @@ class FlashResult:
                 f"{PAGE_SIZE}) at {self.baudrate} baud; the board now runs the new program")
 
 
-def _ports(port: str, rates: tuple[int, ...]) -> Iterator[tuple[int, SerialLike]]:
+@contextmanager
+def _open(port: str, rate: int) -> Iterator[SerialLike]:
+    """``port`` opened at ``rate`` (closed again however the block ends)."""
     from labkit.hw.board import open_serial
 
-    for rate in rates:
-        ser = open_serial(port, baudrate=rate, timeout=0.05)
-        try:
-            yield rate, ser
-        finally:
-            ser.close()
+    ser = open_serial(port, baudrate=rate, timeout=0.05)
+    try:
+        yield ser
+    finally:
+        ser.close()
 
 
 def flash(port: str, hex_text: str | None = None, *, baudrate: int | None = None,
@@ -450,19 +452,20 @@ def flash(port: str, hex_text: str | None = None, *, baudrate: int | None = None
         raise HexError(source, 1, "data", 0, "the file holds no bytes to flash")
     rates = (baudrate,) if baudrate else BAUD_RATES
     last: NoSyncError | None = None
-    for rate, ser in _ports(port, rates):
-        stk = Stk500(ser, port)
-        stk.reset()
-        try:
-            stk.sync(attempts)
-        except NoSyncError as exc:
-            last = exc
-            continue
-        stk.check_chip()
-        stk.enter()
-        pages = stk.write_image(image, progress)
-        stk.leave()
-        return FlashResult(port, rate, ATMEGA328P, pages, image.size)
+    for rate in rates:
+        with _open(port, rate) as ser:
+            stk = Stk500(ser, port)
+            stk.reset()
+            try:
+                stk.sync(attempts)
+            except NoSyncError as exc:
+                last = exc
+                continue
+            stk.check_chip()
+            stk.enter()
+            pages = stk.write_image(image, progress)
+            stk.leave()
+            return FlashResult(port, rate, ATMEGA328P, pages, image.size)
     assert last is not None
     tried = " and ".join(f"{r}" for r in rates)
     raise NoSyncError(port, f"{last} (tried {tried} baud)")
