@@ -92,6 +92,9 @@ def test_round_trip(data, width):
     (":0300000001020B", "byte count"),
     (":02000000GG02FB", "data"),
     (":020000000102ZZ", "checksum"),
+    (":02000000+102FB", "data"),                              # int(x, 16) would take these
+    (":02000000_102FB", "data"),
+    (":020000000\u066202FB", "data"),                          # ARABIC-INDIC DIGIT TWO
 ])
 def test_bad_lines_name_the_line_and_field(line, field):
     good = record(0, 0, b"\x01\x02")

@@ -56,6 +56,7 @@ __all__ = [
 #: Record types (Intel, "Hexadecimal Object File Format Specification", rev. A).
 DATA, END_OF_FILE, EXTENDED_SEGMENT_ADDRESS, START_SEGMENT_ADDRESS = 0x00, 0x01, 0x02, 0x03
 EXTENDED_LINEAR_ADDRESS, START_LINEAR_ADDRESS = 0x04, 0x05
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _RECORD_LENGTHS = {END_OF_FILE: 0, EXTENDED_SEGMENT_ADDRESS: 2, START_SEGMENT_ADDRESS: 4,
                    EXTENDED_LINEAR_ADDRESS: 2, START_LINEAR_ADDRESS: 4}
 
@@ -95,12 +96,10 @@ class HexImage:
 
 def _hex_field(source: str, line: int, text: str, start: int, end: int, field: str) -> int:
     digits = text[start:end]
-    try:
-        if len(digits) != end - start or not digits.isascii() or digits.strip() != digits:
-            raise ValueError
-        return int(digits, 16)
-    except ValueError:
-        raise HexError(source, line, field, digits, "not hexadecimal digits") from None
+    if len(digits) != end - start or not all(c in _HEX_DIGITS for c in digits):
+        # (int(x, 16) alone would take "+1", "1_0" and non-ASCII digits)
+        raise HexError(source, line, field, digits, "not hexadecimal digits")
+    return int(digits, 16)
 
 
 def parse_hex(text: str | bytes, source: str = "<hex>", max_size: int = 32_768) -> HexImage:
