@@ -398,3 +398,19 @@ def test_doctor_names_the_one_command_that_flashes(exc):
                                 in_dialout=lambda: True, linux_services=set)
     assert findings[-1].level == "error"
     assert "labkit hw flash /dev/ttyACM0" in findings[-1].text
+
+
+@given(st.dictionaries(st.integers(0, 4000), st.integers(0, 255), min_size=1, max_size=40),
+       st.data())
+def test_one_changed_character_parses_or_is_named(data, draw):
+    """A damaged file: never an IndexError or a wrong silent parse of a changed checksum."""
+    text = to_hex(data)
+    at = draw.draw(st.integers(0, len(text) - 1))
+    new = draw.draw(st.characters(codec="utf-8"))
+    damaged = text[:at] + new + text[at + 1:]
+    try:
+        got = parse_hex(damaged, max_size=0x20000).data
+    except HexError as exc:
+        assert exc.line >= 1 and exc.field
+    else:  # what still parses changed a digit's case, a line ending, or nothing
+        assert got == data
