@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from labkit.errors import LabkitError
 from labkit.hw import stk500
-from labkit.hw.errors import NoFirmwareError, VersionMismatchError
+from labkit.hw.errors import BoardGoneError, NoFirmwareError, VersionMismatchError
 from labkit.hw.stk500 import (
     ATMEGA328P,
     HexError,
@@ -414,3 +414,23 @@ def test_one_changed_character_parses_or_is_named(data, draw):
         assert exc.line >= 1 and exc.field
     else:  # what still parses changed a digit's case, a line ending, or nothing
         assert got == data
+
+
+def test_a_port_that_goes_away_mid_flash_is_named():
+    import serial
+
+    fake = FakeBootloader(resets=False)
+    real_read = fake.read
+
+    def read(size=1):
+        if len(fake.commands) >= 8:  # the fourth page
+            raise serial.SerialException("device reports readiness to read but returned no data")
+        return real_read(size)
+
+    fake.read = read
+    with pytest.raises(BoardGoneError, match="COM7: the port went away during PROG_PAGE"):
+        _stk(fake).write_image(_image(1000))
+    fake.read = real_read
+    fake.write = lambda data: (_ for _ in ()).throw(serial.SerialException("write failed"))
+    with pytest.raises(BoardGoneError, match="during READ_SIGN .write failed."):
+        _stk(fake).signature()

@@ -32,7 +32,7 @@ from importlib import resources
 from typing import Protocol
 
 from labkit.errors import LabkitValueError, ParseError
-from labkit.hw.errors import HwError, ReplyTimeoutError
+from labkit.hw.errors import BoardGoneError, HwError, ReplyTimeoutError
 
 __all__ = [
     "ATMEGA328P",
@@ -301,13 +301,26 @@ class Stk500:
                     f"{len(got)} of {n} bytes in {self.timeout if timeout is None else timeout:g} s"
                     f"{' (' + bytes(got).hex(' ') + ')' if got else ''}"
                 )
-            got += self.port.read(n - len(got))
+            try:
+                got += self.port.read(n - len(got))
+            except OSError as exc:  # pyserial's SerialException is an OSError
+                raise self._gone(command, exc) from None
         return bytes(got)
+
+    def _gone(self, command: str, exc: BaseException) -> BoardGoneError:
+        return BoardGoneError(
+            self.name, f"{self.name}: the port went away during {command} ({exc}): the USB "
+            "cable came out, or the board lost power. Plug it back in and flash again (the "
+            "bootloader itself is never overwritten)"
+        )
 
     def command(self, name: str, request: bytes, reply_size: int = 0,
                 timeout: float | None = None) -> bytes:
         """Send ``request`` + CRC_EOP; check STK_INSYNC, ``reply_size`` bytes, STK_OK."""
-        self.port.write(request + bytes([CRC_EOP]))
+        try:
+            self.port.write(request + bytes([CRC_EOP]))
+        except OSError as exc:
+            raise self._gone(name, exc) from None
         first = self._read(1, name, timeout)
         if first[0] != STK_INSYNC:
             what = "STK_NOSYNC" if first[0] == STK_NOSYNC else f"0x{first[0]:02X}"
@@ -441,7 +454,8 @@ def flash(port: str, hex_text: str | None = None, *, baudrate: int | None = None
     port, resets the board, syncs; then checks the chip, writes, verifies and
     leaves programming mode. Raises :class:`NoSyncError` when no bootloader
     answered at any rate, :class:`WrongChipError`, :class:`VerifyError`, a
-    :class:`~labkit.hw.errors.PortError` when the port does not open, and
+    :class:`~labkit.hw.errors.PortError` when the port does not open,
+    :class:`~labkit.hw.errors.BoardGoneError` when it goes away while in use, and
     :class:`HexError` before touching the board when the file is damaged.
     """
     if hex_text is None:
