@@ -258,6 +258,16 @@ class FakeBootloader:
                 self._reply()
 
 
+def opening(make):
+    """A stand-in for stk500._open: the port at ``rate`` is ``make(rate)``."""
+
+    @contextmanager
+    def opened(port, rate):
+        yield make(rate)
+
+    return opened
+
+
 def _stk(fake: FakeBootloader) -> Stk500:
     return Stk500(fake, "COM7", sleep=lambda s: None)
 
@@ -364,8 +374,8 @@ def test_flash_tries_the_old_bootloaders_rate(monkeypatch):
 
 
 def test_flash_with_no_bootloader_at_any_rate(monkeypatch):
-    monkeypatch.setattr(stk500, "_open", contextmanager(
-        lambda port, rate: iter([FakeBootloader(listens_at=9600, baudrate=rate)])))
+    monkeypatch.setattr(stk500, "_open", opening(
+        lambda rate: FakeBootloader(listens_at=9600, baudrate=rate)))
     monkeypatch.setattr(stk500.time, "sleep", lambda s: None)
     with pytest.raises(NoSyncError, match=r"tried 115200 and 57600 baud"):
         stk500.flash("/dev/ttyACM0", attempts=2)
@@ -434,3 +444,12 @@ def test_a_port_that_goes_away_mid_flash_is_named():
     fake.write = lambda data: (_ for _ in ()).throw(serial.SerialException("write failed"))
     with pytest.raises(BoardGoneError, match="during READ_SIGN .write failed."):
         _stk(fake).signature()
+
+
+def test_a_program_too_big_for_the_old_bootloader_is_refused(monkeypatch):
+    fake = FakeBootloader(listens_at=57_600, baudrate=57_600)
+    monkeypatch.setattr(stk500, "_open", opening(lambda rate: fake))
+    monkeypatch.setattr(stk500.time, "sleep", lambda s: None)
+    with pytest.raises(Stk500Error, match="ends at 0x7801, past the 30720 bytes"):
+        stk500.flash("/dev/ttyUSB0", to_hex({0x7800: 1}), baudrate=57_600)
+    assert 0x64 not in fake.commands  # nothing written

@@ -207,6 +207,8 @@ PAGE_SIZE = 128
 APP_SIZE = 32_256
 #: Where the bootloaders listen: optiboot (Uno, new Nano) at 115 200, ATmegaBOOT (old Nano) 57 600.
 BAUD_RATES = (115_200, 57_600)
+#: The program's room behind each: optiboot takes 512 bytes, ATmegaBOOT 2048 (from 0x7800).
+APP_SIZES = {115_200: APP_SIZE, 57_600: 30_720}
 
 
 class Stk500Error(HwError):
@@ -311,7 +313,7 @@ class Stk500:
         return BoardGoneError(
             self.name, f"{self.name}: the port went away during {command} ({exc}): the USB "
             "cable came out, or the board lost power. Plug it back in and flash again (the "
-            "bootloader itself is never overwritten)"
+            "bootloader, which flashing never writes, still answers)"
         )
 
     def command(self, name: str, request: bytes, reply_size: int = 0,
@@ -475,6 +477,11 @@ def flash(port: str, hex_text: str | None = None, *, baudrate: int | None = None
                 last = exc
                 continue
             stk.check_chip()
+            room = APP_SIZES.get(rate, APP_SIZE)
+            if image.end > room:
+                raise Stk500Error(port, f"{port}: the program ends at 0x{image.end:04X}, past "
+                                  f"the {room} bytes this board's bootloader leaves it (the "
+                                  f"bootloader at {rate} baud starts at 0x{room:04X})")
             stk.enter()
             pages = stk.write_image(image, progress)
             stk.leave()
