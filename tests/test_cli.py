@@ -175,3 +175,16 @@ def test_ber_says_no_errors_seen_as_notebook_01_does():
     ax = plot_ber(np.array([2.0, 6.0]), np.array([3e-4, 0.0]), n_bits=20000)
     assert "no errors seen (< 1/n)" in [t.get_text() for t in ax.get_legend().get_texts()]
     plt.close("all")
+
+
+def test_hw_flash_names_a_bad_hex_file_and_a_missing_port(tmp_path):
+    bad = tmp_path / "bad.hex"
+    bad.write_text(":100000000C9434000C9446000C9446000C94460000\n:00000001FF\n")
+    got = labkit_cmd("hw", "flash", "/dev/no-such-board", "--hex", str(bad))
+    assert got.returncode == 2
+    assert got.stderr.startswith("labkit hw flash: ihex: checksum='00'")
+    assert f"({bad}, line 1)" in got.stderr  # refused before the port is opened
+    got = labkit_cmd("hw", "flash", "/dev/no-such-board")
+    assert got.returncode == 2 and "/dev/no-such-board: no such port" in got.stderr
+    got = labkit_cmd("hw", "flash", "/dev/no-such-board", "--hex", str(tmp_path / "none.hex"))
+    assert got.returncode == 2 and "none.hex: No such file or directory" in got.stderr

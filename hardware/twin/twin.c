@@ -8,6 +8,14 @@
  * prints "board0 /dev/pts/N" and "board1 /dev/pts/M" on stdout, then runs until
  * SIGTERM or SIGINT. The host opens those ptys like real boards (pyserial).
  *
+ * --bootloader BOOT.hex puts a bootloader (an Intel HEX file, such as the Arduino
+ * Uno's optiboot_atmega328.hex) into both boards' flash and starts them from its
+ * first address, as the BOOTRST fuse does on an Uno; FIRMWARE may then be "none",
+ * a blank flash, for the host to program through the bootloader (`labkit hw
+ * flash`). A reset from the host (`reset N`) sets EXTRF in MCUSR, as a pulse on
+ * the reset pin does, so that optiboot stays and listens; a watchdog reset (how
+ * optiboot starts the program it wrote) keeps the board's clock running on.
+ *
  * The wire: --rc-us is the RC time constant, --noise-mv the Gaussian noise (volts
  * RMS, in mV) that both the ADC and the digital input D8 see (a fresh value every
  * 0.5 us), --delay-us a propagation delay from the sender's pin to the wire,
@@ -95,6 +103,9 @@ typedef struct board {
     avr_irq_t *pin_in;         /* PB0, the digital input */
     avr_irq_t *adc_in;         /* ADC channel 0 */
     avr_cycle_count_t cycle0;  /* cycles run before the last reset (simavr restarts the count) */
+    avr_cycle_count_t last_cycle; /* avr->cycle after the last avr_run: a drop is a reset */
+    uint8_t in_q[512];         /* reframed host bytes waiting for room in the UART's FIFO */
+    size_t in_q_len;
 } board_t;
 
 /* A wire: the sender's D7 through R to the receiver, C to ground. */
@@ -113,6 +124,80 @@ static board_t boards[2];
 static wire_t wires[2];        /* wire i: driven by board i, read by board 1 - i */
 static double tau = 22e-6, noise_v = 0.015, delay_s = 0;
 static uint64_t rng_state = 1;
+static uint8_t boot_image[32768]; /* --bootloader: its bytes at their flash addresses */
+static uint8_t boot_used[32768];  /* which of them the file gave */
+static int boot_count;            /* how many bytes it gave */
+static uint32_t boot_start;       /* the lowest address: where the board starts */
+
+static int hex_byte(const char *p)
+{
+    unsigned v;
+    return sscanf(p, "%2x", &v) == 1 ? (int)v : -1;
+}
+
+/* Read an Intel HEX file into boot_image: data records (00) at their addresses plus
+ * any extended linear or segment base (04, 02); the start-address records (03, 05)
+ * that avr-objcopy writes say nothing about flash and are skipped. Returns 0, or -1
+ * with a message naming the line. */
+static int read_bootloader(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "twin: --bootloader %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[600];
+    uint32_t base = 0;
+    int lineno = 0, ok = 0;
+    boot_start = sizeof boot_image;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t len = strcspn(line, "\r\n");
+        if (len == 0)
+            continue;
+        int n = len >= 11 && line[0] == ':' ? hex_byte(line + 1) : -1;
+        if (n < 0 || len != 11 + 2 * (size_t)n)
+            break;
+        int sum = 0, v[260];
+        for (int i = 0; i < n + 5; i++) {
+            v[i] = hex_byte(line + 1 + 2 * i);
+            if (v[i] < 0)
+                goto bad;
+            sum += v[i];
+        }
+        if (sum & 0xFF)
+            break;
+        uint32_t addr = base + ((uint32_t)v[1] << 8 | (uint32_t)v[2]);
+        if (v[3] == 0) {
+            for (int i = 0; i < n; i++, addr++) {
+                if (addr >= sizeof boot_image)
+                    goto bad;
+                boot_image[addr] = (uint8_t)v[4 + i];
+                boot_used[addr] = 1;
+                boot_count++;
+                if (addr < boot_start)
+                    boot_start = addr;
+            }
+        } else if (v[3] == 1) {
+            ok = boot_count > 0;
+            break;
+        } else if (v[3] == 2 && n == 2) {
+            base = ((uint32_t)v[4] << 8 | (uint32_t)v[5]) << 4;
+        } else if (v[3] == 4 && n == 2) {
+            base = ((uint32_t)v[4] << 8 | (uint32_t)v[5]) << 16;
+        } else if (v[3] != 3 && v[3] != 5) {
+            break;
+        }
+    }
+bad:
+    fclose(f);
+    if (!ok) {
+        fprintf(stderr, "twin: --bootloader %s: line %d: not an Intel HEX file for the "
+                        "ATmega328P's 32 KiB of flash\n", path, lineno);
+        return -1;
+    }
+    return 0;
+}
 
 static double now_of(board_t *b)
 {
@@ -273,8 +358,11 @@ static void reset_board(board_t *b)
     avr_reset(b->avr);
     b->cycle0 = before - b->avr->cycle; /* keep this board's clock running on */
     uart_fast(b);
+    b->avr->data[0x54] |= 1 << 1; /* MCUSR: EXTRF, the reset pin was pulled low */
+    b->last_cycle = b->avr->cycle;
     b->out_len = 0;
     b->xoff = 0;
+    b->in_q_len = 0;
     uint8_t junk[256];
     while (read(b->pty, junk, sizeof junk) > 0) {
     }
@@ -285,6 +373,7 @@ static void reset_board(board_t *b)
 
 static void setup_board(board_t *b, int index, elf_firmware_t *fw)
 {
+    /* fw is NULL for "none": a blank flash (simavr fills it with 0xFF) */
     b->index = index;
     b->avr = avr_make_mcu_by_name("atmega328p");
     if (!b->avr) {
@@ -295,7 +384,15 @@ static void setup_board(board_t *b, int index, elf_firmware_t *fw)
     b->avr->frequency = (uint32_t)F_CPU;
     b->avr->vcc = b->avr->avcc = 5000;
     b->avr->log = LOG_ERROR;
-    avr_load_firmware(b->avr, fw);
+    if (fw)
+        avr_load_firmware(b->avr, fw);
+    if (boot_count) {
+        for (uint32_t a = 0; a < sizeof boot_image; a++)
+            if (boot_used[a])
+                b->avr->flash[a] = boot_image[a];
+        b->avr->codeend = b->avr->flashend;
+        b->avr->reset_pc = b->avr->pc = boot_start;
+    }
     b->avr->sleep = no_sleep; /* one core sleeping must not stall the other */
 
     uart_fast(b);
@@ -414,14 +511,22 @@ static void pump(board_t *b)
         }
     }
     if (mismatch) {
-        /* the host's bytes as the firmware's UART reads them (an overrun loses the rest) */
-        uint8_t in[64], seen[8 * sizeof in];
-        ssize_t n = read(b->pty, in, sizeof in);
-        if (n > 0) {
-            size_t m = reframe(in, (size_t)n, 1 / host, 1 / board, seen, sizeof seen);
-            for (size_t i = 0; i < m && !b->xoff; i++)
-                avr_raise_irq(b->uart_in, seen[i]);
+        /* the host's bytes as the firmware's UART reads them; what does not fit in the
+         * UART's FIFO waits in in_q, as a USB-serial chip's buffer holds it (a bootloader
+         * reads a 128-byte page sent in one write at 115200 baud, 2 % slower than its
+         * 117 647) */
+        if (!b->in_q_len) {
+            uint8_t in[64];
+            ssize_t n = read(b->pty, in, sizeof in);
+            if (n > 0)
+                b->in_q_len = reframe(in, (size_t)n, 1 / host, 1 / board, b->in_q,
+                                      sizeof b->in_q);
         }
+        size_t i = 0;
+        while (i < b->in_q_len && !b->xoff)
+            avr_raise_irq(b->uart_in, b->in_q[i++]);
+        memmove(b->in_q, b->in_q + i, b->in_q_len - i);
+        b->in_q_len -= i;
         return;
     }
     while (!b->xoff) {
@@ -437,7 +542,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: twin FIRMWARE.elf [--rc-us 22] [--noise-mv 15] [--seed 1] "
                     "[--ppm0 300] [--ppm1 -200] [--delay-us 0] [--control] "
-                    "[--clock-file PATH]\n");
+                    "[--clock-file PATH] [--bootloader BOOT.hex]\n"
+                    "       FIRMWARE may be \"none\" (a blank flash) with --bootloader\n");
 }
 
 /* One option's value: a finite number within [lo, hi], or exit naming it. */
@@ -515,6 +621,10 @@ int main(int argc, char **argv)
             ppm[0] = number(opt, val, -49999, 49999);
         else if (!strcmp(opt, "--ppm1"))
             ppm[1] = number(opt, val, -49999, 49999);
+        else if (!strcmp(opt, "--bootloader")) {
+            if (read_bootloader(val) != 0)
+                return 2;
+        }
         else if (!strcmp(opt, "--delay-us"))
             delay_s = number(opt, val, 0, 1e6) * 1e-6;
         else if (!strcmp(opt, "--clock-file")) {
@@ -538,13 +648,19 @@ int main(int argc, char **argv)
     }
     elf_firmware_t fw;
     memset(&fw, 0, sizeof fw);
-    if (elf_read_firmware(argv[1], &fw) != 0) {
+    int blank = !strcmp(argv[1], "none");
+    if (blank && !boot_count) {
+        fprintf(stderr, "twin: FIRMWARE \"none\" needs --bootloader (a blank board runs "
+                        "nothing)\n");
+        return 2;
+    }
+    if (!blank && elf_read_firmware(argv[1], &fw) != 0) {
         fprintf(stderr, "twin: cannot read %s\n", argv[1]);
         return 1;
     }
     for (int i = 0; i < 2; i++) {
         boards[i].ppm = ppm[i];
-        setup_board(&boards[i], i, &fw);
+        setup_board(&boards[i], i, blank ? NULL : &fw);
         wires[i] = (wire_t){.v0 = V_LOW, .target = V_LOW, .cross_at = INFINITY};
     }
     struct sigaction sa;
@@ -569,6 +685,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "twin: board %d stopped (state %d)\n", b->index, state);
             return 1;
         }
+        if (b->avr->cycle < b->last_cycle) {
+            /* simavr reset the core by itself (the watchdog) and restarted its count */
+            b->cycle0 += b->last_cycle;
+            uart_fast(b);
+        }
+        b->last_cycle = b->avr->cycle;
         double t = now_of(b);
         wire_update(&wires[0], &boards[1], t);
         wire_update(&wires[1], &boards[0], t);

@@ -5,7 +5,7 @@
     labkit student-copies --edition DIR   a student's own edition: lessons, labs, files
     labkit ber [--code C]              measured and theoretical bit error rates
     labkit demo [--pcap FILE] [--hardware TX RX]  one web request through every layer
-    labkit hw ports|doctor|selftest|send|recv   the hardware lab (see hardware/README.md)
+    labkit hw ports|doctor|selftest|send|recv|flash   the hardware lab (see hardware/README.md)
     labkit tap [--name DEV] [--ip CIDR]   a labkit host behind a Linux TAP device (root)
     labkit site [-o DIR]               the course website (Jupyter Book, the docs extra)
     labkit labs course|grade|summary DIR  grade the labs with nbgrader (teachers)

@@ -1,4 +1,5 @@
-"""``labkit hw ...``: the hardware lab's boards from a terminal (ports, doctor, selftest, send, recv).
+"""``labkit hw ...``: the hardware lab's boards from a terminal (ports, doctor, selftest, send, recv,
+flash).
 
 The boards themselves are :mod:`labkit.hw`; this module parses the arguments
 and prints. :func:`add_parser` registers ``hw`` and its five commands; :func:`run`
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from labkit.hw.board import Board
 
 __all__ = ["add_parser", "run", "cmd_ports", "cmd_doctor", "cmd_selftest", "cmd_send",
-           "cmd_recv"]
+           "cmd_recv", "cmd_flash"]
 
 
 def _rates(text: str) -> list[int]:
@@ -106,6 +107,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--rx", required=True, metavar="PORT", help="receiving board")
     p.add_argument("--rate", type=int, default=9600, help="bridge bit rate (300..19200)")
     p.add_argument("--seconds", type=float, default=10.0, help="how long to listen")
+
+    p = sub.add_parser("flash", help="write the labkit firmware into a board (no avrdude needed)",
+                       description="Flash a board through its Arduino bootloader (STK500v1): "
+                       "the firmware shipped with labkit, or --hex FILE. 'twin' is an emulated "
+                       "board with a blank flash and the Arduino bootloader.")
+    p.add_argument("port", metavar="PORT", help="the board's port (labkit hw ports), or 'twin'")
+    p.add_argument("--hex", metavar="FILE", default=None,
+                   help="an Intel HEX file to write instead of labkit's firmware")
+    p.add_argument("--baud", type=int, default=None,
+                   help="the bootloader's rate (default: 115200, then 57600 for old Nanos)")
     return hw
 
 
@@ -300,9 +311,42 @@ def cmd_recv(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
+def cmd_flash(args: argparse.Namespace, out: TextIO | None = None,
+              err: TextIO | None = None) -> int:
+    from labkit.hw.selftest import progress_bar
+    from labkit.hw.stk500 import flash
+
+    out, err = out or sys.stdout, err or sys.stderr
+    live = hasattr(err, "isatty") and err.isatty()
+    port = "labkit-twin://flash/0?bootloader=atmegaboot" if args.port == "twin" else args.port
+    text, source = None, "labkit_hw.hex"
+    if args.hex:
+        try:
+            with open(args.hex, encoding="ascii", errors="replace") as f:
+                text, source = f.read(), args.hex
+        except OSError as exc:
+            print(f"labkit hw flash: {args.hex}: {exc.strerror or exc}", file=err)
+            return 2
+
+    def progress(stage: str, done: int, total: int) -> None:
+        line = progress_bar(done, total, stage)
+        if live:
+            print("\r" + line.ljust(70), end="" if done < total else "\n", file=err, flush=True)
+        elif done == total or done == 1:
+            print(line, file=err)
+
+    try:
+        result = flash(port, text, baudrate=args.baud, progress=progress, source=source)
+    except LabkitError as exc:
+        print(f"labkit hw flash: {exc}", file=err)
+        return 2
+    print(result.summary(), file=out)
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ports": cmd_ports, "doctor": cmd_doctor, "selftest": cmd_selftest, "send": cmd_send,
-    "recv": cmd_recv,
+    "recv": cmd_recv, "flash": cmd_flash,
 }
 
 

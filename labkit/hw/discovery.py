@@ -271,18 +271,16 @@ def _check_port(
         if exc.seen:
             shown = exc.seen.decode("ascii", "replace").strip()[:50]
             text = (f"a board, but running another sketch (it printed {shown!r}); flash the "
-                    f"labkit firmware: make -C hardware flash PORT={port}")
+                    f"labkit firmware: labkit hw flash {port}")
         else:
-            text = (f"no answer after the auto-reset wait: no labkit firmware (flash it: make -C "
-                    f"hardware flash PORT={port}); a Nano with the old bootloader needs "
-                    "BAUD=57600 to flash")
+            text = (f"no answer after the auto-reset wait: no labkit firmware (flash it: labkit "
+                    f"hw flash {port}, which also finds a Nano's old bootloader at 57600 baud)")
         return Finding("error", port, text)
     except VersionMismatchError as exc:
         return Finding(
             "error", port,
             f"labkit firmware, but protocol {exc.board_version} (this labkit speaks "
-            f"{exc.host_version}); flash this labkit's firmware: make -C hardware flash "
-            f"PORT={port}",
+            f"{exc.host_version}); flash this labkit's firmware: labkit hw flash {port}",
         )
     except HwError as exc:
         return Finding("error", port, str(exc))

@@ -7,7 +7,9 @@ other board. Closing both ports stops the twin. Query parameters set the
 wire on the first open (``rc_us``, ``noise_mv``, ``delay_us``, ``ppm0``,
 ``ppm1``, ``seed``, and ``host_baud``, the rate the firmware is built for);
 ``reset=0`` opens without resetting the board (then there is no banner, and
-:class:`~labkit.hw.Board` asks with HELLO).
+:class:`~labkit.hw.Board` asks with HELLO); ``bootloader=atmegaboot`` a board
+with a blank flash and the Arduino bootloader, which DTR resets as it does an
+Uno (for ``labkit hw flash``).
 
 pyserial finds this module as ``protocol_labkit-twin`` (the URL scheme);
 ``labkit/hw/protocol_labkit-twin.py`` re-exports :class:`Serial` from here.
@@ -41,11 +43,11 @@ class Serial(serial.Serial):
         if url is None:
             raise SerialException("Port must be configured before it can be used.")
         try:
-            name, index, wire, reset, host_baud = _twin.parse_url(url)
+            name, index, wire, reset, host_baud, bootloader = _twin.parse_url(url)
         except LabkitError as exc:
             raise SerialException(str(exc)) from None
         try:
-            tw = _twin.acquire(name, index, wire, host_baud)
+            tw = _twin.acquire(name, index, wire, host_baud, bootloader)
         except _twin.TwinError as exc:
             if OPEN_IN_THIS_PROCESS in str(exc):
                 raise SerialException(errno.EBUSY, f"could not open port {url}: {exc}") from None
@@ -64,6 +66,22 @@ class Serial(serial.Serial):
         except BaseException:
             self.close()
             raise
+
+    _labkit_dtr = True  # DTR as the board last saw it (pyserial raises it on open)
+
+    def _update_dtr_state(self) -> None:
+        """DTR raised on an open port resets the board: an Uno's auto-reset (its 100 nF
+        capacitor turns the edge into a pulse on RESET), what an uploader does to reach
+        the bootloader. A pty has no modem lines, so nothing else is done."""
+        tw, held = self._labkit_twin_obj, self._labkit_twin
+        if not self.is_open or tw is None or held is None:
+            return
+        if self.dtr and not self._labkit_dtr:
+            tw.reset(held[1])
+        self._labkit_dtr = self.dtr
+
+    def _update_rts_state(self) -> None:
+        """RTS goes nowhere on an Uno's pty (the twin's boards reset on DTR)."""
 
     def close(self) -> None:
         super().close()

@@ -15,6 +15,9 @@ both stops it. Query parameters set the wire, as for ``labkit-sim://``:
 ``reset=0`` opens a port without pulsing the board's reset line, and
 ``host_baud=115200`` runs a firmware built for that host-link rate (opened at
 PROTOCOL.md's 500 000 baud, it answers in garbage, as a real board would).
+``bootloader=atmegaboot`` starts boards with a blank flash and the Arduino
+bootloader (:data:`BOOTLOADERS`), for ``labkit hw flash`` to program: on such a
+port, raising DTR resets the board, as it does an Uno.
 
 Opening a real Uno's port resets the board (DTR), which then sends its
 banner; the twin's boards are reset the same way when their port opens.
@@ -62,6 +65,16 @@ __all__ = [
 HARDWARE_DIR = Path(__file__).resolve().parent.parent.parent / "hardware"
 SIMAVR_HEADER = Path("/usr/include/simavr/sim_avr.h")
 APT_PACKAGES = "gcc-avr avr-libc binutils-avr simavr libsimavr-dev libsimavrparts1"
+
+#: Bootloaders a twin can start from (``bootloader=NAME``), from Debian's arduino-core-avr:
+#: ATmegaBOOT, the Duemilanove's and old Nanos' bootloader (STK500v1 at 57 600 baud).
+#: (That package's optiboot_atmega328.hex, rebuilt by Debian, is 532 bytes long and runs
+#: past the end of the 32 KiB flash: no board could hold it.)
+BOOTLOADERS = {
+    "atmegaboot": Path("/usr/share/arduino/hardware/arduino/avr/bootloaders/atmega/"
+                       "ATmegaBOOT_168_atmega328.hex"),
+}
+BOOTLOADER_PACKAGE = "arduino-core-avr"
 
 
 class TwinError(HwError):
@@ -166,6 +179,7 @@ class Twin:
         host_baud: int = 500_000,
         build_dir: str | Path | None = None,
         start: bool = True,
+        bootloader: str | None = None,
         **options: Unpack[TwinWireOptions],
     ) -> None:
         if wire is not None and options:
@@ -173,6 +187,9 @@ class Twin:
         self.wire = wire or TwinWire(**options)
         self.host_baud = host_baud
         self.build_dir = build_dir
+        if bootloader is not None and bootloader not in BOOTLOADERS:
+            raise LabkitValueError(f"bootloader={bootloader!r}: known: {sorted(BOOTLOADERS)}")
+        self.bootloader = bootloader  #: a name in BOOTLOADERS: blank flash, start there
         self.ports: tuple[str, str] = ("", "")
         self._proc: subprocess.Popen | None = None
         self._replies: queue.Queue[str] = queue.Queue()
@@ -194,7 +211,14 @@ class Twin:
         clock_file.write_bytes(bytes(8))
         with open(clock_file, "r+b") as f:
             self._clock = mmap.mmap(f.fileno(), 8)
-        cmd = [str(out / "twin"), str(out / "labkit_hw.elf"), *self.wire.args(), "--control",
+        program = [str(out / "labkit_hw.elf")]
+        if self.bootloader is not None:
+            boot = BOOTLOADERS[self.bootloader]
+            if not boot.exists():
+                raise TwinError(f"the twin's bootloader {boot} is missing (Debian: apt-get "
+                                f"install --no-install-recommends {BOOTLOADER_PACKAGE})")
+            program = ["none", "--bootloader", str(boot)]
+        cmd = [str(out / "twin"), *program, *self.wire.args(), "--control",
                "--clock-file", str(clock_file)]
         self._proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -346,20 +370,24 @@ _TWINS: dict[str, _Shared] = {}
 _TWINS_LOCK = threading.Lock()
 
 
-def acquire(name: str, index: int, wire: TwinWire, host_baud: int = 500_000) -> Twin:
-    """The twin ``name`` (started if needed, its firmware built for ``host_baud``) with port
-    ``index`` marked open."""
+def acquire(name: str, index: int, wire: TwinWire, host_baud: int = 500_000,
+            bootloader: str | None = None) -> Twin:
+    """The twin ``name`` (started if needed, its firmware built for ``host_baud``, or blank
+    with ``bootloader``) with port ``index`` marked open."""
     with _TWINS_LOCK:
         shared = _TWINS.get(name)
         if shared is not None and not shared.twin.running:
             _TWINS.pop(name)
             shared = None
         if shared is None:
-            shared = _TWINS[name] = _Shared(Twin(wire, host_baud=host_baud), set())
-        elif wire != shared.twin.wire or host_baud != shared.twin.host_baud:
+            shared = _TWINS[name] = _Shared(
+                Twin(wire, host_baud=host_baud, bootloader=bootloader), set())
+        elif (wire != shared.twin.wire or host_baud != shared.twin.host_baud
+              or bootloader != shared.twin.bootloader):
             raise TwinError(
                 f"twin {name!r} is already running with {shared.twin.wire}, firmware at "
-                f"{shared.twin.host_baud} baud; close both its ports, or use another name, to "
+                f"{shared.twin.host_baud} baud, bootloader {shared.twin.bootloader}; close both "
+                "its ports, or use another name, to "
                 "change them"
             )
         if index in shared.open_ports:
@@ -390,9 +418,9 @@ def running_twins() -> dict[str, Twin]:
 HOST_BAUDS = (500_000, 250_000, 1_000_000, 115_200, 57_600)
 
 
-def parse_url(url: str) -> tuple[str, int, TwinWire, bool, int]:
+def parse_url(url: str) -> tuple[str, int, TwinWire, bool, int, str | None]:
     """Split ``labkit-twin://NAME/INDEX?k=v`` into (name, index, wire, reset on open, the
-    firmware's host baud rate)."""
+    firmware's host baud rate, the bootloader's name or None)."""
     from labkit.hw.urls import PairURLError, split_pair_url
 
     try:
@@ -403,6 +431,7 @@ def parse_url(url: str) -> tuple[str, int, TwinWire, bool, int]:
     wire: dict = {}
     reset = True
     host_baud = 500_000
+    bootloader: str | None = None
     for key, value in options:
         if key == "host_baud":
             if not value.isdigit() or int(value) not in HOST_BAUDS:
@@ -416,14 +445,19 @@ def parse_url(url: str) -> tuple[str, int, TwinWire, bool, int]:
                 wire[key] = _URL_KEYS[key](value)
             except ValueError:
                 raise LabkitValueError(f"{url}: option {key}={value!r}: not a number") from None
+        elif key == "bootloader":
+            if value not in BOOTLOADERS:
+                raise LabkitValueError(
+                    f"{url}: option bootloader={value!r}: known: {sorted(BOOTLOADERS)}")
+            bootloader = value
         elif key == "reset":
             reset = value not in ("0", "false", "no")
         else:
             raise LabkitValueError(
                 f"{url}: option {key}={value!r}: unknown (known: {sorted(_URL_KEYS)}, reset, "
-                "host_baud)"
+                "host_baud, bootloader)"
             )
-    return name, index, TwinWire(**wire), reset, host_baud
+    return name, index, TwinWire(**wire), reset, host_baud, bootloader
 
 
 def _stop_all() -> None:
