@@ -22,7 +22,8 @@ BINDER = ROOT / "binder"
 #: tests' chromium, what the TAP tests use (they need root and NET_ADMIN, which Binder does not
 #: give), and tshark, which checks labkit's pcaps in CI but would cost a student ~150 MB in
 #: notebook 09 (docs/deploying.md, "Sizing").
-CI_ONLY = {"chromium", "chromium-driver", "iproute2", "iputils-ping", "curl", "tshark"}
+# avrdude: only tests/test_hw_flash.py's cross-check (it reads back what labkit hw flash wrote)
+CI_ONLY = {"chromium", "chromium-driver", "iproute2", "iputils-ping", "curl", "tshark", "avrdude"}
 
 
 def _ci_apt_packages() -> set[str]:
