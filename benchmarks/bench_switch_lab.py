@@ -46,7 +46,7 @@ def run(logic: object | None) -> tuple[float, int]:
             b = (b + 1) % HOSTS
         src, dst = hosts[a], hosts[b]
         frame = EthernetFrame(dst.mac, src.mac, 0x88B5, b"x" * 46).pack(fcs=False)
-        net.at(k * 1e-5, src.send, frame)
+        net.at(k * 10_000, src.send, frame)
     t0 = time.perf_counter()
     net.run()
     return time.perf_counter() - t0, sum(len(h.inbox) for h in hosts)

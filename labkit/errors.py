@@ -8,7 +8,7 @@ can tell labkit's own, explained errors from a bug (an ``IndexError`` or a
 
 from __future__ import annotations
 
-__all__ = ["LabkitError", "LabkitValueError", "ParseError"]
+__all__ = ["LabkitError", "LabkitValueError", "ParseError", "parse_input"]
 
 
 class LabkitError(Exception):
@@ -38,3 +38,18 @@ class ParseError(LabkitError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"{layer}: {field}={value!r}: {reason}")
+
+
+def parse_input(data: object, layer: str, minimum: int, short: str) -> bytes:
+    """What a parser is given, as bytes: the opening every ``parse(data)`` shares.
+
+    ``data`` must be bytes, a bytearray or a memoryview (anything else: a
+    :class:`LabkitValueError` naming ``data`` and the type it got), at least
+    ``minimum`` bytes long (shorter: ``ParseError(layer, "length", n, short)``).
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise LabkitValueError(f"data: expected bytes, got {type(data).__name__}")
+    raw = bytes(data)
+    if len(raw) < minimum:
+        raise ParseError(layer, "length", len(raw), short)
+    return raw

@@ -30,23 +30,9 @@ from labkit.net.routing import Route
 from labkit.sim import Network
 from labkit.sim.routing import fail_link, install_rip, restore_link
 from labkit.transport.udp import UDPDatagram
+from routing_support import add_line_nodes, line
 
 N3 = IPv4Network("10.0.3.0/24")
-
-
-def line(seed: int = 1, **connect) -> Network:
-    """A - R1 - R2 - R3 - B, no route typed in anywhere."""
-    net = Network(seed=seed)
-    net.add_host("A", "10.0.1.10/24", gateway="10.0.1.1")
-    net.add_router("R1", ["10.0.1.1/24", "10.0.12.1/24"])
-    net.add_router("R2", ["10.0.12.2/24", "10.0.23.2/24"])
-    net.add_router("R3", ["10.0.23.3/24", "10.0.3.1/24"])
-    net.add_host("B", "10.0.3.10/24", gateway="10.0.3.1")
-    net.connect("A", "R1")
-    net.connect("R1", "R2", **connect)
-    net.connect("R2", "R3")
-    net.connect("R3", "B")
-    return net
 
 
 def _rip(frame: bytes) -> RIPMessage | None:
@@ -347,11 +333,7 @@ def test_a_forger_on_the_wire_sends_a_real_datagram_and_draws_the_traffic():
     from labkit.transport.sockets import SOCK_DGRAM
 
     net = Network(seed=1)
-    net.add_host("A", "10.0.1.10/24", gateway="10.0.1.1")
-    net.add_router("R1", ["10.0.1.1/24", "10.0.12.1/24"])
-    net.add_router("R2", ["10.0.12.2/24", "10.0.23.2/24"])
-    net.add_router("R3", ["10.0.23.3/24", "10.0.3.1/24"])
-    net.add_host("B", "10.0.3.10/24", gateway="10.0.3.1")
+    add_line_nodes(net)
     net.add_host("M", "10.0.12.66/24", gateway="10.0.12.1")
     net.add_switch("SW")
     net.connect("A", "R1")

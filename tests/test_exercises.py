@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 import labkit.exercises
 from labkit import LabkitError, phy
 from labkit.exercises import EXERCISES, check, evaluate, student_copy
+from labkit.exercises.solutions import is_solution_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,23 +108,31 @@ def _code(source, tags=(), outputs=None):
             "execution_count": 3}
 
 
+def _solution(source):
+    cell = _code(source)
+    cell["metadata"] = {"nbgrader": {"solution": True, "grade": False, "grade_id": "s", "locked": False,
+                                     "schema_version": 3}}
+    return cell
+
+
 def test_student_copy_strips_solutions(tmp_path):
     src = tmp_path / "nb.ipynb"
     cells = [
         _code("import numpy as np"),
-        _code("def f(x):\n    # BEGIN SOLUTION\n    return x + 1\n    # END SOLUTION\n",
-              tags=["solution"]),
-        _code(["answer = 42\n", "print(answer)"], tags=["solution"]),
+        _solution("def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"),
+        _code(["answer = 42\n", "print(answer)"], tags=["solution"]),  # a whole worked solution
         {"cell_type": "markdown", "source": "# BEGIN SOLUTION stays in prose", "metadata": {}},
+        _solution("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION\n"),
     ]
     src.write_text(json.dumps(_notebook(cells)))
     dst = tmp_path / "out" / "nb.ipynb"
-    assert student_copy(src, dst) == 2
+    assert student_copy(src, dst) == 3
     out = json.loads(dst.read_text())
     code = [c for c in out["cells"] if c["cell_type"] == "code"]
     assert code[0]["source"] == "import numpy as np"
-    assert code[1]["source"] == 'def f(x):\n    raise NotImplementedError("your code here")'
-    assert code[2]["source"] == "# Your solution here\n"
+    assert code[1]["source"] == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    assert code[2]["source"] == "# Your solution here"
+    assert code[3]["source"] == "answer = None  # your answer here"
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
     assert out["cells"][3]["source"] == "# BEGIN SOLUTION stays in prose"
     assert "widgets" not in out["metadata"]
@@ -134,9 +144,30 @@ def test_student_copy_errors(tmp_path):
     with pytest.raises(LabkitError, match="bad.ipynb"):
         student_copy(bad, tmp_path / "x.ipynb")
     unclosed = tmp_path / "u.ipynb"
-    unclosed.write_text(json.dumps(_notebook([_code("# BEGIN SOLUTION\nx = 1\n", ["solution"])])))
-    with pytest.raises(LabkitError, match="without a matching"):
+    unclosed.write_text(json.dumps(_notebook([_solution("### BEGIN SOLUTION\nx = 1\n")])))
+    with pytest.raises(LabkitError, match="u.ipynb, cell 0: a solution block is never closed"):
         student_copy(unclosed, tmp_path / "y.ipynb")
+
+
+LESSONS = sorted(ROOT.glob("course/[0-9][0-9]-*.ipynb"))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem[:2] for p in LESSONS])
+def test_a_lessons_solutions_are_in_nbgraders_markup(lesson):
+    """Every solution block is ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` in a cell nbgrader
+    takes for a solution cell (its metadata), as in the labs: the one stripper reads one markup."""
+    blocks = 0
+    for cell in json.loads(lesson.read_text(encoding="utf-8"))["cells"]:
+        lines = "".join(cell["source"]).splitlines()
+        marks = [line.strip() for line in lines if re.search(r"(BEGIN|END) SOLUTION", line)]
+        if cell["cell_type"] == "markdown":
+            continue
+        assert all(m in ("### BEGIN SOLUTION", "### END SOLUTION") for m in marks), marks
+        if marks:
+            blocks += 1
+            assert cell["metadata"].get("nbgrader", {}).get("solution") is True, lesson.name
+    solutions = sum(is_solution_cell(c) for c in json.loads(lesson.read_text(encoding="utf-8"))["cells"])
+    assert solutions >= blocks and solutions > 0, f"{lesson.name}: no solution cell"
 
 
 def test_every_phy_exercise_is_used_by_the_notebook():
@@ -171,7 +202,8 @@ def _run(code: str, *args: str) -> object:
 
 
 def test_every_topic_module_is_reachable_by_a_prefix():
-    files = {p.stem for p in (ROOT / "labkit" / "exercises").glob("*.py")} - {"__init__"}
+    # every module but the package and the student edition's stripper is a topic
+    files = {p.stem for p in (ROOT / "labkit" / "exercises").glob("*.py")} - {"__init__", "solutions"}
     assert set(_TOPICS) == files == {"overview", "phy", "hw", "link", "mac", "net", "transport", "app",
                                      "capstone", "routing", "dhcpdns", "congestion"}
 

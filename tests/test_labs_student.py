@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from labkit.cli import main
-from labkit.cli.student_copies import define_names, lab_student_copy, student_edition
+from labkit.cli.student_copies import lab_student_copy, student_edition
+from labkit.exercises.solutions import CODE_STUB, strip_source
 
 ROOT = Path(__file__).resolve().parents[1]
 LABS = sorted((ROOT / "course" / "labs").glob("L*.ipynb"))
@@ -24,15 +25,16 @@ def text(cell):
 
 
 def test_a_value_exercise_defines_its_name_and_a_function_raises():
-    original = "# BEGIN SOLUTION\nsubnet_plan = [1, 2]\nanswer, other = 3, 4\n# END SOLUTION"
-    stripped = 'raise NotImplementedError("your code here")'
-    assert define_names(original, stripped) == (
+    original = "### BEGIN SOLUTION\nsubnet_plan = [1, 2]\nanswer, other = 3, 4\n### END SOLUTION"
+    assert strip_source(original) == (
         "subnet_plan = None  # your answer here\nanswer = None  # your answer here\n"
-        "other = None  # your answer here"
+        "other = None  # your answer here",
+        True,
     )
-    function = "def f(x):\n    # BEGIN SOLUTION\n    return x\n    # END SOLUTION"
-    kept = 'def f(x):\n    raise NotImplementedError("your code here")'
-    assert define_names(function, kept) == kept
+    function = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
+    assert strip_source(function) == ("def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()", True)
+    # a top-level block that assigns nothing is a stub too
+    assert strip_source("### BEGIN SOLUTION\nprint(1)\n### END SOLUTION") == (CODE_STUB, True)
 
 
 def test_the_edition_has_lessons_labs_and_the_files_they_refer_to(tmp_path):

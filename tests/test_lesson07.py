@@ -37,6 +37,19 @@ def test_explorer_callbacks_redraw():
     assert ex.out.outputs[0]["data"]["image/png"] != first
 
 
+def test_the_buffer_slider_goes_below_one_segment_and_every_setting_finishes():
+    """The slider starts at 1000 B (below the 1460-byte MSS): at its worst corner (10% loss, 50 ms
+    a link) the transfer still ends with every byte acknowledged; a zero-window stall made these
+    settings hang before (tests/test_tcp_fixes.py)."""
+    ex = TCPExplorer(loss=10.0, delay=50, buffer=16_000)
+    assert ex.buffer.options[0] == 1000 and ex.buffer.options[0] < 1460
+    for buffer in ex.buffer.options[:3]:
+        ex.buffer.value = buffer
+        assert f"{buffer:,} B" in ex.describe()
+        assert ex.run["ack"].max() >= ex.size  # all of it arrived
+        assert ex.run["data_seq"].max() < ex.run["window_edge"].max()  # never beyond B's window
+
+
 def test_max_segment_exercise():
     assert evaluate("tcp.max_segment", 65495)
     assert "two" in evaluate("tcp.max_segment", 65515).message

@@ -101,10 +101,10 @@ def test_arp_broadcast_stays_in_its_broadcast_domain():
 
 def test_entries_age_out_on_the_virtual_clock():
     net, (a, b, c), bridge = lan(ageing_time_ns=2 * S)
-    net.at(0.0, a.send, frame(b, a))
-    net.at(0.001, b.send, frame(a, b))  # A is known: forwarded to p1 only
-    net.at(1.5, b.send, frame(c, b))  # refreshes B; C unknown: flooded
-    net.at(2.5, c.send, frame(a, c))  # A heard last at 0 s: aged out, flooded again
+    net.at(0, a.send, frame(b, a))
+    net.at("1ms", b.send, frame(a, b))  # A is known: forwarded to p1 only
+    net.at("1.5s", b.send, frame(c, b))  # refreshes B; C unknown: flooded
+    net.at("2.5s", c.send, frame(a, c))  # A heard last at 0 s: aged out, flooded again
     net.run(until=3.0)
     assert [str(e) for e in bridge.history] == []  # recording is off by default
     assert bridge.counters == {"forward": 1, "flood": 3, "filter": 0, "drop": 0}
@@ -179,7 +179,7 @@ def test_same_seed_same_run():
         rng = net.rng
         for k in range(30):
             src, dst = rng.choice(4, 2, replace=False)
-            net.at(k * 0.01, hosts[src].send, frame(hosts[dst], hosts[src], bytes([k])))
+            net.at(k * 10_000_000, hosts[src].send, frame(hosts[dst], hosts[src], bytes([k])))
         net.run(until=1.0)
         return [(r.time, r.node, r.interface, r.direction, r.frame) for r in cap.trace]
 
@@ -213,8 +213,8 @@ def test_history_becomes_drawable_steps():
     from labkit.viz.link import plot_switch_steps, steps_from_history
 
     net, (a, b, c), bridge = lan(record=True)
-    net.at(0.0, a.send, frame(BROADCAST, a))
-    net.at(1.0, b.send, frame(a, b))
+    net.at(0, a.send, frame(BROADCAST, a))
+    net.at("1s", b.send, frame(a, b))
     net.run(until=2.0)
     names = {MACAddress(h.mac): h.name for h in (a, b, c)}
     steps = steps_from_history(bridge.history, names)

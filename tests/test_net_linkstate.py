@@ -27,24 +27,9 @@ from labkit.net.linkstate import (
 )
 from labkit.sim import Network
 from labkit.sim.routing import fail_link, install_linkstate, restore_link, router_network
+from routing_support import triangle
 
 N3 = IPv4Network("10.0.3.0/24")
-
-
-def triangle(seed: int = 1, **connect) -> Network:
-    """A - R1, R1 - R2 - R3 - B, and a direct R1 - R3 link that costs 3."""
-    net = Network(seed=seed)
-    net.add_host("A", "10.0.1.10/24", gateway="10.0.1.1")
-    net.add_router("R1", ["10.0.1.1/24", "10.0.12.1/24", "10.0.13.1/24"])
-    net.add_router("R2", ["10.0.12.2/24", "10.0.23.2/24"])
-    net.add_router("R3", ["10.0.23.3/24", "10.0.3.1/24", "10.0.13.3/24"])
-    net.add_host("B", "10.0.3.10/24", gateway="10.0.3.1")
-    net.connect("A", "R1")
-    net.connect("R1.eth1", "R2.eth0", **connect)
-    net.connect("R2.eth1", "R3.eth0")
-    net.connect("R3.eth1", "B")
-    net.connect("R1.eth2", "R3.eth2")
-    return net
 
 
 def costs() -> LinkStateConfig:

@@ -101,7 +101,7 @@ def test_trace_table_and_html():
     net, a, b, s = lan()
     cap = net.capture()
     for k in range(3):
-        net.at(k * 0.01, a.send, eth(BROADCAST, a.mac))
+        net.at(k * 10_000_000, a.send, eth(BROADCAST, a.mac))
     net.run()
     text = cap.trace.table(limit=5)
     lines = text.splitlines()
@@ -252,7 +252,7 @@ def test_tshark_reads_the_pcap(tmp_path, nanosecond):
     net.capture(pcap=path, nanosecond=nanosecond)
     for k in range(40):
         size = 46 + 30 * k  # 60..1230-byte frames
-        net.at(k * 0.0005, a.send, eth(b.mac if k % 2 else BROADCAST, a.mac, payload=bytes(size)))
+        net.at(k * 500_000, a.send, eth(b.mac if k % 2 else BROADCAST, a.mac, payload=bytes(size)))
     net.run()
     net.close()
     n_records = len(read_pcap(path).records)

@@ -32,7 +32,7 @@ def scenario(seed: int, pcap, *, random: bool = True) -> Network:
         src = hosts[k % 4]
         dst = hosts[(k * 3 + 1) % 4]
         frame = dst.mac + src.mac + b"\x88\xb5" + k.to_bytes(2, "big") + bytes(44 + k % 50)
-        net.at(k * 0.0002, src.send, frame)
+        net.at(k * 200_000, src.send, frame)
     net.run(until="1s")
     net.close()
     return net

@@ -48,7 +48,7 @@ def run_pair(*impairments, n=N, seed=1, spacing=0, **link):
     net.impair("A", "B", *impairments)
     if spacing:
         for i in range(n):
-            net.at(i * spacing / 1e9, a.send, numbered(i))
+            net.at(i * spacing, a.send, numbered(i))
     else:
         for i in range(n):
             a.send(numbered(i))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
+import numpy as np
 import pytest
 
 from labkit.errors import LabkitError, LabkitValueError
@@ -295,6 +296,30 @@ def test_run_and_schedule_errors():
         Network(seed="abc")
     net.run_for("250ms")
     assert net.now == 1_250_000_000
+
+
+def test_an_events_time_is_a_string_with_a_unit_or_int_nanoseconds_never_a_bare_float():
+    net = Network()
+    fired = []
+    net.at("1ms", fired.append, "1ms")
+    net.at(2_000_000, fired.append, "2 ms as int ns")
+    net.at(np.int64(3_000_000), fired.append, "3 ms as numpy int ns")
+    net.run(until="1s")
+    assert fired == ["1ms", "2 ms as int ns", "3 ms as numpy int ns"]
+    net.at(net.now + 5, fired.append, "now + 5 ns")  # the clock's own unit, as protocol code writes it
+    net.after(7, fired.append, "7 ns later")
+    net.run()
+    assert fired[3:] == ["now + 5 ns", "7 ns later"] and net.now == 1_000_000_007
+    for bad in (0.5, 2.0, np.float64(0.25)):
+        with pytest.raises(LabkitValueError, match=r"bare float is ambiguous.* as an int"):
+            net.at(bad, print)
+        with pytest.raises(LabkitValueError, match=r"delay=.*bare float is ambiguous"):
+            net.after(bad, print)
+    with pytest.raises(LabkitValueError, match="'500 ms', or whole nanoseconds as an int \\(500_000_000 if"):
+        net.at(0.5, print)
+    for bad in (-1, True, None, float("nan"), "5"):
+        with pytest.raises(LabkitValueError, match="time="):
+            net.at(bad, print)
 
 
 def test_handler_must_be_callable(lan):

@@ -21,6 +21,8 @@ import pytest
 
 from labkit.cli import site
 from labkit.errors import LabkitValueError
+from labkit.exercises import student_copy
+from labkit.exercises.solutions import CODE_STUB
 
 ROOT = Path(__file__).resolve().parents[1]
 _BUILT: dict[str, Path] = {}
@@ -110,36 +112,51 @@ def _code(source, tags=(), outputs=None, **meta):
 
 
 def test_published_copy_removes_solutions_and_hidden_tests_and_keeps_other_outputs():
+    solution = {"nbgrader": {"solution": True, "grade_id": "g"}}
     nb = _nb(
         _code("x = 1\nprint(x)"),
-        _code("def f():\n    # BEGIN SOLUTION\n    return 42\n    # END SOLUTION\n", tags=["solution"]),
-        _code("def g():\n    ### BEGIN SOLUTION\n    return 'secret'\n    ### END SOLUTION\n",
-              nbgrader={"solution": True, "grade_id": "g"}),
+        _code("def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION\n", **solution),
+        _code("def g():\n    # BEGIN SOLUTION\n    return 'secret'\n    # END SOLUTION\n",
+              tags=["solution"]),  # the older markup: still never published
         _code("assert g() is not None\n### BEGIN HIDDEN TESTS\nassert g() == 'secret'\n"
               "### END HIDDEN TESTS\n", nbgrader={"grade": True, "points": 1}),
         _code("answer = 'whole cell'", tags=["solution"]),
         {"cell_type": "markdown", "metadata": {"nbgrader": {"solution": True}},
          "source": "The reason is collisions."},
+        _code("### BEGIN SOLUTION\nanswer = 'the value'\n### END SOLUTION", **solution),
     )
     out, changed = site.published_copy(nb, "t.ipynb")
-    assert changed == 5
+    assert changed == 6
     cells = out["cells"]
     assert cells[0]["outputs"] == nb["cells"][0]["outputs"]  # an ordinary cell keeps its output
-    assert cells[1]["source"] == f"def f():\n    {site.PLACEHOLDER}"
-    assert cells[2]["source"] == f"def g():\n    {site.PLACEHOLDER}"
+    stub = "\n".join(f"    {line}" for line in CODE_STUB.splitlines())
+    assert cells[1]["source"] == f"def f():\n{stub}"
+    assert cells[2]["source"] == f"def g():\n{stub}"
     assert cells[3]["source"] == "assert g() is not None"
     assert cells[4]["source"] == "# Your solution here"
     assert cells[5]["source"] == "YOUR ANSWER HERE"
-    assert all(c["outputs"] == [] for c in cells[1:5])
+    assert cells[6]["source"] == "answer = None  # your answer here"
+    assert all(c["outputs"] == [] for c in cells[1:5] + cells[6:])
     assert "42" in json.dumps(nb)  # the caller's notebook is untouched
     text = json.dumps(out)
     assert "secret" not in text and "return 42" not in text and "collisions" not in text
+    assert "the value" not in text
+
+
+def test_the_site_and_a_students_copy_strip_alike(tmp_path):
+    """One stripper: the published page and the student's copy differ only in the saved outputs."""
+    for lesson in (ROOT / "course").glob("[0-9][0-9]-*.ipynb"):
+        published, _ = site.published_copy(json.loads(lesson.read_text(encoding="utf-8")), lesson.name)
+        student_copy(lesson, tmp_path / lesson.name)
+        copy = json.loads((tmp_path / lesson.name).read_text(encoding="utf-8"))
+        assert [c["source"] for c in published["cells"]] == [c["source"] for c in copy["cells"]], lesson
 
 
 @pytest.mark.parametrize("source, error", [
-    ("# BEGIN SOLUTION\nx = 1\n", "never closed"),
-    ("x = 1\n# END SOLUTION\n", "without its BEGIN"),
+    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n### END SOLUTION\n", "without its BEGIN"),
     ("### BEGIN HIDDEN TESTS\n### BEGIN HIDDEN TESTS\n", "inside another"),
+    ("### BEGIN HIDDEN TESTS\nx = 1\n### END SOLUTION\n", "without its BEGIN"),
 ])
 def test_broken_markup_is_refused_naming_the_cell(source, error):
     with pytest.raises(LabkitValueError, match=rf"lab\.ipynb, cell 0: .*{error}"):

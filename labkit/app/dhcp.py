@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
-from labkit.errors import LabkitValueError, ParseError
+from labkit.errors import LabkitValueError, ParseError, parse_input
 from labkit.fields import Layout
 from labkit.link.ethernet import EtherType
 from labkit.link.mac import BROADCAST, MACAddress
@@ -250,13 +250,9 @@ class DHCPMessage:
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> DHCPMessage:
         """A message from its bytes; a :class:`~labkit.errors.ParseError` names what is wrong."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise LabkitValueError(f"data: expected bytes, got {type(data).__name__}")
-        raw = bytes(data)
+        raw = parse_input(data, _LAYER, _FIXED.size + 4,
+                          f"shorter than the {_FIXED.size}-byte header and the magic cookie")
         n = len(raw)
-        if n < _FIXED.size + 4:
-            raise ParseError(_LAYER, "length", n,
-                             f"shorter than the {_FIXED.size}-byte header and the magic cookie")
         (op, htype, hlen, hops, xid, secs, flags, ci, yi, si, gi, ch, sname, file) = \
             _FIXED.unpack_from(raw)
         cookie = raw[_FIXED.size:_FIXED.size + 4]

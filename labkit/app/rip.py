@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
-from labkit.errors import LabkitError, LabkitValueError, ParseError
+from labkit.errors import LabkitError, LabkitValueError, ParseError, parse_input
 from labkit.fields import Layout
 from labkit.link.interface import Clock, Timer
 from labkit.net.ipv4 import IPv4Packet
@@ -155,12 +155,8 @@ class RIPMessage:
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> RIPMessage:
         """Parse a RIPv2 message; a :class:`~labkit.errors.ParseError` names the bad field."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise LabkitValueError(f"data: expected bytes, got {type(data).__name__}")
-        raw = bytes(data)
+        raw = parse_input(data, _LAYER, HEADER.size + ENTRY.size, "shorter than a header and one 20-byte entry")
         n = len(raw)
-        if n < HEADER.size + ENTRY.size:
-            raise ParseError(_LAYER, "length", n, "shorter than a header and one 20-byte entry")
         if (n - HEADER.size) % ENTRY.size:
             raise ParseError(_LAYER, "length", n, "not a 4-byte header plus whole 20-byte entries")
         count = (n - HEADER.size) // ENTRY.size

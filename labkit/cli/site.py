@@ -4,12 +4,11 @@ What it publishes is the *student edition* of the course with the saved outputs:
 
 - every lesson ``course/NN-*.ipynb`` and every lab ``course/labs/*.ipynb`` (a glob: whatever
   notebooks exist when it runs), the glossary and the hardware guide (``hardware/README.md``);
-- cells tagged ``solution`` (labkit's exercises) and nbgrader solution cells lose their
-  solution lines (the ``BEGIN SOLUTION`` / ``END SOLUTION`` block becomes the same placeholder
-  ``labkit student-copies`` writes) and their outputs; nbgrader's hidden tests
-  (``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS``) are removed with the outputs of
-  their cell. Nothing is executed: the figures and the widgets' saved state are the ones
-  committed with the notebooks.
+- solutions and hidden tests are taken out by the stripper ``labkit student-copies`` uses
+  (:mod:`labkit.exercises.solutions`, nbgrader's markup): a solution block becomes nbgrader's
+  stub, hidden tests (``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS``) and mark
+  schemes go, and a changed cell loses its outputs. Nothing is executed: the figures and the
+  widgets' saved state are the ones committed with the notebooks.
 
 The site's settings are ``docs/site/_config.yml``; a teacher sets the repository's public
 address and the JupyterHub's there, in one place, and the launch buttons (Binder, JupyterHub)
@@ -35,14 +34,6 @@ from typing import Any
 from labkit.errors import LabkitValueError
 
 __all__ = ["add_parser", "run", "Sources", "find_sources", "published_copy", "stage", "build"]
-
-#: The placeholder a student sees where a solution was (the same as ``labkit student-copies``).
-PLACEHOLDER = 'raise NotImplementedError("your code here")'
-_BEGIN_SOLUTION = re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$")
-_END_SOLUTION = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
-_BEGIN_HIDDEN = re.compile(r"^\s*#+\s*BEGIN HIDDEN TESTS\s*$")
-_END_HIDDEN = re.compile(r"^\s*#+\s*END HIDDEN TESTS\s*$")
-_MARK_SCHEME = re.compile(r"=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===", re.S)
 
 #: Said on every page (and by the build) when the repository has no public address yet.
 NO_ADDRESS = ("No public repository address is set (docs/site/_config.yml, repository.url): "
@@ -97,29 +88,6 @@ def _text(source: Any) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def _strip_blocks(text: str, begin: re.Pattern[str], end: re.Pattern[str],
-                  placeholder: str | None, where: str) -> tuple[str, int]:
-    """Remove every ``begin`` ... ``end`` block of ``text``, leaving ``placeholder`` (indented)."""
-    out, inside, blocks = [], False, 0
-    for line in text.splitlines(keepends=True):
-        if begin.match(line):
-            if inside:
-                raise LabkitValueError(f"{where}: {line.strip()!r} inside another block")
-            inside, blocks = True, blocks + 1
-            if placeholder is not None:
-                indent = line[: len(line) - len(line.lstrip())]
-                out.append(f"{indent}{placeholder}\n")
-        elif end.match(line):
-            if not inside:
-                raise LabkitValueError(f"{where}: {line.strip()!r} without its BEGIN line")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise LabkitValueError(f"{where}: a {begin.pattern!r} block is never closed")
-    return "".join(out).rstrip("\n"), blocks
-
-
 _LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
 
 
@@ -147,35 +115,12 @@ def repoint_links(text: str, page: Path, published: set[Path], blob_url: str | N
 def published_copy(nb: dict[str, Any], name: str = "notebook") -> tuple[dict[str, Any], int]:
     """The student edition of notebook ``nb`` with its saved outputs; and how many cells changed.
 
-    Solution blocks become the placeholder, a solution cell without markers becomes
-    ``# Your solution here``, hidden tests go; a changed cell loses its outputs (they were the
-    solution's, or the hidden tests'). Every other cell keeps its outputs.
+    The stripper of ``labkit student-copies`` (:func:`labkit.exercises.solutions.student_notebook`),
+    keeping the outputs of every cell it did not change.
     """
-    nb = json.loads(json.dumps(nb))  # a deep copy: the caller's notebook stays as it is
-    changed = 0
-    for i, cell in enumerate(nb.get("cells", [])):
-        where = f"{name}, cell {i}"
-        meta = cell.get("metadata", {})
-        tagged = "solution" in meta.get("tags", []) or bool(meta.get("nbgrader", {}).get("solution"))
-        text = _text(cell.get("source", ""))
-        if cell.get("cell_type") == "markdown":
-            new = _MARK_SCHEME.sub("", text)
-            if tagged:
-                new = "YOUR ANSWER HERE"
-        elif cell.get("cell_type") == "code":
-            new, hidden = _strip_blocks(text, _BEGIN_HIDDEN, _END_HIDDEN, None, where)
-            new, solved = _strip_blocks(new, _BEGIN_SOLUTION, _END_SOLUTION, PLACEHOLDER, where)
-            if tagged and not solved:
-                new = "# Your solution here"
-        else:
-            continue
-        if new != text:
-            cell["source"] = new
-            changed += 1
-            if cell.get("cell_type") == "code":
-                cell["outputs"] = []
-                cell["execution_count"] = None
-    return nb, changed
+    from labkit.exercises.solutions import student_notebook
+
+    return student_notebook(nb, name, keep_outputs=True)
 
 
 def has_widgets(nb: dict[str, Any]) -> bool:

@@ -1,28 +1,27 @@
 """``labkit student-copies``: the notebooks without their solutions, or a student's own edition.
 
-    labkit student-copies [-o DIR] [NOTEBOOK ...]    lessons with their solution cells emptied
+    labkit student-copies [-o DIR] [NOTEBOOK ...]    notebooks with their solutions taken out
     labkit student-copies --edition DIR [--open]     the whole student edition in DIR:
                                                      lessons, labs, and the files they refer to
 
 The edition is the student's first contact: a folder of their own, so that their work
 survives an update of the course (a file that is already there is kept, never overwritten,
-unless ``--force``). In it every unsolved exercise still defines its names: a value
-exercise reads ``answer = None``, a function raises ``NotImplementedError``, so the check
-cell after it gives a hint rather than a ``NameError``. The labs lose their solutions and
-hidden tests as nbgrader's ``generate_assignment`` would (a student needs no nbgrader).
+unless ``--force``). Lessons and labs go through the one stripper,
+:mod:`labkit.exercises.solutions` (nbgrader's markup, the same as ``labkit site``): in the
+copy every unsolved exercise still defines its names (a value exercise reads
+``answer = None``, a function raises ``NotImplementedError``), so the check cell after it
+gives a hint rather than a ``NameError``; the labs lose their solutions and hidden tests as
+nbgrader's ``generate_assignment`` would (a student needs no nbgrader).
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import json
-import re
 import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["add_parser", "run", "student_edition", "lab_student_copy", "define_names"]
+__all__ = ["add_parser", "run", "student_edition", "lab_student_copy"]
 
 #: Files the notebooks refer to, copied with the edition (paths relative to the repository).
 FILES = ("course/GLOSSARY.md", "hardware/wiring.svg", "hardware/wiring.png")
@@ -36,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Add ``student-copies`` to the ``labkit`` command's subcommands."""
     p = subparsers.add_parser(
         "student-copies", help="write the notebooks without their solutions",
-        description="Copy notebooks with the cells tagged 'solution' emptied; with --edition, "
+        description="Copy notebooks with their solutions taken out; with --edition, "
                     "make a student's own edition of the course (lessons, labs, files).")
     p.add_argument("notebooks", nargs="*", help="notebooks (default: course/*.ipynb)")
     p.add_argument("-o", "--out", default="student", help="output folder (default: student)")
@@ -48,99 +47,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-_BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
-_HBEGIN, _HEND = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-
-
-def _clear_regions(source: str) -> str:
-    """nbgrader's clearing: solution regions become a stub, hidden-test regions go."""
-    out: list[str] = []
-    mode = None
-    for line in source.splitlines():
-        s = line.strip()
-        if s == _BEGIN:
-            pad = line[: len(line) - len(line.lstrip())]
-            out += [f"{pad}# YOUR CODE HERE", f"{pad}raise NotImplementedError()"]
-            mode = "solution"
-        elif s == _HBEGIN:
-            mode = "hidden"
-        elif s in (_END, _HEND):
-            mode = None
-        elif mode is None:
-            out.append(line)
-    return "\n".join(out)
-
-
 def lab_student_copy(src: Path, dst: Path) -> int:
-    """A lab's student copy: solutions stubbed, hidden tests removed, outputs cleared."""
-    nb = json.loads(src.read_text(encoding="utf-8"))
-    cleared = 0
-    for cell in nb.get("cells", []):
-        text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        if _BEGIN in text or _HBEGIN in text:
-            cell["source"] = _clear_regions(text)
-            cleared += 1
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return cleared
+    """A lab's student copy: solutions stubbed, hidden tests removed, outputs cleared.
 
-
-_LESSON_BEGIN, _LESSON_END = "# BEGIN SOLUTION", "# END SOLUTION"
-_RAISE = re.compile(r'^raise NotImplementedError\("your code here"\)\s*$', re.M)
-
-
-def define_names(original: str, stripped: str) -> str:
-    """Give a stripped top-level value exercise its names back: ``name = None``.
-
-    A solution region at the top of a cell (``# BEGIN SOLUTION`` unindented) that assigns
-    names is stripped to a ``raise``; the check cell after it would then meet a
-    ``NameError``. This puts ``name = None  # your answer`` in its place instead.
+    The lessons' copy too: one stripper (:mod:`labkit.exercises.solutions`) for both;
+    returns the number of cells changed.
     """
-    lines = original.splitlines()
-    names: list[str] = []
-    region: list[str] = []
-    inside = False
-    for line in lines:
-        if line == _LESSON_BEGIN:
-            inside, region = True, []
-        elif line == _LESSON_END and inside:
-            inside = False
-            try:
-                tree = ast.parse("\n".join(region))
-            except SyntaxError:
-                continue
-            for node in tree.body:
-                targets = node.targets if isinstance(node, ast.Assign) else (
-                    [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
-                for t in targets:
-                    for n in ast.walk(t):
-                        if isinstance(n, ast.Name) and n.id not in names:
-                            names.append(n.id)
-        elif inside:
-            region.append(line)
-    if not names:
-        return stripped
-    stub = "\n".join(f"{n} = None  # your answer here" for n in names)
-    replaced, count = _RAISE.subn(stub, stripped, count=1)
-    return replaced if count else stripped
-
-
-def _lesson_copy(src: Path, dst: Path) -> int:
     from labkit.exercises import student_copy
 
-    n = student_copy(src, dst)
-    original = json.loads(src.read_text(encoding="utf-8"))
-    copy = json.loads(dst.read_text(encoding="utf-8"))
-    for before, after in zip(original.get("cells", []), copy.get("cells", [])):
-        if "solution" in before.get("metadata", {}).get("tags", []):
-            src_text = "".join(before["source"]) if isinstance(before["source"], list) else before["source"]
-            new_text = "".join(after["source"]) if isinstance(after["source"], list) else after["source"]
-            after["source"] = define_names(src_text, new_text)
-    dst.write_text(json.dumps(copy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return n
+    return student_copy(src, dst)
 
 
 def _repository(given: str | None) -> Path:
@@ -156,6 +71,8 @@ def student_edition(
     out: str | Path, source: str | Path | None = None, *, force: bool = False
 ) -> dict[str, list[str]]:
     """Make the student edition in ``out``; returns {"written": [...], "kept": [...]} (relative paths)."""
+    from labkit.exercises import student_copy
+
     repo = _repository(None if source is None else str(source))
     base = Path(out)
     done: dict[str, list[str]] = {"written": [], "kept": []}
@@ -172,11 +89,11 @@ def student_edition(
     for nb in sorted((repo / "course").glob("*.ipynb")):
         rel = f"course/{nb.name}"
         if (dst := target(rel)) is not None:
-            _lesson_copy(nb, dst)
+            student_copy(nb, dst)
     for nb in sorted((repo / "course" / "labs").glob("L*.ipynb")):
         rel = f"course/labs/{nb.name}"
         if (dst := target(rel)) is not None:
-            lab_student_copy(nb, dst)
+            student_copy(nb, dst)
     for rel in FILES:
         if (repo / rel).exists() and (dst := target(rel)) is not None:
             shutil.copyfile(repo / rel, dst)
@@ -200,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
         print("labkit student-copies: no notebooks given and none found in ./course",
               file=sys.stderr)
         return 2
+    from labkit.exercises import student_copy
+
     out = Path(args.out)
     for src in sources:
-        n = _lesson_copy(src, out / src.name)
-        print(f"{src} -> {out / src.name} ({n} solution cell(s) emptied)")
+        n = student_copy(src, out / src.name)
+        print(f"{src} -> {out / src.name} ({n} cell(s) changed)")
     return 0

@@ -18,10 +18,11 @@ a check cell needs only ``from labkit.exercises import check``. The
 exercises sit above every layer: they import the layers and the simulator,
 and no layer imports them.
 
-Solutions live in the same notebook, in code cells tagged ``solution``. The
-lines between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` in such a cell are
-what :func:`student_copy` removes (nbgrader's convention, which teachers may
-know); a solution cell without those markers is emptied whole.
+Solutions live in the same notebook, in nbgrader's markup: solution cells (nbgrader's
+metadata ``solution: true``; the lessons' cells are also tagged ``solution``) with the
+solution between ``### BEGIN SOLUTION`` and ``### END SOLUTION``. :func:`student_copy`
+takes them out, through :mod:`labkit.exercises.solutions`, the one stripper that the
+labs, ``labkit student-copies`` and ``labkit site`` use too.
 """
 
 from __future__ import annotations
@@ -38,9 +39,6 @@ __all__ = ["check", "evaluate", "exercise", "student_copy", "ExerciseResult", "E
 
 #: The checker of each exercise, by name.
 EXERCISES: dict[str, Callable[[object], ExerciseResult]] = {}
-
-_BEGIN, _END = "# BEGIN SOLUTION", "# END SOLUTION"
-_PLACEHOLDER = 'raise NotImplementedError("your code here")'
 
 
 class ExerciseResult:
@@ -128,51 +126,22 @@ def evaluate(name: str, answer: Any) -> ExerciseResult:
 # --- student copies ----------------------------------------------------------------------------
 
 
-def _strip_solution(source: str) -> str:
-    lines = source.splitlines(keepends=True)
-    if not any(line.strip() == _BEGIN for line in lines):
-        return "# Your solution here\n"
-    out, inside = [], False
-    for line in lines:
-        stripped = line.strip()
-        if stripped == _BEGIN:
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}{_PLACEHOLDER}\n")
-            inside = True
-        elif stripped == _END:
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise LabkitValueError(f"solution cell: {_BEGIN!r} without a matching {_END!r}")
-    return "".join(out).rstrip("\n")
-
-
 def student_copy(src: str | Path, dst: str | Path) -> int:
     """Write a copy of notebook ``src`` to ``dst`` with its solutions removed.
 
-    Cells tagged ``solution`` lose their solution lines; every code cell loses
-    its outputs (the student runs them). Returns the number of solution cells
-    stripped.
+    :func:`labkit.exercises.solutions.student_notebook` does it: solution blocks
+    become stubs, hidden tests go, every code cell loses its outputs (the student
+    runs them). Returns the number of cells changed.
     """
+    from labkit.exercises.solutions import student_notebook  # not for a check cell's import
+
     path = Path(src)
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise LabkitValueError(f"notebook {str(src)!r}: cannot read it as a notebook: {exc}") from None
-    stripped = 0
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            source = cell["source"]
-            text = "".join(source) if isinstance(source, list) else source
-            cell["source"] = _strip_solution(text)
-            stripped += 1
-        cell["outputs"] = []
-        cell["execution_count"] = None
-    nb.get("metadata", {}).pop("widgets", None)
+    copy, stripped = student_notebook(nb, path.name)
     out = Path(dst)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(copy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return stripped

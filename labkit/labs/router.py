@@ -115,6 +115,13 @@ def _icmp_seen(net: Any) -> list[tuple[str, int, int]]:
     return seen
 
 
+def _expect_icmp_errors(
+    s: Scenario[Any], seen: list[tuple[str, int, int]], expected: list[tuple[str, int, int]], hint: str
+) -> None:
+    """The ICMP errors A heard (from ``_icmp_seen``) must be exactly ``expected``."""
+    s.expect_equal("ICMP errors A received (from, type, code)", lambda: seen, expected, hint=hint)
+
+
 def _run(
     title: str,
     Router: Callable[..., Any],
@@ -132,20 +139,29 @@ def _run(
     run_checks("router", title, body, seconds=30)
 
 
-def check_own_address(Router: Callable[..., Any]) -> None:
-    """R1 answers ARP for its address and pings to it."""
+def _run_pings(
+    title: str, Router: Callable[..., Any], step: str, dst: str, count: int, hint: str, **ping_kw: Any
+) -> None:
+    """A check that is one step: A pings ``dst`` ``count`` times and every reply must come."""
 
     def script(s: Scenario[Any], net: Any) -> None:
-        r = s.do("A pings R1 (10.0.1.1) once", lambda: _ping(net, "10.0.1.1"))
-        s.expect_equal(
-            "replies received",
-            lambda: r.received,
-            1,
-            hint="A first asks 'who has 10.0.1.1?': answer with an ARP reply from the "
-            "interface that has that address, then answer the echo request",
-        )
+        r = s.do(step, lambda: _ping(net, dst, count, **ping_kw))
+        s.expect_equal("replies received", lambda: r.received, count, hint=hint)
 
-    _run("own address", Router, script, "")
+    _run(title, Router, script, "")
+
+
+def check_own_address(Router: Callable[..., Any]) -> None:
+    """R1 answers ARP for its address and pings to it."""
+    _run_pings(
+        "own address",
+        Router,
+        "A pings R1 (10.0.1.1) once",
+        "10.0.1.1",
+        1,
+        "A first asks 'who has 10.0.1.1?': answer with an ARP reply from the "
+        "interface that has that address, then answer the echo request",
+    )
 
 
 def check_ping_through(Router: Callable[..., Any]) -> None:
@@ -251,11 +267,11 @@ def check_net_unreachable(Router: Callable[..., Any]) -> None:
     def script(s: Scenario[Any], net: Any) -> None:
         seen = _icmp_seen(net)
         s.do("A pings 192.168.7.7", lambda: _ping(net, "192.168.7.7", 1, timeout=2 * S))
-        s.expect_equal(
-            "ICMP errors A received (from, type, code)",
-            lambda: seen,
+        _expect_icmp_errors(
+            s,
+            seen,
             [("10.0.1.1", 3, 0)],
-            hint="no route: answer with ICMP type 3 code 0, from the address of the "
+            "no route: answer with ICMP type 3 code 0, from the address of the "
             "interface the packet came in on",
         )
 
@@ -299,21 +315,16 @@ def check_arp_cache(Router: Callable[..., Any]) -> None:
 
 def check_arp_pending(Router: Callable[..., Any]) -> None:
     """Packets that arrive while ARP is asking wait for the answer: none is lost."""
-
-    def script(s: Scenario[Any], net: Any) -> None:
-        r = s.do(
-            "A pings B 4 times, 1 ms apart (before any router knows a MAC)",
-            lambda: _ping(net, "10.0.3.20", 4, interval=1_000_000),
-        )
-        s.expect_equal(
-            "replies received",
-            lambda: r.received,
-            4,
-            hint="while you wait for an ARP reply, queue the packets for that next hop "
-            "(ask once), and send them all when the reply comes",
-        )
-
-    _run("ARP pending queue", Router, script, "")
+    _run_pings(
+        "ARP pending queue",
+        Router,
+        "A pings B 4 times, 1 ms apart (before any router knows a MAC)",
+        "10.0.3.20",
+        4,
+        "while you wait for an ARP reply, queue the packets for that next hop "
+        "(ask once), and send them all when the reply comes",
+        interval=1_000_000,
+    )
 
 
 def check_host_unreachable(Router: Callable[..., Any]) -> None:
@@ -329,11 +340,11 @@ def check_host_unreachable(Router: Callable[..., Any]) -> None:
             3,
             hint="ask arp_tries times, arp_retry_ns apart",
         )
-        s.expect_equal(
-            "ICMP errors A received (from, type, code)",
-            lambda: seen,
+        _expect_icmp_errors(
+            s,
+            seen,
             [("10.0.12.2", 3, 1)],
-            hint="after the last try, answer every queued packet with ICMP type 3 code 1, "
+            "after the last try, answer every queued packet with ICMP type 3 code 1, "
             "from the address of the interface it came in on",
         )
 

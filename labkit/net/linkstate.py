@@ -49,7 +49,7 @@ from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from labkit.errors import LabkitError, LabkitValueError, ParseError
+from labkit.errors import LabkitError, LabkitValueError, ParseError, parse_input
 from labkit.fields import Layout
 from labkit.link.interface import Clock, Timer
 from labkit.net.checksum import internet_checksum
@@ -221,12 +221,8 @@ class LinkStateMessage:
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> LinkStateMessage:
         """Parse a message; a :class:`~labkit.errors.ParseError` names the bad field and value."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise LabkitValueError(f"data: expected bytes, got {type(data).__name__}")
-        raw = bytes(data)
+        raw = parse_input(data, _LAYER, HEADER.size, f"shorter than the {HEADER.size}-byte header")
         n = len(raw)
-        if n < HEADER.size:
-            raise ParseError(_LAYER, "length", n, f"shorter than the {HEADER.size}-byte header")
         version, kind, length, rid, _csum, count = HEADER.struct.unpack_from(raw)
         if version != VERSION:
             raise ParseError(_LAYER, "version", version, f"expected {VERSION}")

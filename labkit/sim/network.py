@@ -24,8 +24,10 @@ used twice in the network; a gateway must be in the host's subnet. MAC
 addresses are given out in order (``02:00:00:00:00:01``, ...; locally
 administered) unless you pass ``mac=``.
 
-Times are strings with a unit (``"1ms"``) or numbers of seconds; bandwidths
-are strings (``"10Mbit"``) or numbers of bits per second (:mod:`labkit.units`).
+Times are strings with a unit (``"1ms"``) or numbers of seconds, but for the
+events of :meth:`Network.at` and :meth:`Network.after`: a string with a unit or
+whole nanoseconds (an int, as ``net.now``; a float is refused). Bandwidths are
+strings (``"10Mbit"``) or numbers of bits per second (:mod:`labkit.units`).
 Everything random draws from one generator seeded by ``seed``: the same seed
 gives the same run, byte for byte.
 """
@@ -60,6 +62,33 @@ _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
 
 Endpoint = Node | Interface | str
+
+
+def _event_time(value: object, name: str) -> int:
+    """An event's time for :meth:`Network.at` / :meth:`Network.after`: a string with a unit, or int ns.
+
+    A float is refused: ``net.at(0.5, ...)`` and ``net.at(now + 5e6, ...)`` mean seconds in one
+    writer's head and nanoseconds in another's, and the wrong reading fails far from the call.
+    """
+    if isinstance(value, str):
+        return parse_time(value, name)
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        if value < 0:
+            raise LabkitValueError(f"{name}={value!r}: a time cannot be negative")
+        return int(value)
+    if isinstance(value, (numbers.Real, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        if not float(value) >= 0 or float(value) == float("inf"):
+            raise LabkitValueError(f"{name}={value!r}: expected a finite time, not negative")
+        ns = round(float(value) * 1e9)
+        shown = format_time(ns) if parse_time(format_time(ns)) == ns else "1.5ms"
+        raise LabkitValueError(
+            f"{name}={value!r}: a bare float is ambiguous (seconds? nanoseconds?); write a string "
+            f"with a unit, such as {shown!r}, or whole nanoseconds as an int "
+            f"({ns:_} if you meant {value!r} s)"
+        )
+    raise LabkitValueError(
+        f"{name}={value!r}: expected a string with a unit, such as '1ms', or whole nanoseconds (int)"
+    )
 
 
 class Network:
@@ -506,8 +535,12 @@ class Network:
 
     # -- running -------------------------------------------------------------------------------
     def at(self, time: object, fn: Callable[..., Any], *args: Any) -> Timer:
-        """Call ``fn(*args)`` at virtual time ``time`` (``"1ms"``, seconds...)."""
-        t = parse_time(time, "time")
+        """Call ``fn(*args)`` at virtual time ``time``: ``"1ms"``, ``"2.5s"``, or whole nanoseconds.
+
+        A bare int is nanoseconds, as ``net.now`` and every protocol's clock are (``net.at(0, ...)``
+        is the start); a bare float is refused, since it could be either.
+        """
+        t = _event_time(time, "time")
         if not callable(fn):
             raise LabkitValueError(f"fn={fn!r}: expected something to call")
         if t < self.now:
@@ -517,10 +550,10 @@ class Network:
         return self.engine.timer(t - self.now, fn, *args)
 
     def after(self, delay: object, fn: Callable[..., Any], *args: Any) -> Timer:
-        """Call ``fn(*args)`` ``delay`` from now."""
+        """Call ``fn(*args)`` ``delay`` from now (``"10ms"``, or whole nanoseconds as for :meth:`at`)."""
         if not callable(fn):
             raise LabkitValueError(f"fn={fn!r}: expected something to call")
-        return self.engine.timer(parse_time(delay, "delay"), fn, *args)
+        return self.engine.timer(_event_time(delay, "delay"), fn, *args)
 
     def run(
         self, until: object = None, *, until_ns: int | None = None, max_events: int | None = None

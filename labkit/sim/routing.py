@@ -22,10 +22,10 @@ lost, as an unplugged cable) and mend it, so convergence can be watched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from labkit.app.rip import RIPConfig, RIPRouter
 from labkit.app.traceroute import traceroute
@@ -62,28 +62,35 @@ def _stacks(net: Network, routers: Any) -> list[tuple[Router, IPStack]]:
     return out
 
 
+class _Protocol(Protocol):
+    def start(self) -> object: ...
+
+
+_P = TypeVar("_P", bound=_Protocol)
+
+
+def _install(net: Network, protocol: Callable[..., _P], config: Any, routers: Any,
+             start: bool) -> dict[str, _P]:
+    """``protocol(stack, clock, rng, config, name=...)`` on each router, started if ``start``."""
+    out: dict[str, _P] = {}
+    for node, stack in _stacks(net, routers):
+        router = protocol(stack, NodeClock(node), node.rng, config, name=node.name)
+        if start:
+            router.start()
+        out[node.name] = router
+    return out
+
+
 def install_rip(net: Network, config: RIPConfig | None = None, *, routers: Any = None,
                 start: bool = True) -> dict[str, RIPRouter]:
     """RIPv2 (:class:`labkit.app.rip.RIPRouter`) on every router (or those named), started."""
-    out: dict[str, RIPRouter] = {}
-    for node, stack in _stacks(net, routers):
-        rip = RIPRouter(stack, NodeClock(node), node.rng, config, name=node.name)
-        if start:
-            rip.start()
-        out[node.name] = rip
-    return out
+    return _install(net, RIPRouter, config, routers, start)
 
 
 def install_linkstate(net: Network, config: LinkStateConfig | None = None, *, routers: Any = None,
                       start: bool = True) -> dict[str, LinkStateRouter]:
     """Link state (:class:`labkit.net.linkstate.LinkStateRouter`) on every router, started."""
-    out: dict[str, LinkStateRouter] = {}
-    for node, stack in _stacks(net, routers):
-        ls = LinkStateRouter(stack, NodeClock(node), node.rng, config, name=node.name)
-        if start:
-            ls.start()
-        out[node.name] = ls
-    return out
+    return _install(net, LinkStateRouter, config, routers, start)
 
 
 def install_nat(net: Network) -> dict[str, NAPT]:

@@ -410,7 +410,9 @@ class TCPExplorer(widgets.VBox):
         self.delay = widgets.SelectionSlider(options=[1, 2, 5, 10, 20, 50], value=delay,
                                              description="delay ms", continuous_update=False)
         self.buffer = widgets.SelectionSlider(
-            options=[4000, 8000, 16_000, 32_000, 65_535], value=buffer,
+            # below one MSS too: a receiver's zero window and TCP's probes (the stall once seen
+            # at 2000 B and 10% loss is fixed)
+            options=[1000, 2000, 4000, 8000, 16_000, 32_000, 65_535], value=buffer,
             description="B's buffer", continuous_update=False,
             style={"description_width": "initial"})
         self.out = widgets.Output()
