@@ -75,11 +75,13 @@ import numpy as np
 
 from labkit.errors import LabkitError, LabkitValueError
 from labkit.transport.congestion import Ack, CongestionControl, CongestionFactory, NewReno
-from labkit.transport.bytestream import ByteStream
+from labkit.transport.bytestream import ByteStream, ByteStreamLike
 from labkit.transport.ports import check_port
-from labkit.transport.reassembler import Reassembler
+from labkit.transport.reassembler import Reassembler, ReassemblerLike
 from labkit.transport.sack import Scoreboard
 from labkit.transport.tcp import Flags, TCPSegment, tcp_options
+from labkit.transport.tcp_receiver import ReceiverFactory
+from labkit.transport.tcp_sender import SenderFactory
 
 __all__ = [
     "State",
@@ -198,6 +200,16 @@ class TCPConfig:
     keepalive_idle: int = 7200 * S
     keepalive_interval: int = 75 * S
     keepalive_probes: int = 9
+    #: the TCP lab's parts (see docs in labkit.transport.tcp_receiver / tcp_sender): a
+    #: receiver(reassembler, stream, capacity) and a sender(stream, isn, config) factory.
+    #: None = labkit's own TCP, built into the connection (SACK, timestamps, window scaling,
+    #: RFC 6675, Nagle...). Set either one and the connection joins parts instead: the one
+    #: not given is labkit's reference part, and the handshake offers the MSS option only.
+    receiver: ReceiverFactory | None = None
+    sender: SenderFactory | None = None
+    #: the byte stream and reassembler the receiver writes into (classes or factories)
+    reassembler: Callable[[], ReassemblerLike] = Reassembler
+    bytestream: Callable[[], ByteStreamLike] = ByteStream
 
     def __post_init__(self) -> None:
         if not 1 <= self.mss <= 65495:
