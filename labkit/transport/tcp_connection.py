@@ -62,7 +62,17 @@ What it implements, and where the RFCs leave a choice, what it chose:
   DSACK), and after a timeout the go-back skips SACKed ranges (the
   scoreboard is kept: labkit's receiver never reneges);
 - without an MSS option the peer's MSS is 536; data carried on a SYN and the
-  urgent pointer are ignored.
+  urgent pointer are ignored;
+- ``TCPConfig(adaptive_reordering=True)`` (off by default) raises the
+  duplicate threshold when reordering is seen, as Linux's tp->reordering
+  (see ``_late_hole`` and ``_detect_spurious``).
+
+The TCP lab's parts: ``TCPConfig(receiver=..., sender=...)`` makes the
+constructor return a :class:`~labkit.transport.tcp_joined.JoinedConnection`,
+which joins a receiver and a sender behind the Protocols of
+:mod:`labkit.transport.tcp_receiver` and :mod:`labkit.transport.tcp_sender`
+(and uses ``TCPConfig.reassembler`` and ``bytestream``). This class keeps
+labkit's own full receiver and sender inside it.
 """
 
 from __future__ import annotations
