@@ -99,7 +99,7 @@ def plot_eye(
     t = np.arange(traces.shape[1]) / samples_per_bit
     # One collection, not a Line2D per trace: the same strokes, drawn in the same order, for a
     # fraction of the memory (400 Line2D artists cost a kernel some 5 MB per eye diagram).
-    ax.add_collection(LineCollection(np.stack(np.broadcast_arrays(t, traces), axis=-1),
+    ax.add_collection(LineCollection(list(np.stack(np.broadcast_arrays(t, traces), axis=-1)),
                                      colors="tab:blue", alpha=0.08, linewidths=1,
                                      capstyle="projecting", joinstyle="round"))  # as Line2D
     ax.autoscale_view()
