@@ -6,7 +6,15 @@ nbclient, and reads from /proc (Linux only):
 
 - the kernel's peak resident memory (VmHWM), and the peak of the kernel with its child
   processes (the twin's simulator, tshark), sampled every 50 ms;
-- the CPU seconds of the kernel and its finished children (utime + stime + cutime + cstime).
+- the CPU seconds of the kernel and its finished children (utime + stime + cutime + cstime);
+- the kernel's peak private memory (USS: Private_Clean + Private_Dirty of
+  /proc/PID/smaps_rollup, sampled with the rest): what it costs beyond the pages of
+  libraries and files it shares with every other student's kernel on the same server.
+
+The course's 300 MB goal is judged on RSS, the larger figure: it is what a student's
+process holds whatever else runs, and the pages counted twice are at most the shared
+libraries (USS is RSS less them). The USS column says how much of the RSS a second, third
+... student adds on one server.
 
 Then it starts a JupyterLab server of its own on 127.0.0.1, opens a notebook session
 through its REST API (a kernel, as a student opening a lesson) and fetches the /lab page,
@@ -69,6 +77,16 @@ def _stat(pid: int) -> list[str]:
     return text[text.rindex(")") + 2:].split()  # the fields after "(comm)", from "state" on
 
 
+def _private_kb(pid: int) -> int:
+    """Memory of ``pid`` that no other process shares (USS), now (kB); 0 if unreadable."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return sum(int(line.split()[1]) for line in f
+                       if line.startswith(("Private_Clean:", "Private_Dirty:")))
+    except OSError:
+        return 0
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = _stat(pid)  # utime, stime, cutime, cstime are fields 14-17, here 11-14
     return sum(int(x) for x in fields[11:15]) / CLK_TCK
@@ -100,7 +118,7 @@ class _Sampler(threading.Thread):
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
-        self.pid, self.interval, self.peak_kb = pid, interval, 0
+        self.pid, self.interval, self.peak_kb, self.peak_private_kb = pid, interval, 0, 0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -109,6 +127,7 @@ class _Sampler(threading.Thread):
                 self.peak_kb = max(self.peak_kb, _tree_rss_kb(self.pid))
             except OSError:
                 pass
+            self.peak_private_kb = max(self.peak_private_kb, _private_kb(self.pid))
             self._stop_event.wait(self.interval)
 
     def stop(self) -> int:
@@ -125,6 +144,7 @@ class Run:
     cpu_s: float
     wall_s: float
     error: str = ""
+    private_mb: float = 0.0  # the process's own peak private memory (USS), sampled
 
     @property
     def peak_mb(self) -> float:
@@ -187,7 +207,7 @@ def run_notebook(path: Path, timeout: int = 900, per_cell: bool = False) -> Run:
         kernel_kb = _status_kb(pid, "VmHWM")
         cpu = _cpu_seconds(pid)
     return Run(path.relative_to(ROOT).as_posix(), kernel_kb / 1024, tree_kb / 1024, cpu,
-               time.monotonic() - start, error)
+               time.monotonic() - start, error, sampler.peak_private_kb / 1024)
 
 
 def _free_port() -> int:
@@ -260,6 +280,7 @@ def measure_server(notebook: Path, label: str = "as installed here",
             "path": rel, "type": "notebook", "kernel": {"name": "python3"}}))
         time.sleep(3)
         server_kb = _status_kb(proc.pid, "VmHWM")
+        private_kb = _private_kb(proc.pid)
         cpu = _cpu_seconds(proc.pid)
         call("DELETE", f"/api/sessions/{session['id']}")
         loaded = sorted(set(re.findall(r"\]\s+(\S+) \| extension was successfully loaded",
@@ -272,7 +293,8 @@ def measure_server(notebook: Path, label: str = "as installed here",
             proc.kill()
         log.close()
     name = f"JupyterLab server, {label}: {', '.join(loaded) or 'no server extension'}"
-    return Run(name, server_kb / 1024, server_kb / 1024, cpu, time.monotonic() - start)
+    return Run(name, server_kb / 1024, server_kb / 1024, cpu, time.monotonic() - start,
+               private_mb=private_kb / 1024)
 
 
 def _machine() -> str:
@@ -291,14 +313,15 @@ def _machine() -> str:
 
 def report(runs: list[Run], servers: list[Run], when: str, machine: str, load_after: str) -> str:
     """The tables of the guide: every run, then students per server for each of ``servers[1:]``."""
-    rows = ["| notebook or server | peak RSS (MB) | with children (MB) | CPU s | wall s |",
-            "|---|---:|---:|---:|---:|"]
+    rows = ["| notebook or server | peak RSS (MB) | with children (MB) | private, USS (MB) | CPU s "
+            "| wall s |", "|---|---:|---:|---:|---:|---:|"]
     for r in runs:
         note = f" (failed: {r.error})" if r.error else ""
-        rows.append(f"| {r.name}{note} | {r.kernel_mb:.0f} | {r.tree_mb:.0f} | {r.cpu_s:.1f} "
-                    f"| {r.wall_s:.0f} |")
+        rows.append(f"| {r.name}{note} | {r.kernel_mb:.0f} | {r.tree_mb:.0f} | {r.private_mb:.0f} "
+                    f"| {r.cpu_s:.1f} | {r.wall_s:.0f} |")
     for server in servers:
-        rows.append(f"| {server.name} | {server.kernel_mb:.0f} | | {server.cpu_s:.1f} | |")
+        rows.append(f"| {server.name} | {server.kernel_mb:.0f} | | {server.private_mb:.0f} "
+                    f"| {server.cpu_s:.1f} | |")
     ok = [r for r in runs if not r.error] or runs
     heaviest = max(ok, key=lambda r: r.peak_mb)
     busiest = max(ok, key=lambda r: r.cpu_s)
@@ -310,9 +333,12 @@ def report(runs: list[Run], servers: list[Run], when: str, machine: str, load_af
         students.append(student)
         verdict = "within" if student <= GOAL_MB else "over"
         label = server.name.split(", ", 1)[1].split(":", 1)[0]
+        private = server.private_mb + heaviest.private_mb
         lines.append(f"- One student, server {label}: {server.kernel_mb:.0f} MB + the heaviest "
                      f"kernel ({heaviest.name}, {heaviest.peak_mb:.0f} MB) = **{student:.0f} MB**, "
-                     f"{verdict} the course's goal of {GOAL_MB} MB.")
+                     f"{verdict} the course's goal of {GOAL_MB} MB (judged on RSS; of it "
+                     f"{private:.0f} MB is the student's own, USS, and the rest libraries shared "
+                     "with the other students' processes).")
     lines += ["", f"Students on one server, all running {Path(heaviest.name).stem} at once, "
               f"{RESERVE_MB} MB kept for the system and the hub:", "",
               "| server memory | " + " | ".join(

@@ -19,10 +19,19 @@ every timeout with its time (:attr:`Flow.events`), bytes delivered over time;
 and the bottleneck queue's length and sojourn-time log. :func:`jain` is Jain's
 fairness index. Nothing here reads a wall clock: a run is a function of its
 arguments and its seed.
+
+A run keeps only what it reports, as NumPy arrays: once it is over, the
+simulated network, its TCP connections and the data still in their buffers (a
+sender keeps its send buffer full: a megabyte or more per flow) are let go, and
+each flow's connection is summed up in a :class:`Sender`. Lesson 10 keeps
+fifteen runs at once; kept whole, they cost its kernel some 80 MB.
+``bottleneck(..., keep_network=True)`` keeps the network and the live
+connections, to look further into a run.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,7 +49,7 @@ from labkit.transport.cubic import Cubic
 from labkit.transport.tcp_connection import TCPConfig, TCPConnection
 from labkit.units import parse_rate, parse_time
 
-__all__ = ["Flow", "Run", "Watched", "bottleneck", "bdp", "jain", "CONTROLLERS"]
+__all__ = ["Flow", "Run", "Sender", "Watched", "bottleneck", "bdp", "jain", "CONTROLLERS"]
 
 #: The controllers a flow may name.
 CONTROLLERS: dict[str, Callable[[], CongestionControl]] = {
@@ -112,6 +121,34 @@ class Watched:
         self.inner.on_timeout(flight, now)
 
 
+def _rows(points: Sequence[tuple[int, ...]] | np.ndarray, width: int) -> np.ndarray:
+    """``points`` as an ``(n, width)`` int64 array."""
+    return np.asarray(points, dtype=np.int64).reshape(-1, width)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What a finished run keeps of a flow's TCP connection: its numbers, not its buffers.
+
+    It answers what the lessons ask of :attr:`Flow.conn` (``smss``, ``cwnd_history``,
+    ``rtt_history``), with the histories as int64 arrays of the same rows.
+    """
+
+    name: str
+    smss: int
+    iss: int
+    retransmissions: int
+    #: (time, cwnd, ssthresh) after every change.
+    cwnd_history: np.ndarray
+    #: (time, RTT sample, RTO) of every clean sample (Karn's rule).
+    rtt_history: np.ndarray
+
+    @classmethod
+    def of(cls, conn: TCPConnection) -> Sender:
+        return cls(conn.name, conn.smss, conn.iss, conn.retransmissions,
+                   _rows(conn.cwnd_history, 3), _rows(conn.rtt_history, 3))
+
+
 @dataclass
 class Flow:
     """One sender's connection and what happened to it."""
@@ -119,16 +156,18 @@ class Flow:
     name: str
     controller: str
     start: int
-    conn: TCPConnection | None = None
-    #: (time, total bytes B has received on this flow)
-    delivered: list[tuple[int, int]] = field(default_factory=list)
+    #: The sender's connection: a :class:`Sender` once the run is over (the live
+    #: ``TCPConnection`` with ``bottleneck(..., keep_network=True)``).
+    conn: TCPConnection | Sender | None = None
+    #: (time, total bytes B has received on this flow), one row per delivery: an (n, 2) int64 array
+    delivered: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     #: (time, kind): "loss" (dropped at the bottleneck), "fast retransmit", "recovery end", "timeout"
     events: list[tuple[int, str]] = field(default_factory=list)
 
     @property
-    def cwnd_history(self) -> list[tuple[int, int, int]]:
-        """(time, cwnd, ssthresh) after every change, from the connection."""
-        return [] if self.conn is None else self.conn.cwnd_history
+    def cwnd_history(self) -> np.ndarray:
+        """(time, cwnd, ssthresh) after every change, as an (n, 3) int64 array."""
+        return _rows([] if self.conn is None else self.conn.cwnd_history, 3)
 
     def times(self, kind: str) -> list[int]:
         """The times of the events of one kind."""
@@ -136,10 +175,9 @@ class Flow:
 
     def bytes_between(self, t0: int, t1: int) -> int:
         """Bytes delivered to B in [t0, t1)."""
-        if not self.delivered:
+        if not len(self.delivered):
             return 0
-        t = np.array([d[0] for d in self.delivered])
-        total = np.array([d[1] for d in self.delivered])
+        t, total = self.delivered[:, 0], self.delivered[:, 1]
         before = total[t < t0]
         upto = total[t < t1]
         return int((upto[-1] if upto.size else 0) - (before[-1] if before.size else 0))
@@ -160,7 +198,8 @@ class Run:
     duration: int
     queue: QueueDiscipline | None
     queue_limit: int | None
-    net: Network
+    #: The simulated network: ``None`` unless the run was made with ``keep_network=True``.
+    net: Network | None
     settings: dict[str, Any]
 
     @property
@@ -191,8 +230,9 @@ class Run:
 
     def rtt_samples(self) -> tuple[np.ndarray, np.ndarray]:
         """(times, RTT samples) in ns measured by all senders (Karn's rule: clean samples)."""
-        pts = sorted(p for f in self.flows if f.conn is not None for p in f.conn.rtt_history)
-        a = np.array([p[:2] for p in pts], dtype=np.int64).reshape(-1, 2)
+        a = np.concatenate([_rows(f.conn.rtt_history, 3) for f in self.flows if f.conn is not None]
+                           or [np.zeros((0, 3), np.int64)])
+        a = a[np.lexsort((a[:, 2], a[:, 1], a[:, 0]))]  # by time, then sample: the senders' merged
         return a[:, 0], a[:, 1]
 
 
@@ -221,6 +261,7 @@ def bottleneck(
     seed: int = 1,
     config: TCPConfig | None = None,
     initial_segments: int | None = 10,
+    keep_network: bool = False,
 ) -> Run:
     """Run ``flows`` (controller names or classes) through one bottleneck; see the module.
 
@@ -234,6 +275,8 @@ def bottleneck(
     scaling, SACK and timestamps; ``TCPConfig.basic()`` for the TCP of notebook 07).
     ``initial_segments``: the initial window of controllers given by name (10, RFC 6928;
     ``None`` for RFC 5681's 3 segments, as ``TCPConfig.basic()`` has).
+    ``keep_network``: keep the network and the live connections in the :class:`Run`
+    (by default only the results are kept; see the module).
     """
     specs = [_controller(s, initial_segments) for s in flows]
     if not specs:
@@ -257,6 +300,26 @@ def bottleneck(
             queue * rate_bps * rtt / (8 * S) / frame))
         qdisc = DropTail(packets=limit, record=True)
 
+    assert qdisc is not None
+    flows_out, net = _simulate(specs, qdisc, rate_bps=rate_bps, delay_ns=delay_ns,
+                               access_delay=access_delay, loss=loss, duration_ns=duration_ns,
+                               stagger_ns=stagger_ns, seed=seed,
+                               config=config if config is not None else TCPConfig())
+    kept = net if keep_network else None
+    if not keep_network:
+        for flow in flows_out:  # the connections' buffers, and through the queue's hook the network
+            flow.conn = None if flow.conn is None else Sender.of(cast(TCPConnection, flow.conn))
+        qdisc.on_drop = None
+        del net
+        gc.collect()  # the network is a web of reference cycles: free it now, not runs later
+    return Run(flows_out, rate_bps, delay_ns, rtt, duration_ns, qdisc, limit, kept,
+               {"flows": [s[0] for s in specs], "queue": queue, "loss": loss, "seed": seed})
+
+
+def _simulate(specs: list[tuple[str, Callable[[], CongestionControl]]], qdisc: QueueDiscipline, *,
+              rate_bps: int, delay_ns: int, access_delay: int, loss: float, duration_ns: int,
+              stagger_ns: int, seed: int, config: TCPConfig) -> tuple[list[Flow], Network]:
+    """Build the dumbbell, run it for ``duration_ns`` and return its flows and network."""
     net = Network(seed=seed)
     n = len(specs)
     r1 = net.add_router("R1", interfaces={
@@ -266,7 +329,6 @@ def bottleneck(
     fast = rate_bps * 10
     senders = []
     watched: list[Watched] = []
-    base = config if config is not None else TCPConfig()
     for k, (_, factory) in enumerate(specs):
         def make(lp: int, rp: int | None, *, iss: Any, config: TCPConfig, name: str,
                  _factory: Callable[[], CongestionControl] = factory) -> TCPConnection:
@@ -280,12 +342,11 @@ def bottleneck(
         net.connect(a, r1[f"eth{k}"], delay=f"{access_delay}ns", bandwidth=fast, queue=1000)
         senders.append(a)
     link = net.connect(r1["wan"], r2["wan"], delay=f"{delay_ns}ns", bandwidth=rate_bps)
-    assert qdisc is not None
     link.set_queue(qdisc, source=r1)
     if loss:
         link.impair(Loss(loss), source=r1)
     net.connect(r2["eth0"], b, delay=f"{access_delay}ns", bandwidth=fast, queue=1000)
-    install_transport(net, tcp_config=base)
+    install_transport(net, tcp_config=config)
     cast(IPStack, r1.stack).routes.add_default("10.9.0.2")
     cast(IPStack, r2.stack).routes.add_default("10.9.0.1")
 
@@ -308,13 +369,14 @@ def bottleneck(
     server.bind(("", 5001))
     server.listen(backlog=max(5, n))
     totals = [0] * n
+    delivered: list[list[tuple[int, int]]] = [[] for _ in range(n)]
 
     def accepted(sock: Any, peer: tuple[str, int]) -> None:
         k = int(peer[0].split(".")[2])
 
         def data(chunk: bytes) -> None:
             totals[k] += len(chunk)
-            out[k].delivered.append((net.now, totals[k]))
+            delivered[k].append((net.now, totals[k]))
 
         sock.on_data(data)
 
@@ -346,5 +408,5 @@ def bottleneck(
     for k, w in enumerate(watched[:n]):
         out[k].events.extend(w.events)
         out[k].events.sort()
-    return Run(out, rate_bps, delay_ns, rtt, duration_ns, qdisc, limit, net,
-               {"flows": [s[0] for s in specs], "queue": queue, "loss": loss, "seed": seed})
+        out[k].delivered = _rows(delivered[k], 2)
+    return out, net
