@@ -16,7 +16,7 @@ Each step runs at once. The clock starts at 0 and moves only with
 :meth:`Scenario.tick` (times are strings such as ``"30s"`` or numbers of
 seconds; :attr:`Scenario.now` is in integer nanoseconds). If the subject
 needs telling that time has passed, give ``advance=fn(subject, now)``: for a
-whole simulated network, ``advance=lambda net, now: net.run(until=now / 1e9)``
+whole simulated network, ``advance=lambda net, now: net.run(until=now)``
 or simply :meth:`Scenario.for_network`.
 
 Step functions take ``(subject, now)``, or just ``(subject)``, or nothing.

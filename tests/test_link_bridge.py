@@ -105,15 +105,15 @@ def test_entries_age_out_on_the_virtual_clock():
     net.at("1ms", b.send, frame(a, b))  # A is known: forwarded to p1 only
     net.at("1.5s", b.send, frame(c, b))  # refreshes B; C unknown: flooded
     net.at("2.5s", c.send, frame(a, c))  # A heard last at 0 s: aged out, flooded again
-    net.run(until=3.0)
+    net.run(until="3s")
     assert [str(e) for e in bridge.history] == []  # recording is off by default
     assert bridge.counters == {"forward": 1, "flood": 3, "filter": 0, "drop": 0}
     assert len(inbox(b)) == 2 and len(inbox(c)) == 2  # B got C's flooded frame at 2.5 s
     ports = {e.mac.packed: e.port for e in bridge.table()}
     assert ports == {b.mac: "p2", c.mac: "p3"}  # A is forgotten (not refreshed since 0 s)
-    net.run(until=4.0)
+    net.run(until="4s")
     assert [e.mac.packed for e in bridge.table()] == [c.mac]  # B last heard at 1.5 s
-    net.run(until=4.6)
+    net.run(until="4.6s")
     assert bridge.table() == []
 
 
@@ -180,7 +180,7 @@ def test_same_seed_same_run():
         for k in range(30):
             src, dst = rng.choice(4, 2, replace=False)
             net.at(k * 10_000_000, hosts[src].send, frame(hosts[dst], hosts[src], bytes([k])))
-        net.run(until=1.0)
+        net.run(until="1s")
         return [(r.time, r.node, r.interface, r.direction, r.frame) for r in cap.trace]
 
     first = run()
@@ -215,7 +215,7 @@ def test_history_becomes_drawable_steps():
     net, (a, b, c), bridge = lan(record=True)
     net.at(0, a.send, frame(BROADCAST, a))
     net.at("1s", b.send, frame(a, b))
-    net.run(until=2.0)
+    net.run(until="2s")
     names = {MACAddress(h.mac): h.name for h in (a, b, c)}
     steps = steps_from_history(bridge.history, names)
     assert [(s.src_name, s.dst_name, s.in_port) for s in steps] == [

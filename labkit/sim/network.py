@@ -65,7 +65,7 @@ Endpoint = Node | Interface | str
 
 
 def _event_time(value: object, name: str) -> int:
-    """An event's time for :meth:`Network.at` / :meth:`Network.after`: a string with a unit, or int ns.
+    """A time for :meth:`Network.at`, ``after``, ``run`` and ``run_for``: a string with a unit, or int ns.
 
     A float is refused: ``net.at(0.5, ...)`` and ``net.at(now + 5e6, ...)`` mean seconds in one
     writer's head and nanoseconds in another's, and the wrong reading fails far from the call.
@@ -560,9 +560,9 @@ class Network:
     ) -> int:
         """Run until virtual time ``until`` (or until nothing is left to do); return events run.
 
-        ``until`` is a time with a unit (``"2s"``) or a number of seconds;
-        ``until_ns`` the same instant in integer nanoseconds, as protocol code
-        keeps time (give one of them). With either, the clock ends exactly there
+        ``until`` is a time with a unit (``"2s"``) or whole nanoseconds (an int,
+        as for :meth:`at`; a bare float is refused); ``until_ns`` says the same
+        int more loudly (give one of them). With either, the clock ends exactly there
         even if the last event was earlier. Without them, a network with a
         periodic timer (a traffic source, a protocol's hello) never runs dry:
         give ``until``. Called from inside an event, it raises
@@ -578,7 +578,7 @@ class Network:
                 raise LabkitValueError(f"until_ns={until_ns!r}: expected whole nanoseconds (int)")
             horizon = int(until_ns)
         elif until is not None:
-            horizon = parse_time(until, "until")
+            horizon = _event_time(until, "until")
         if horizon is not None and horizon < self.now:
             shown = until if until is not None else until_ns
             raise LabkitValueError(
@@ -588,8 +588,8 @@ class Network:
         return self._run(horizon, max_events)
 
     def run_for(self, duration: object) -> int:
-        """Run for ``duration`` more virtual time; return events run."""
-        return self._run(self.now + parse_time(duration, "duration"), None)
+        """Run for ``duration`` more virtual time (``"10ms"`` or int ns, as for :meth:`after`); return events run."""
+        return self._run(self.now + _event_time(duration, "duration"), None)
 
     def _run(self, horizon: int | None, max_events: int | None) -> int:
         try:
