@@ -575,9 +575,13 @@ def check_sender_timer(TCPSender: Callable[..., Any]) -> None:
         s.expect_equal("sent", lambda r: r.new(), [(4340, "seq=2001 1000B")])
         s.tick("1ms")
         s.expect_equal("retransmitted at 4340 + 360", lambda r: r.new(), [(4700, "seq=2001 1000B")])
-        s.tick("720ms")
+        s.tick("719ms")
+        s.expect_equal("nothing before + 720", lambda r: r.new(), [])
+        s.tick("1ms")
         s.expect_equal("again at + 720", lambda r: r.new(), [(5420, "seq=2001 1000B")])
-        s.tick("1440ms")
+        s.tick("1439ms")
+        s.expect_equal("nothing before + 1440", lambda r: r.new(), [])
+        s.tick("1ms")
         s.expect_equal("again at + 1440", lambda r: r.new(), [(6860, "seq=2001 1000B")])
         s.expect_equal("consecutive retransmissions", retx, 3)
         s.tick("10ms")
@@ -631,10 +635,15 @@ def check_zero_window(TCPSender: Callable[..., Any]) -> None:
         s.expect_equal("sent: one byte", lambda r: r.new(), [(0, "seq=0 SYN"), (100, "seq=1 1B")])
         s.do("push again", lambda r: r.push())
         s.expect_equal("nothing more", lambda r: r.new(), [])
-        s.tick("300ms")
+        s.tick("299ms")
+        s.expect_equal("nothing before the RTO", lambda r: r.new(), [])
+        s.tick("1ms")
         s.expect_equal("the probe again after the RTO (100 + 4 x 50 = 300 ms)", lambda r: r.new(),
                        [(400, "seq=1 1B")])
-        s.tick("600ms")
+        s.tick("599ms")
+        s.expect_equal("nothing before 400 + 600 ms", lambda r: r.new(), [],
+                       hint="RFC 1122 4.2.2.17: the probe's timer backs off too")
+        s.tick("1ms")
         s.expect_equal("again, backed off", lambda r: r.new(), [(1000, "seq=1 1B")],
                        hint="RFC 1122 4.2.2.17: the probe's timer backs off too")
         s.expect_equal("consecutive retransmissions: probes do not count",
