@@ -20,7 +20,7 @@ import pytest
 import labkit
 from labkit.labs import pipeline, wrong
 
-PARTLY = {"L1-receiver": 0, "L2-switch": 1, "L3-router": 4, "L5-app": 5}  # rows of WRONG
+PARTLY = {"L1-receiver": 0, "L2-switch": 1, "L3-router": 4, "L4-tcp": 8, "L5-app": 5}  # rows of WRONG
 RUNAWAY = {p.lab: p for p in wrong.RUNAWAY}
 
 

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 LAB_DIR = Path(__file__).resolve().parents[2] / "course" / "labs"
-LABS = ("L1-receiver", "L2-switch", "L3-router", "L5-app")
+LABS = ("L1-receiver", "L2-switch", "L3-router", "L4-tcp", "L5-app")
 
 _CONFIG = """\
 # nbgrader's configuration for the labkit labs (written by `labkit labs course`).

@@ -697,17 +697,17 @@ def check_controller(Controller: Callable[..., Any]) -> None:
 
 
 def check_race(Controller: Callable[..., Any]) -> None:
-    """Your controller and Reno share a 2 Mbit/s bottleneck (20 ms each way) for 10 s."""
+    """Your controller and Reno share a 1 Mbit/s bottleneck (20 ms each way) for 5 s."""
     from labkit.bottleneck import bottleneck
 
     def body() -> int:
         s: Scenario[Any] = Scenario("race", None, hint="grow while nothing is lost, cut on loss: "
                                     "too timid and Reno takes it all, too greedy and Reno starves")
         run = s.do("race: yours and Reno, drop-tail queue of one BDP",
-                   lambda: bottleneck([inside(Controller), "reno"], rate="2Mbit", delay="20ms",
-                                      duration="10s"))
+                   lambda: bottleneck([inside(Controller), "reno"], rate="1Mbit", delay="20ms",
+                                      duration="5s"))
         share = lambda k: run.throughputs()[k] / run.rate  # noqa: E731
-        s.expect("the bottleneck is used: at least 80% in the last 5 s",
+        s.expect("the bottleneck is used: at least 80% in the last 2.5 s",
                  lambda: run.utilisation() >= 0.8)
         s.expect("yours gets at least 25% of it", lambda: share(0) >= 0.25)
         s.expect("Reno keeps at least 15%", lambda: share(1) >= 0.15)

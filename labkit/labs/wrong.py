@@ -198,6 +198,15 @@ RUNAWAY = (
         "                if length > MAX_MESSAGE:\n",
         ("chat_malformed",),
     ),
+    Patch(
+        "L4-tcp",
+        "sender that spins while the peer's window is zero",
+        "    def push(self, transmit):\n",
+        "    def push(self, transmit):\n"
+        "        while self.window == 0 and self.outstanding:\n"
+        "            pass  # waits for a window only an ACK can bring\n",
+        ("zero_window",),
+    ),
 )
 
 
