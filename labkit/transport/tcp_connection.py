@@ -272,7 +272,22 @@ def rst_for(segment: TCPSegment) -> TCPSegment | None:
 
 
 class TCPConnection:
-    """One end of a TCP connection. See the module docstring for the model."""
+    """One end of a TCP connection. See the module docstring for the model.
+
+    With ``config.receiver`` or ``config.sender`` set (the TCP lab's parts),
+    constructing a TCPConnection makes a
+    :class:`~labkit.transport.tcp_joined.JoinedConnection`, which joins the
+    parts instead of using labkit's own data path.
+    """
+
+    def __new__(cls, *args: object, **kwargs: object) -> TCPConnection:
+        config = kwargs.get("config")
+        if (cls is TCPConnection and isinstance(config, TCPConfig)
+                and (config.receiver is not None or config.sender is not None)):
+            from labkit.transport.tcp_joined import JoinedConnection  # it builds on this class
+
+            return super().__new__(JoinedConnection)
+        return super().__new__(cls)
 
     def __init__(
         self,

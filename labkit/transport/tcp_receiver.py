@@ -36,7 +36,7 @@ from labkit.transport.bytestream import ByteStreamLike
 from labkit.transport.reassembler import ReassemblerLike
 from labkit.transport.tcp_messages import TCPReceiverMessage, TCPSenderMessage, Wrap32
 
-__all__ = ["TCPReceiverLike", "ReceiverFactory"]
+__all__ = ["TCPReceiverLike", "ReceiverFactory", "TCPReceiver"]
 
 
 @runtime_checkable
@@ -62,3 +62,61 @@ class TCPReceiverLike(Protocol):
 #: Makes a receiver: ``receiver(reassembler, stream, capacity)`` (capacity: the receive buffer)
 ReceiverFactory = Callable[[ReassemblerLike, ByteStreamLike, int], TCPReceiverLike]
 
+
+
+class TCPReceiver:
+    """labkit's reference receiver, CS144-sized. See the module docstring.
+
+    It is what a learner's receiver replaces (``TCPConfig(receiver=...)``);
+    labkit's own full TCP keeps its receiver inside the connection, with SACK
+    blocks, window scaling and silly-window avoidance on top of these rules.
+    """
+
+    def __init__(self, reassembler: ReassemblerLike, stream: ByteStreamLike, capacity: int) -> None:
+        self.reassembler = reassembler
+        self.stream = stream
+        self.capacity = capacity
+        self.isn: Wrap32 | None = None
+        self._next = 0  # stream index of the next byte expected
+        self._fin: int | None = None  # stream index just past the last byte, once FIN was seen
+        self._rst = False
+
+    def receive(self, message: TCPSenderMessage) -> None:
+        if message.RST:
+            self._rst = True
+            return
+        if message.SYN:
+            if self.isn is None:
+                self.isn = message.seqno
+        if self.isn is None:
+            return  # nothing before the SYN
+        absolute = message.seqno.unwrap(self.isn, self._next + 1)
+        index = absolute - 1 + message.SYN  # the stream index of the payload's first byte
+        if absolute == 0 and not message.SYN:
+            return  # the SYN's number carrying no SYN: nothing of the stream
+        free = self.window
+        data = message.payload
+        end = index + len(data)
+        if message.FIN and end <= self._next + free:
+            self._fin = end
+        # keep only what falls in the window [next, next + free)
+        lo, hi = max(index, self._next), min(end, self._next + free)
+        if lo < hi:
+            self.reassembler.insert(lo, data[lo - index:hi - index])
+            got = self.reassembler.pop(self._next)
+            if got:
+                self.stream.push(got)
+                self._next += len(got)
+        if self._fin is not None and self._next == self._fin:
+            self.stream.close()
+
+    @property
+    def window(self) -> int:
+        """The free room of the stream, at most 65,535 bytes."""
+        return max(0, min(0xFFFF, self.capacity - self.stream.buffered))
+
+    def send(self) -> TCPReceiverMessage:
+        if self.isn is None:
+            return TCPReceiverMessage(None, self.window, self._rst)
+        absolute = self._next + 1 + (self._fin is not None and self._next == self._fin)
+        return TCPReceiverMessage(Wrap32.wrap(absolute, self.isn), self.window, self._rst)
