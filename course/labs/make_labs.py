@@ -295,7 +295,7 @@ def build_parts(name: str) -> nbformat.NotebookNode:
         nbformat.v4.new_code_cell(spec["imports"], metadata=meta("imports")),
     ]
     for part in spec["parts"]:
-        cells.append(nbformat.v4.new_markdown_cell(part["text"], metadata=meta(f"about_{part['code']}")))
+        cells.append(nbformat.v4.new_markdown_cell(part["text"], metadata=meta(f"part_{part['code']}")))
         cells.append(
             nbformat.v4.new_code_cell(
                 mark_solution(code[part["code"]]).rstrip("\n"),
@@ -414,6 +414,14 @@ fig.tight_layout()
 for flow, rate in zip(race.flows, race.throughputs()):
     print(f"{flow.controller:>13}: {rate / 1e3:6.0f} kbit/s in the last 5 s")
 print(f"utilisation {race.utilisation():.2f}, Jain's fairness index {race.fairness():.2f}")
+'''
+
+_CONNECTION_LOOK = '''\
+data = np.random.default_rng(1).integers(0, 256, 100_000, dtype=np.uint8).tobytes()
+mine = grader.parts_config(TCPReceiver, TCPSender, Reassembler, ByteStream, graded=False)
+got, fin, net = grader.transfer(mine, None, data, delay="5ms", bandwidth="10Mbit", loss=0.05,
+                                corrupt=0.02, duplicate=0.02, reorder=0.05)
+print(f"{len(got):,} bytes arrived, byte for byte: {got == data}; B saw the FIN at {fin / 1e9:.3f} s")
 '''
 
 LABS["L4-tcp"] = dict(
@@ -553,7 +561,16 @@ LABS["L4-tcp"] = dict(
                 ("sender_timer", 2, True, "Write down the time each segment left, and which were resent."),
                 ("fast_retransmit", 1, True, "Count duplicates of the last ACK, not all ACKs."),
                 ("zero_window", 1, True, "Nothing in flight and a window of 0: what then?"),
+                ("connection", 2, True, "Run the transfer below with your parts and a capture."),
             ],
+            explore=[(
+                "### Your TCP, in labkit's connection, against labkit's TCP\n\n"
+                "`grader.parts_config(...)` is `TCPConfig.basic(receiver=TCPReceiver, "
+                "sender=TCPSender, reassembler=..., bytestream=...)`: labkit's connection keeps the "
+                "states and the segments, your parts do the rest. Here they send 100 kB to labkit's "
+                "full TCP through 5% loss, corruption, duplication and reordering.",
+                _CONNECTION_LOOK,
+            )],
         ),
         dict(
             code="congestion",

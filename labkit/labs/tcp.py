@@ -52,8 +52,8 @@ __all__ = [
     "check_stop_and_wait", "check_go_back_n", "check_selective_repeat", "check_arq_robust",
     "check_byte_stream", "check_reassembler", "check_reassembler_capacity", "check_receiver",
     "check_receiver_out_of_order", "check_sender", "check_sender_window", "check_sender_timer",
-    "check_fast_retransmit", "check_zero_window", "check_controller", "check_race",
-    "describe", "unlimited_config",
+    "check_fast_retransmit", "check_zero_window", "check_connection", "check_controller",
+    "check_race", "describe", "unlimited_config", "parts_config", "transfer",
 ]
 
 MS = 1_000_000
@@ -714,3 +714,93 @@ def check_race(Controller: Callable[..., Any]) -> None:
         return len(s.steps)
 
     _run("race", body, seconds=60)
+
+
+class _Fixed(_Unlimited):
+    """A fixed window of ten segments (the connection test: no controller of labkit's needed)."""
+
+    def start(self, smss: int, now: int, sack: bool = False) -> None:
+        self.cwnd = 10 * smss
+
+
+def parts_config(TCPReceiver: Callable[..., Any], TCPSender: Callable[..., Any],
+                 Reassembler: Callable[..., Any], ByteStream: Callable[..., Any],
+                 graded: bool = True, **changes: Any) -> Any:
+    """``TCPConfig.basic`` with the learner's four parts (wrapped 'inside' when ``graded``)."""
+    from labkit.transport.tcp_connection import TCPConfig
+
+    w = inside if graded else (lambda x: x)
+    fields: dict[str, Any] = dict(receiver=w(TCPReceiver), sender=w(TCPSender),
+                                  reassembler=lambda: w(Reassembler)(),
+                                  bytestream=lambda: w(ByteStream)(), congestion=_Fixed)
+    fields.update(changes)
+    return TCPConfig.basic(**fields)
+
+
+def transfer(config_a: Any, config_b: Any, data: bytes, *, seed: int = 1, until: str = "300s",
+             **link: Any) -> tuple[bytes, int | None, Any]:
+    """A sends ``data`` to B over labkit.sim and closes; (what B read, when B saw the FIN, net).
+
+    A's connections use ``config_a`` and B's ``config_b`` (None: labkit's own full TCP).
+    """
+    from labkit.sim import Network
+    from labkit.sim.stacks import install_transport, socket
+    from labkit.transport.tcp_connection import TCPConfig, TCPConnection
+
+    def factory(config: Any) -> Any:
+        if config is None:
+            return None
+        # the transport passes its own config: this host's connections use ours instead
+        return lambda lp, rp, *, iss, config, name, _ours=config: TCPConnection(
+            lp, rp, iss=iss, config=_ours, name=name)
+
+    net = Network(seed=seed)
+    a = net.add_host("A", ip="10.0.0.1/24", tcp=factory(config_a))
+    b = net.add_host("B", ip="10.0.0.2/24", tcp=factory(config_b))
+    net.connect(a, b, **link)
+    install_transport(net, tcp_config=TCPConfig())
+    server = socket(b)
+    server.bind(("", 80))
+    server.listen()
+    got = bytearray()
+    fin: list[int] = []
+
+    def accepted(sock: Any, peer: Any) -> None:
+        sock.on_data(got.extend)
+        sock.on_close(lambda: (fin.append(net.now), sock.close()))
+
+    server.on_connection(accepted)
+    client = socket(a)
+    client.settimeout(300)
+    client.connect(("10.0.0.2", 80))
+    client.on_data(lambda d: None)  # event mode: sendall queues, close sends FIN after the data
+    client.sendall(data)
+    client.close()
+    net.run(until=until)
+    return bytes(got), (fin[0] if fin else None), net
+
+
+def check_connection(TCPReceiver: Callable[..., Any], TCPSender: Callable[..., Any],
+                     Reassembler: Callable[..., Any], ByteStream: Callable[..., Any]) -> None:
+    """Your four parts in labkit's connection, against labkit's full TCP, both ways, through faults."""
+    import numpy as np
+
+    def body() -> int:
+        s: Scenario[Any] = Scenario("connection", None, hint=(
+            "run grader.transfer(grader.parts_config(TCPReceiver, TCPSender, Reassembler, "
+            "ByteStream, graded=False), None, data, loss=0.05, ...) and look at "
+            "net.capture(), or shrink the data until it fails"))
+        data = np.random.default_rng(19).integers(0, 256, 100_000, dtype=np.uint8).tobytes()
+        faults = dict(delay="5ms", bandwidth="10Mbit", loss=0.05, corrupt=0.02, duplicate=0.02,
+                      reorder=0.05)
+        mine = parts_config(TCPReceiver, TCPSender, Reassembler, ByteStream)
+        for way, (ca, cb) in (("your parts send, labkit's TCP receives", (mine, None)),
+                              ("labkit's TCP sends, your parts receive", (None, mine))):
+            got, fin, _ = s.do(f"{way}: 100,000 bytes, 5% loss, 2% corrupted, 2% duplicated, "
+                               "5% reordered", lambda: transfer(ca, cb, data, seed=7, **faults))
+            s.expect_equal("the bytes arrived (count)", lambda: len(got), len(data))
+            s.expect("byte for byte", lambda: got == data)
+            s.expect("and the FIN", lambda: fin is not None)
+        return len(s.steps)
+
+    _run("connection", body, seconds=60)

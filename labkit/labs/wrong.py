@@ -58,6 +58,7 @@ TESTS: dict[str, dict[str, int]] = {
         "sender_timer": 2,
         "fast_retransmit": 1,
         "zero_window": 1,
+        "connection": 2,
         "controller": 1,
         "race": 2,
     },
@@ -133,7 +134,7 @@ WRONG = (
         "        out = self.reassembler.pop(self.next)\n",
         "        out = self.reassembler.pop(self.next)\n"
         "        self.next = max(self.next, index + len(data) - len(out))  # acks what came\n",
-        ("receiver_out_of_order",),
+        ("receiver_out_of_order", "connection"),
     ),
     Patch(
         "L4-tcp",
@@ -252,6 +253,7 @@ L4_ARGS: dict[str, tuple[str, ...]] = {
     "sender_timer": ("TCPSender",),
     "fast_retransmit": ("TCPSender",),
     "zero_window": ("TCPSender",),
+    "connection": ("TCPReceiver", "TCPSender", "Reassembler", "ByteStream"),
     "controller": ("MyController",),
     "race": ("MyController",),
 }
