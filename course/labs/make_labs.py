@@ -255,21 +255,9 @@ def build(name: str) -> nbformat.NotebookNode:
     return nb
 
 
-def solution_parts(source: str) -> dict[str, str]:
-    """The solution file cut at its ``# %% part NAME`` lines: NAME -> that part's code."""
-    parts: dict[str, list[str]] = {}
-    current = None
-    for line in source.splitlines():
-        if line.startswith("# %% part "):
-            current = line.removeprefix("# %% part ").strip()
-            parts[current] = []
-        elif current is not None:
-            parts[current].append(line)
-    return {k: "\n".join(v).strip("\n") + "\n" for k, v in parts.items()}
-
-
 def build_parts(name: str) -> nbformat.NotebookNode:
     """A lab in parts (L4): per part, its text, the learner's code, things to look at, its tests."""
+    from labkit.labs.pipeline import solution_parts
     from labkit.labs.wrong import L4_ARGS
 
     spec = LABS[name]

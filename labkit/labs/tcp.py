@@ -19,7 +19,8 @@ expected, what happened) and a hint.
    its time.
 3. **A congestion controller of one's own** through
    :mod:`labkit.transport.congestion`'s door: its rules by direct calls, then
-   a race against Reno on a shared bottleneck (:mod:`labkit.bottleneck`).
+   a race against Reno on a shared bottleneck (:func:`race`; the notebook's figure uses
+   :mod:`labkit.bottleneck`, which sits above the graders).
 
 labkit's own byte stream, reassembler, receiver, sender and controllers are
 out of reach of the learner's code during a test (the peer's labkit TCP
@@ -46,6 +47,7 @@ from labkit.sim.impair import Fault
 from labkit.testing import Scenario
 from labkit.transport.congestion import Ack
 from labkit.transport.tcp_messages import TCPReceiverMessage, TCPSenderMessage, Wrap32
+from labkit.units import parse_rate
 
 __all__ = [
     "End", "ArqRun", "run_arq", "data_frame", "ack_frame", "parse_frame", "is_data", "messages",
@@ -53,7 +55,7 @@ __all__ = [
     "check_byte_stream", "check_reassembler", "check_reassembler_capacity", "check_receiver",
     "check_receiver_out_of_order", "check_sender", "check_sender_window", "check_sender_timer",
     "check_fast_retransmit", "check_zero_window", "check_connection", "check_controller",
-    "check_race", "describe", "unlimited_config", "parts_config", "transfer",
+    "check_race", "race", "describe", "unlimited_config", "parts_config", "transfer",
 ]
 
 MS = 1_000_000
@@ -670,14 +672,19 @@ def check_controller(Controller: Callable[..., Any]) -> None:
             c.on_ack(Ack(now=s.now, acked=acked, flight=c.cwnd, rtt=40 * MS, srtt=40 * MS,
                          min_rtt=40 * MS, cwnd_limited=limited, ack=1, snd_nxt=1 + c.cwnd))
 
+        before: dict[str, int] = {}
+
+        def ack_after(c: Any, acked: int, limited: bool = True) -> None:
+            before["w"] = c.cwnd
+            ack(c, acked, limited)
+
         s.do("start(smss=1000)", lambda c, now: c.start(smss, now, sack=True))
         s.expect("1 to 10 segments (RFC 6928)", lambda c: smss <= c.cwnd <= 10 * smss)
         s.expect("in slow start: ssthresh above cwnd", lambda c: c.ssthresh > c.cwnd)
-        before: dict[str, int] = {}
-        s.do("an ACK of 1000 bytes, window in use", lambda c: (before.update(w=c.cwnd), ack(c, 1000)))
+        s.do("an ACK of 1000 bytes, window in use", lambda c: ack_after(c, 1000))
         s.expect("grows, by at most what was acked", lambda c: 0 < c.cwnd - before["w"] <= 1000)
         s.do("an ACK of 1000 bytes, window not in use (RFC 7661)",
-             lambda c: (before.update(w=c.cwnd), ack(c, 1000, limited=False)))
+             lambda c: ack_after(c, 1000, limited=False))
         s.expect("no growth", lambda c: c.cwnd == before["w"],
                  hint="ack.cwnd_limited False: the window was not used; do not grow it")
         s.do("on_loss(flight=20000)", lambda c, now: c.on_loss(20_000, now))
@@ -689,26 +696,82 @@ def check_controller(Controller: Callable[..., Any]) -> None:
         s.do("on_timeout(flight=16000)", lambda c, now: c.on_timeout(16_000, now))
         s.expect_equal("cwnd: one segment, the loss window (RFC 5681 3.1)", lambda c: c.cwnd, smss)
         s.expect("ssthresh at least 2 SMSS", lambda c: c.ssthresh >= 2 * smss)
-        s.do("an ACK of 1000 bytes", lambda c: (before.update(w=c.cwnd), ack(c, 1000)))
+        s.do("an ACK of 1000 bytes", lambda c: ack_after(c, 1000))
         s.expect("grows again", lambda c: c.cwnd > before["w"])
         return len(s.steps)
 
     _run("controller", body)
 
 
+def race(controllers: list[Callable[[], Any]], *, rate: str = "1Mbit", delay: str = "20ms",
+         queue: int = 5, duration: float = 5.0, seed: int = 1) -> list[float]:
+    """Flows with these congestion controllers share one bottleneck; each one's goodput (bit/s).
+
+    Host Ak sends to B as fast as its controller lets it, through two switches joined by the
+    bottleneck (``rate``, ``delay`` one way, a drop-tail queue of ``queue`` frames); the
+    goodputs are over the second half of ``duration`` seconds. (labkit.bottleneck runs the same
+    experiment with routers and records more; the graders sit below it.)
+    """
+    from dataclasses import replace
+
+    from labkit.sim import Network
+    from labkit.sim.stacks import install_switching, install_transport, socket
+    from labkit.transport.tcp_connection import TCPConnection
+
+    net = Network(seed=seed)
+    s1, s2 = net.add_switch("S1"), net.add_switch("S2")
+    b = net.add_host("B", ip="10.0.0.100/24")
+    senders = []
+    for k, make in enumerate(controllers):
+        def factory(lp: int, rp: int | None, *, iss: Any, config: Any, name: str,
+                    _make: Callable[[], Any] = make) -> Any:
+            return TCPConnection(lp, rp, iss=iss, config=replace(config, congestion=_make),
+                                 name=name)
+
+        senders.append(net.add_host(f"A{k + 1}", ip=f"10.0.0.{k + 1}/24", tcp=factory))
+        net.connect(senders[-1], s1, bandwidth="100Mbit", delay="100us", queue=1000)
+    net.connect(s1, s2, bandwidth=rate, delay=delay, queue=queue)
+    net.connect(s2, b, bandwidth="100Mbit", delay="100us", queue=1000)
+    install_switching(net)
+    install_transport(net)
+    server = socket(b)
+    server.bind(("", 5001))
+    server.listen(backlog=len(controllers))
+    got = [0] * len(controllers)
+    half = int(duration * S / 2)
+
+    def accepted(sock: Any, peer: tuple[str, int]) -> None:
+        k = int(peer[0].split(".")[3]) - 1
+
+        def data(chunk: bytes) -> None:
+            if net.now >= half:
+                got[k] += len(chunk)
+
+        sock.on_data(data)
+
+    server.on_connection(accepted)
+    enough = int(parse_rate(rate, "rate") * duration / 8) + 100_000
+    for a in senders:
+        c = socket(a)
+        c.connect(("10.0.0.100", 5001))
+        c.on_data(lambda d: None)  # event mode: sendall keeps what the buffer cannot take
+        c.sendall(bytes(enough))
+    net.run(until=f"{duration}s")
+    return [8 * g * S / (duration * S - half) for g in got]
+
+
 def check_race(Controller: Callable[..., Any]) -> None:
     """Your controller and Reno share a 1 Mbit/s bottleneck (20 ms each way) for 5 s."""
-    from labkit.bottleneck import bottleneck
+    from labkit.transport.congestion import Reno
 
     def body() -> int:
         s: Scenario[Any] = Scenario("race", None, hint="grow while nothing is lost, cut on loss: "
                                     "too timid and Reno takes it all, too greedy and Reno starves")
-        run = s.do("race: yours and Reno, drop-tail queue of one BDP",
-                   lambda: bottleneck([inside(Controller), "reno"], rate="1Mbit", delay="20ms",
-                                      duration="5s"))
-        share = lambda k: run.throughputs()[k] / run.rate  # noqa: E731
+        rates = s.do("race: yours and Reno, 1 Mbit/s, a drop-tail queue of 5 frames",
+                     lambda: race([inside(Controller), Reno]))
+        share = lambda k: rates[k] / 1e6  # noqa: E731
         s.expect("the bottleneck is used: at least 80% in the last 2.5 s",
-                 lambda: run.utilisation() >= 0.8)
+                 lambda: share(0) + share(1) >= 0.8)
         s.expect("yours gets at least 25% of it", lambda: share(0) >= 0.25)
         s.expect("Reno keeps at least 15%", lambda: share(1) >= 0.15)
         return len(s.steps)
@@ -766,8 +829,12 @@ def transfer(config_a: Any, config_b: Any, data: bytes, *, seed: int = 1, until:
     fin: list[int] = []
 
     def accepted(sock: Any, peer: Any) -> None:
+        def closed() -> None:
+            fin.append(net.now)
+            sock.close()
+
         sock.on_data(got.extend)
-        sock.on_close(lambda: (fin.append(net.now), sock.close()))
+        sock.on_close(closed)
 
     server.on_connection(accepted)
     client = socket(a)
@@ -791,7 +858,7 @@ def check_connection(TCPReceiver: Callable[..., Any], TCPSender: Callable[..., A
             "ByteStream, graded=False), None, data, loss=0.05, ...) and look at "
             "net.capture(), or shrink the data until it fails"))
         data = np.random.default_rng(19).integers(0, 256, 100_000, dtype=np.uint8).tobytes()
-        faults = dict(delay="5ms", bandwidth="10Mbit", loss=0.05, corrupt=0.02, duplicate=0.02,
+        faults: dict[str, Any] = dict(delay="5ms", bandwidth="10Mbit", loss=0.05, corrupt=0.02, duplicate=0.02,
                       reorder=0.05)
         mine = parts_config(TCPReceiver, TCPSender, Reassembler, ByteStream)
         for way, (ca, cb) in (("your parts send, labkit's TCP receives", (mine, None)),
