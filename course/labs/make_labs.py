@@ -556,7 +556,10 @@ LABS["L4-tcp"] = dict(
                 "`grader.parts_config(...)` is `TCPConfig.basic(receiver=TCPReceiver, "
                 "sender=TCPSender, reassembler=..., bytestream=...)`: labkit's connection keeps the "
                 "states and the segments, your parts do the rest. Here they send 100 kB to labkit's "
-                "full TCP through 5% loss, corruption, duplication and reordering.",
+                "full TCP through 5% loss, corruption, duplication and reordering.\n\n"
+                "**Optional, on Linux as root:** put the host behind a TAP device "
+                "(`labkit.tap.TapBridge`) and your parts serve a web page to the kernel's own "
+                "`curl`; tests/test_labs_tcp_tap.py does it in a network namespace of its own.",
                 _CONNECTION_LOOK,
             )],
         ),
