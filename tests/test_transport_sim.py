@@ -169,3 +169,38 @@ def test_the_checkers_zero_sum_datagram_really_sums_to_zero():
     pseudo = _SRC.packed + _DST.packed + bytes([0, 17]) + len(raw).to_bytes(2, "big")
     assert internet_checksum(pseudo + raw[:6] + b"\0\0" + raw[8:]) == 0
     assert raw[6:8] == b"\xff\xff"
+
+
+def test_event_mode_sendall_hands_the_connection_only_what_fits():
+    """Socket._push_out copied its whole backlog on every push (a quadratic sendall)."""
+    from labkit.transport.tcp_connection import TCPConfig
+
+    net = Network(seed=3)
+    a = net.add_host("A", ip="10.0.0.1/24")
+    b = net.add_host("B", ip="10.0.0.2/24")
+    net.connect(a, b, delay="1ms", bandwidth="100Mbit")
+    install_transport(net, tcp_config=TCPConfig.basic(send_buffer=64 << 10))
+    server = socket(net["B"])
+    server.bind(("0.0.0.0", 9))
+    server.listen()
+    client = socket(net["A"])
+    client.connect(("10.0.0.2", 9))
+    conn, _ = server.accept()
+    tcp = client._conn
+    offered: list[int] = []
+    send = tcp.send
+
+    def recording_send(data: bytes, now: int) -> int:
+        offered.append(len(data))
+        return send(data, now)
+
+    tcp.send = recording_send
+    client.on_data(lambda data: None)  # event mode: sendall keeps what does not fit
+    payload = np.random.default_rng(2).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+    client.sendall(payload)
+    client.close()
+    got = bytearray()
+    while chunk := conn.recv(65536):
+        got += chunk
+    assert bytes(got) == payload
+    assert len(offered) > 16 and max(offered) <= 64 << 10

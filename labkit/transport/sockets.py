@@ -632,7 +632,9 @@ class Socket:
         if conn.error is not None:
             self._out.clear()
         while self._out and conn.send_space > 0:
-            n = conn.send(bytes(self._out), t.clock.now())
+            # only what fits: copying the whole backlog on every push made a big sendall in
+            # event mode quadratic (a bytearray drops its front in constant time)
+            n = conn.send(bytes(self._out[:conn.send_space]), t.clock.now())
             del self._out[:n]
             t._flush(conn)
         if not self._out and self._fin_after_out:

@@ -62,7 +62,17 @@ What it implements, and where the RFCs leave a choice, what it chose:
   DSACK), and after a timeout the go-back skips SACKed ranges (the
   scoreboard is kept: labkit's receiver never reneges);
 - without an MSS option the peer's MSS is 536; data carried on a SYN and the
-  urgent pointer are ignored.
+  urgent pointer are ignored;
+- ``TCPConfig(adaptive_reordering=True)`` (off by default) raises the
+  duplicate threshold when reordering is seen, as Linux's tp->reordering
+  (see ``_late_hole`` and ``_detect_spurious``).
+
+The TCP lab's parts: ``TCPConfig(receiver=..., sender=...)`` makes the
+constructor return a :class:`~labkit.transport.tcp_joined.JoinedConnection`,
+which joins a receiver and a sender behind the Protocols of
+:mod:`labkit.transport.tcp_receiver` and :mod:`labkit.transport.tcp_sender`
+(and uses ``TCPConfig.reassembler`` and ``bytestream``). This class keeps
+labkit's own full receiver and sender inside it.
 """
 
 from __future__ import annotations
@@ -187,6 +197,14 @@ class TCPConfig:
     max_retransmissions: int = 10
     msl: int = 30 * S
     dupack_threshold: int = 3
+    #: Linux's adaptive reordering (tp->reordering), with SACK agreed, off by default: a hole
+    #: filled by its late original below SACKed data, or (with timestamps) a fast
+    #: retransmission the echo proves spurious (RFC 3522, Eifel detection), raises the
+    #: duplicate threshold to the depth seen, up to ``max_reordering`` segments, and SACKed
+    #: bytes then free the congestion window (limited transmit); a timeout with SACKed data
+    #: outstanding puts it back. See benchmarks/bench_tcp_reorder.py for what it does.
+    adaptive_reordering: bool = False
+    max_reordering: int = 300
     #: the congestion controller: a class or no-argument factory (see labkit.transport.congestion)
     congestion: CongestionFactory = NewReno
     #: TCP_NODELAY: send small segments at once (True), or Nagle's algorithm (RFC 896, default)
@@ -315,6 +333,14 @@ class TCPConnection:
         #: (time, rtt sample, rto) for every RTT measurement
         self.rtt_history: list[tuple[int, int, int]] = []
         self.retransmissions = 0
+        #: retransmission-timer expiries with data outstanding
+        self.timeouts = 0
+        #: fast or SACK retransmissions that the echoed timestamp proved needless (RFC 3522)
+        self.spurious_retransmissions = 0
+        #: the duplicate-ACK threshold in segments (Linux's tp->reordering), see TCPConfig
+        self.reordering = self.config.dupack_threshold
+        #: fast and SACK retransmissions not yet acknowledged: seq -> (end, TSval, highest SACKed)
+        self._rexmits: dict[int, tuple[int, int, int]] = {}
         #: bytes the peer's SACK blocks reported, beyond the cumulative ACK (RFC 2018)
         self.sacked_bytes = 0
         self.on_state_change: Callable[[TCPConnection, State, int], None] | None = None
@@ -914,6 +940,8 @@ class TCPConnection:
 
     def _new_ack(self, ack: int, now: int, seg: TCPSegment | None = None, sacked: int = 0) -> None:
         acked = ack - self.snd_una + sacked
+        if self.sack and self.config.adaptive_reordering:
+            self._late_hole(self.snd_una, ack)
         drop = min(len(self._send_buf), max(0, ack - self._buf_start))
         del self._send_buf[:drop]
         self._buf_start += drop
@@ -925,6 +953,8 @@ class TCPConnection:
         # were sent before that and arrived after all.
         self.snd_nxt = max(self.snd_nxt, ack)
         self._retries = 0
+        if self._rexmits:
+            self._detect_spurious(ack, seg)
         rtt = self._ack_rtt(ack, now, seg)
         event = self._ack_event(now, acked, rtt)
         if self._in_recovery:
@@ -946,7 +976,7 @@ class TCPConnection:
         self._dupacks += 1
         if self._in_recovery:
             self.cc.on_recovery_ack(self._ack_event(now, sacked, None, dupack=True))
-        elif (self._dupacks >= self.config.dupack_threshold
+        elif (self._dupacks >= self.reordering
               or (self.sack and self._lost_edge > self.snd_una)):  # RFC 6675 5 (IsLost)
             # RFC 6582 3.2 step 1: only a loss of data sent after the last recovery (or
             # timeout) starts a new one. The RFC says the ACK must cover more than
@@ -1094,6 +1124,13 @@ class TCPConnection:
                 break
             if sack_recovery:
                 room = min(self.cc.cwnd - pipe, self.snd_una + self.snd_wnd - self.snd_nxt)
+            elif board and self.reordering > self.config.dupack_threshold:
+                # Reordering was seen, so the threshold is higher: let SACKed bytes free the
+                # congestion window as they would in recovery (RFC 3042's limited transmit,
+                # stretched to the threshold, as Linux counts packets in flight), or a small
+                # window stalls below the threshold until the RTO.
+                pipe_out = board.unsacked(self.snd_una, self.snd_nxt)
+                room = min(self.cwnd - pipe_out, self.snd_wnd - flight)
             else:
                 room = min(self.cwnd, self.snd_wnd) - flight
             if board and self.snd_nxt < self._highest_sent:
@@ -1149,6 +1186,7 @@ class TCPConnection:
             if data or fin:
                 self._emit(flags, self.snd_una, data)
                 self._rexmit_high = max(self._rexmit_high, self.snd_una + len(data) + fin)
+                self._note_rexmit(self.snd_una, now)
         self._rtx_deadline = now + self.rto
 
     # ------------------------------------------------------------------ internals: SACK
@@ -1177,6 +1215,7 @@ class TCPConnection:
         self.retransmissions += 1
         self._rtt_seq = None
         self._rexmit_high = seq + len(data) + fin
+        self._note_rexmit(seq, now)
         if self._rtx_deadline is None:
             self._rtx_deadline = now + self.rto
         return len(data) + fin
@@ -1197,8 +1236,54 @@ class TCPConnection:
             self._update_lost_edge()
         return new
 
+    def _note_rexmit(self, seq: int, now: int) -> None:
+        """Remember a fast or SACK retransmission, to tell later whether it was needed."""
+        if self.sack and self.config.adaptive_reordering:
+            board = self._scoreboard.ranges
+            end = self._rexmit_high if self._rexmit_high > seq else seq + 1
+            self._rexmits[seq] = (end, self._tsval(now), board[-1][1] if board else self.snd_nxt)
+
+    def _detect_spurious(self, ack: int, seg: TCPSegment | None) -> None:
+        """RFC 3522 (Eifel detection): was a retransmission now acknowledged needless?
+
+        The ACK that covers a retransmitted hole echoes the TSval of the
+        segment that filled it (RFC 7323 4.3). An echo older than the
+        retransmission's own TSval means the original arrived: the segment
+        was only late, and the reordering was at least as deep as the SACKed
+        data above it then. Linux raises tp->reordering to that depth; so
+        does labkit (``self.reordering``, in segments).
+        """
+        ts = seg.timestamps if self.timestamps and seg is not None else None
+        for seq in [s for s in self._rexmits if s < ack]:
+            _, tsval, fack = self._rexmits.pop(seq)
+            if ts is not None and ts[1] and _signed(ts[1] - tsval) < 0:
+                self.spurious_retransmissions += 1
+                self._reordered(fack - seq)
+
+    def _reordered(self, depth: int) -> None:
+        """Reordering ``depth`` bytes deep was seen: raise the threshold to it (Linux's rule)."""
+        segments = (depth + self.smss - 1) // self.smss
+        self.reordering = min(self.config.max_reordering, max(self.reordering, segments))
+
+    def _late_hole(self, una: int, ack: int) -> None:
+        """A cumulative ACK filled the hole at ``una`` with its original: reordering, not loss.
+
+        Linux's tcp_check_sack_reordering: a segment never retransmitted is
+        acknowledged below the highest SACKed byte, so the network reorders
+        at least that deep. Seen before any retransmission was needed, it
+        saves the spurious fast retransmits the fixed threshold would send.
+        Not after a timeout (the go-back resent the holes).
+        """
+        board = self._scoreboard.ranges
+        if not board or not (self._in_recovery or una >= self._recover):
+            return
+        for seq, (end, _, _) in self._rexmits.items():
+            if seq <= una < end:
+                return  # the hole was retransmitted: its filling says nothing
+        self._reordered(board[-1][1] - una)
+
     def _update_lost_edge(self) -> None:
-        threshold = (self.config.dupack_threshold - 1) * self.smss
+        threshold = (self.reordering - 1) * self.smss
         self._lost_edge = self._scoreboard.lost_edge(self.snd_una, threshold)
 
     def _retransmission_timeout(self, now: int) -> None:
@@ -1207,7 +1292,16 @@ class TCPConnection:
         if not outstanding:
             return
         self._retries += 1
+        self.timeouts += 1
         self._rto_tsval = self._tsval(now)
+        # Linux (tcp_enter_loss): a timeout outside recovery with SACKed segments outstanding
+        # says the reordering was over-estimated: back to the default threshold.
+        if (not self._in_recovery and self.reordering > self.config.dupack_threshold
+                and self._scoreboard.unsacked(self.snd_una, self.snd_nxt)
+                < self.snd_nxt - self.snd_una - (self.config.dupack_threshold - 1) * self.smss):
+            self.reordering = self.config.dupack_threshold
+            self._update_lost_edge()
+        self._rexmits.clear()  # go-back resends are not fast retransmissions
         if self._retries > self.config.max_retransmissions:
             self._fail(ConnectionTimeout(
                 f"connection timed out: {self.config.max_retransmissions} retransmissions of "

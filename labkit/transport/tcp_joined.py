@@ -217,8 +217,11 @@ class JoinedConnection(TCPConnection):
             return
         if elapsed == 0 and not due:
             return
+        before = len(self._out)
         self.sender.tick(elapsed, self._transmit)
         if self.sender.consecutive_retransmissions() > self.config.max_retransmissions:
+            # the expiry past the limit gives up instead of sending once more, as labkit's TCP
+            del self._out[before:]
             self._fail(ConnectionTimeout(
                 f"connection timed out: {self.config.max_retransmissions} retransmissions of "
                 f"sequence number {self.snd_una & MASK} went unanswered"), now)

@@ -205,7 +205,8 @@ class TCPSender:
             return  # acknowledges something never sent: ignore it
         flight_before = self.sequence_numbers_in_flight()
         if ack > self._acked:
-            if not self._window_known:
+            syn_acked = not self._window_known
+            if syn_acked:  # the handshake has fixed the segment size: the controller starts
                 self._window_known = True
                 self.cc.start(self.mss, self._now, sack=False)
                 self._record()
@@ -228,7 +229,8 @@ class TCPSender:
             self._dupacks = 0
             self._window = message.window_size
             self._last_window = message.window_size
-            self._ack_to_controller(acked, rtt, flight_before, ack)
+            if not syn_acked:
+                self._ack_to_controller(acked, rtt, flight_before, ack)
             return
         if not self._window_known:
             return
