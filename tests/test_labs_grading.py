@@ -156,3 +156,59 @@ def test_a_failure_message_names_the_step_that_failed():
     assert line == "ageing: expect  t=11s B->A in p2: 11 s after A last sent: aged, flood p1, p3, p4"
     assert failure_message({"ename": "NameError", "evalue": "name 'Switch' is not defined"}) == (
         "NameError: name 'Switch' is not defined")
+
+
+def test_the_tcp_labs_reference_passes_every_test():
+    assert all(v is None for v in run_lab("L4-tcp", solution("L4-tcp")).values())
+
+
+def test_a_tcp_sender_that_wraps_labkits_own_fails():
+    from labkit.labs import tcp
+    from labkit.transport.tcp_sender import TCPSender
+
+    class Cheat:
+        def __init__(self, stream, isn, config):
+            self.inner = TCPSender(stream, isn, config)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    with pytest.raises((ScenarioFailure, OutOfReach), match="TCPSender.__init__ is labkit's own"):
+        tcp.check_sender(Cheat)
+
+
+def test_a_sender_that_samples_a_retransmission_fails_at_the_exact_time():
+    """Karn's rule: the step log says when the retransmission was expected and when it came."""
+    from labkit.labs import tcp
+
+    ns: dict = {}
+    exec(solution("L4-tcp"), ns)
+
+    class NoKarn(ns["TCPSender"]):
+        def tick(self, ms, transmit):
+            timed = self.timed
+            super().tick(ms, transmit)
+            self.timed = timed  # keeps timing the segment it just resent
+
+    with pytest.raises(ScenarioFailure) as info:
+        tcp.check_sender_timer(NoKarn)
+    text = str(info.value)
+    assert "retransmitted after 1 s: the SYN gave no sample (Karn)" in text
+    assert "expected: [(4100, 'seq=1 1000B')]" in text and "hint: Karn's rule" in text
+
+
+def test_an_arq_failure_shows_the_frames_sent_and_when():
+    from labkit.labs import tcp
+
+    ns: dict = {}
+    exec(solution("L4-tcp"), ns)
+
+    class ResendsTooEarly(ns["StopAndWaitSender"]):
+        def __init__(self, end, timeout_ns):
+            super().__init__(end, timeout_ns // 2)
+
+    with pytest.raises(ScenarioFailure) as info:
+        tcp.check_stop_and_wait(ResendsTooEarly, ns["GoBackNReceiver"])
+    text = str(info.value)
+    assert "the data frames the sender sent: (time in ms, seq)" in text
+    assert "(70.0, 1)" in text and "(45.0, 1)" in text

@@ -28,12 +28,13 @@ def test_a_wrong_component_loses_its_points_and_no_others(patch):
 @pytest.mark.parametrize("patch", RUNAWAY, ids=[p.name for p in RUNAWAY])
 def test_a_runaway_is_stopped_in_its_own_test(patch, monkeypatch):
     monkeypatch.setenv("LABKIT_GRADING", "1")
-    monkeypatch.setenv("LABKIT_GRADING_SECONDS", "2")
+    limit = "5" if patch.lab == "L4-tcp" else "2"  # L4's race alone takes 1-2 s on a loaded machine
+    monkeypatch.setenv("LABKIT_GRADING_SECONDS", limit)
     results = run_lab(patch.lab, patched(patch))
     assert failing(results) == patch.fails, results
     error = results[patch.fails[0]]
-    if patch.lab == "L1-receiver" or patch.lab == "L2-switch":
-        assert "raised TimeLimitExceeded: the test ran longer than its limit of 2 s" in error, error
+    if patch.lab in ("L1-receiver", "L2-switch", "L4-tcp"):
+        assert f"raised TimeLimitExceeded: the test ran longer than its limit of {limit} s" in error, error
     else:
         assert "MemoryError" in error or "closed" in error, error
 

@@ -129,6 +129,15 @@ SEALS: dict[str, tuple[str, ...]] = {
         "labkit.app.http:HttpEventServer",
         "labkit.app.http:HttpEventConnection",
     ),
+    "tcp": (
+        "labkit.transport.bytestream:ByteStream",
+        "labkit.transport.reassembler:Reassembler",
+        "labkit.transport.tcp_receiver:TCPReceiver",
+        "labkit.transport.tcp_sender:TCPSender",
+        "labkit.transport.congestion:Reno",
+        "labkit.transport.congestion:NewReno",
+        "labkit.transport.cubic:Cubic",
+    ),
 }
 
 

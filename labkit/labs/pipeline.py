@@ -40,10 +40,11 @@ __all__ = [
     "summary",
     "write_summary",
     "plot_summary",
+    "solution_parts",
 ]
 
 LAB_DIR = Path(__file__).resolve().parents[2] / "course" / "labs"
-LABS = ("L1-receiver", "L2-switch", "L3-router", "L5-app")
+LABS = ("L1-receiver", "L2-switch", "L3-router", "L4-tcp", "L5-app")
 
 _CONFIG = """\
 # nbgrader's configuration for the labkit labs (written by `labkit labs course`).
@@ -277,6 +278,19 @@ def plot_summary(rows: list[dict[str, Any]], path: str | os.PathLike[str] | None
     return fig
 
 
+def solution_parts(source: str) -> dict[str, str]:
+    """A lab's code cut at its ``# %% part NAME`` lines: NAME -> that part's code ({} if none)."""
+    parts: dict[str, list[str]] = {}
+    current = None
+    for line in source.splitlines():
+        if line.startswith("# %% part "):
+            current = line.removeprefix("# %% part ").strip()
+            parts[current] = []
+        elif current is not None:
+            parts[current].append(line)
+    return {k: "\n".join(v).strip("\n") + "\n" for k, v in parts.items()}
+
+
 def submit(root: str | os.PathLike[str], student: str, lab: str, code: str) -> Path:
     """Put a submission in ``submitted/``: the student release of ``lab`` with ``code`` as its answer.
 
@@ -285,12 +299,17 @@ def submit(root: str | os.PathLike[str], student: str, lab: str, code: str) -> P
     """
     base = Path(root)
     nb = json.loads((base / "release" / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
-    for cell in nb["cells"]:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-            cell["source"] = code
-            break
-    else:
+    solutions = [c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+    if not solutions:
         raise GradingError(f"{lab}: the release has no solution cell")
+    parts = solution_parts(code)
+    if not parts:  # one solution cell (L1-L3, L5)
+        solutions[0]["source"] = code
+    for cell in solutions if parts else ():  # a lab in parts (L4): each part in its own cell
+        part = cell["metadata"]["nbgrader"]["grade_id"].removeprefix("solution_")
+        if part not in parts:
+            raise GradingError(f"{lab}: the code has no '# %% part {part}' for cell {part!r}")
+        cell["source"] = parts[part]
     out = base / "submitted" / student / lab / f"{lab}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -17,7 +17,8 @@ __all__ = ["Patch", "WRONG", "RUNAWAY", "TESTS", "SOLUTIONS", "solution", "patch
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "course" / "labs" / "solutions"
-LAB_FILES = {"L1-receiver": "L1.py", "L2-switch": "L2.py", "L3-router": "L3.py", "L5-app": "L5.py"}
+LAB_FILES = {"L1-receiver": "L1.py", "L2-switch": "L2.py", "L3-router": "L3.py", "L4-tcp": "L4.py",
+             "L5-app": "L5.py"}
 
 #: (test, points) of every graded test, per lab (as in course/labs/make_labs.py).
 TESTS: dict[str, dict[str, int]] = {
@@ -41,6 +42,25 @@ TESTS: dict[str, dict[str, int]] = {
         "arp_cache": 2,
         "arp_pending": 1,
         "host_unreachable": 1,
+    },
+    "L4-tcp": {
+        "stop_and_wait": 1,
+        "go_back_n": 1,
+        "selective_repeat": 2,
+        "arq_robust": 1,
+        "byte_stream": 1,
+        "reassembler": 1,
+        "reassembler_capacity": 1,
+        "receiver": 1,
+        "receiver_out_of_order": 2,
+        "sender": 1,
+        "sender_window": 1,
+        "sender_timer": 2,
+        "fast_retransmit": 1,
+        "zero_window": 1,
+        "connection": 2,
+        "controller": 1,
+        "race": 2,
     },
     "L5-app": {
         "chat_basic": 2,
@@ -108,6 +128,42 @@ WRONG = (
         "                with self.lock:\n                    data = recv_exact(conn, length)\n",
         ("chat_slow_client",),
     ),
+    Patch(
+        "L4-tcp",
+        "receiver that acknowledges out-of-order data",
+        "        out = self.reassembler.pop(self.next)\n",
+        "        out = self.reassembler.pop(self.next)\n"
+        "        self.next = max(self.next, index + len(data) - len(out))  # acks what came\n",
+        ("receiver_out_of_order", "connection"),
+    ),
+    Patch(
+        "L4-tcp",
+        "reassembler that keeps unbounded memory (ignores its capacity)",
+        "        hi = min(seq + len(data), self.first + self.capacity)\n",
+        "        hi = seq + len(data)\n",
+        ("reassembler_capacity",),
+    ),
+    Patch(
+        "L4-tcp",
+        "sender that never backs off its RTO",
+        "        self.rto = min(2 * self.rto, self.rto_max)   # backoff (a probe's too)\n",
+        "",
+        ("sender_timer", "zero_window"),
+    ),
+    Patch(
+        "L4-tcp",
+        "sender that retransmits on two duplicate ACKs",
+        "self.dupacks == self.dupack_threshold:",
+        "self.dupacks == self.dupack_threshold - 1:",
+        ("fast_retransmit",),
+    ),
+    Patch(
+        "L4-tcp",
+        "sender that ignores the receiver's window",
+        "        window = max(self.window, 1)             # a zero window is probed with one byte\n",
+        "        window = 1 << 30\n",
+        ("sender_window", "zero_window"),
+    ),
 )
 
 RUNAWAY = (
@@ -143,6 +199,15 @@ RUNAWAY = (
         "                if length > MAX_MESSAGE:\n",
         ("chat_malformed",),
     ),
+    Patch(
+        "L4-tcp",
+        "sender that spins while the peer's window is zero",
+        "    def push(self, transmit):\n",
+        "    def push(self, transmit):\n"
+        "        while self.window == 0 and self.outstanding:\n"
+        "            pass  # waits for a window only an ACK can bring\n",
+        ("zero_window",),
+    ),
 )
 
 
@@ -168,7 +233,30 @@ def lost_points(patch: Patch) -> int:
 
 
 _COMPONENT = {"L1-receiver": "decode", "L2-switch": "Switch", "L3-router": "Router"}
-_MODULE = {"L1-receiver": "receiver", "L2-switch": "switch", "L3-router": "router", "L5-app": "app"}
+_MODULE = {"L1-receiver": "receiver", "L2-switch": "switch", "L3-router": "router", "L4-tcp": "tcp",
+           "L5-app": "app"}
+
+#: L4's tests take several of the learner's classes (as its notebook's test cells pass them).
+L4_ARGS: dict[str, tuple[str, ...]] = {
+    "stop_and_wait": ("StopAndWaitSender", "GoBackNReceiver"),
+    "go_back_n": ("GoBackNSender", "GoBackNReceiver"),
+    "selective_repeat": ("SelectiveRepeatSender", "SelectiveRepeatReceiver"),
+    "arq_robust": ("StopAndWaitSender", "GoBackNSender", "GoBackNReceiver",
+                   "SelectiveRepeatSender", "SelectiveRepeatReceiver"),
+    "byte_stream": ("ByteStream",),
+    "reassembler": ("Reassembler",),
+    "reassembler_capacity": ("Reassembler",),
+    "receiver": ("TCPReceiver", "Reassembler", "ByteStream"),
+    "receiver_out_of_order": ("TCPReceiver", "Reassembler", "ByteStream"),
+    "sender": ("TCPSender",),
+    "sender_window": ("TCPSender",),
+    "sender_timer": ("TCPSender",),
+    "fast_retransmit": ("TCPSender",),
+    "zero_window": ("TCPSender",),
+    "connection": ("TCPReceiver", "TCPSender", "Reassembler", "ByteStream"),
+    "controller": ("MyController",),
+    "race": ("MyController",),
+}
 
 
 def run_lab(lab: str, source: str) -> dict[str, str | None]:
@@ -186,6 +274,15 @@ def run_lab(lab: str, source: str) -> dict[str, str | None]:
     exec(compile(source, f"<{lab} submission>", "exec"), namespace)
     results: dict[str, str | None] = {}
     for test in TESTS[lab]:
+        if lab == "L4-tcp":
+            args = [namespace[name] for name in L4_ARGS[test]]
+            try:
+                with redirect_stdout(io.StringIO()):
+                    getattr(grader, f"check_{test}")(*args)
+                results[test] = None
+            except (Exception, AssertionError) as exc:
+                results[test] = f"{type(exc).__name__}: {exc}"
+            continue
         if lab == "L5-app":
             component = namespace["ChatServer" if test.startswith("chat") else "HTTPServer"]
         elif lab == "L1-receiver" and test == "threshold":
