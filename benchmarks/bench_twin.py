@@ -21,12 +21,19 @@ commands counts, at the speed the host ran during the measurement.
 3. The PHY mode (TRANSMIT + SAMPLE): the highest bit rate at which 10 kB
    (81 920 random bits, in frames of up to 2032 bits) arrive with zero bit
    errors, per line code, on the twin and on the Python simulated pair, both
-   with the standard wire (tau = 22 us, 15 mV noise, clocks +300/-200 ppm).
+   with the standard wire (tau = 22 us, 15 mV noise, clocks +0.5 % / -0.5 %).
 4. The board's own receiver (RECEIVE: input capture on D8, decoded by the
-   firmware), twin only, clocks +0.5 % and -0.5 %: per line code and rate, bit errors in 10 kB (frames of
+   firmware), twin only, on the default wire (clocks +0.5 % and -0.5 %): per line code and rate, bit errors in 10 kB (frames of
    500 bits, the board holds about 1000 edges) for each of --seeds noise seeds
    (one twin per seed), and the highest rate clean in every seed. ``--quick``:
    2 kB per seed.
+5. Where each line code stops being clean, on the twin and on the Python simulated pair,
+   for both receivers (the host's sampling one, as the selftest runs it, and the board's
+   RECEIVE), on the default wire (clocks +0.5 % / -0.5 %): for each of --seeds seeds, the
+   selftest's grid from 20 000 bit/s up, --bits random bits per rate, until the first rate
+   with an error; a code's boundary is the highest rate clean in every seed. The twin and
+   the simulation agree when their boundaries are at most one grid step apart
+   (``--only-boundaries``).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import numpy as np  # noqa: E402
 import labkit.hw  # noqa: E402,F401
 from labkit.hw import Board  # noqa: E402
 from labkit.hw.lab import bit_error_test, board_bit_error_test, open_pair  # noqa: E402
+from labkit.hw.selftest import DEFAULT_RATES  # noqa: E402
 from labkit.hw.twin import Twin, missing_tools  # noqa: E402
 
 BRIDGE_BYTES = 4096
@@ -141,7 +149,7 @@ def bench_receiver(seeds: int, nbits: int) -> dict[tuple[str, int], list[int]]:
     """Bit errors per (code, rate), one entry per seed, with the board's own receiver."""
     out: dict[tuple[str, int], list[int]] = {}
     for seed in range(1, seeds + 1):
-        wire = {"seed": seed, "ppm0": 5000, "ppm1": -5000}  # +-0.5 %: ceramic resonators
+        wire = {"seed": seed}  # the default wire: clocks +-0.5 %, the ceramic resonators' spread
         tx, rx = open_pair("twin", "twin", pair=f"bench-rx-{seed}", wire=wire)
         rng = np.random.default_rng(seed)
         try:
@@ -157,17 +165,98 @@ def bench_receiver(seeds: int, nbits: int) -> dict[tuple[str, int], list[int]]:
     return out
 
 
+BOUNDARY_RATES = tuple(r for r in DEFAULT_RATES if r >= 20_000)
+CODES = ("nrz-l", "nrz-i", "manchester")
+
+
+def first_errors(tx: Board, rx: Board, receiver: str, code: str, nbits: int,
+                 rng: np.random.Generator) -> dict[int, int]:
+    """Bit errors per grid rate, up the grid until the first rate with an error."""
+    out = {}
+    for rate in BOUNDARY_RATES:
+        if receiver == "board":
+            frame = RX_FRAME
+            test = board_bit_error_test
+        else:
+            spb = max(2, min(10, 200_000 // rate))  # as bit_error_test chooses
+            frame = min(2032, 8192 // spb - 18)
+            test = bit_error_test
+        errors, sent = 0, 0
+        while sent < nbits and not errors:
+            n = min(frame, nbits - sent)
+            errors += test(tx, rx, rate, code, rng, payload_bits=n).errors
+            sent += n
+        out[rate] = errors
+        if errors:
+            break
+    return out
+
+
+def bench_boundaries(kinds: tuple[str, ...], seeds: int, nbits: int) -> dict:
+    """{(kind, receiver, code): [errors per rate for each seed]} on the default wire."""
+    out: dict = {}
+    for kind in kinds:
+        for seed in range(1, seeds + 1):
+            tx, rx = open_pair(kind, kind, pair=f"bound-{kind}-{seed}", wire={"seed": seed})
+            try:
+                for receiver in ("sample", "board"):
+                    for code in CODES:
+                        rng = np.random.default_rng(1000 + seed)
+                        got = first_errors(tx, rx, receiver, code, nbits, rng)
+                        out.setdefault((kind, receiver, code), []).append(got)
+                        print(f"   {kind:>4} seed {seed} {receiver:>6} {code:>10}: {got}",
+                              flush=True)
+            finally:
+                tx.close()
+                rx.close()
+    return out
+
+
+def boundary(per_seed: list[dict[int, int]]) -> int | None:
+    """The highest grid rate below every seed's first error."""
+    clean = None
+    for rate in BOUNDARY_RATES:
+        if any(rate not in d or d[rate] for d in per_seed):
+            break
+        clean = rate
+    return clean
+
+
+def boundaries_section(args: argparse.Namespace) -> None:
+    nbits = args.bits
+    print(f"5. where each code stops being clean: {nbits} bits per rate and seed, "
+          f"{args.seeds} seeds, default wire")
+    kinds = tuple(args.kinds.split(","))
+    res = bench_boundaries(kinds, args.seeds, nbits)
+    grid = list(BOUNDARY_RATES)
+    for receiver in ("sample", "board"):
+        for code in CODES:
+            b = {k: boundary(res[(k, receiver, code)]) for k in kinds}
+            cells = ", ".join(f"{k} clean to {v}" for k, v in b.items())
+            if len(kinds) == 2:
+                idx = [grid.index(v) if v is not None else -1 for v in b.values()]
+                cells += f" ({abs(idx[0] - idx[1])} grid step(s) apart)"
+            print(f"   {receiver:>6} {code:>10}: {cells}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 KiB through the bridge, 2 kB per seed")
     parser.add_argument("--seeds", type=int, default=8, help="noise seeds for the board's receiver")
     parser.add_argument("--only-receiver", action="store_true", help="run section 4 alone")
+    parser.add_argument("--only-boundaries", action="store_true", help="run section 5 alone")
+    parser.add_argument("--kinds", default="sim,twin", help="section 5's back-ends (sim, twin)")
+    parser.add_argument("--bits", type=int, default=PHY_BITS, help="section 5: bits per rate and seed")
     args = parser.parse_args()
     missing = missing_tools()
     if missing:
         raise SystemExit(f"bench_twin needs {', '.join(missing)}")
     nbytes = 1024 if args.quick else BRIDGE_BYTES
     wall = time.perf_counter()
+    if args.only_boundaries:
+        boundaries_section(args)
+        print(f"(wall time {time.perf_counter() - wall:.0f} s)")
+        return
     if args.only_receiver:
         receiver_section(args)
         print(f"(wall time {time.perf_counter() - wall:.0f} s)")
@@ -188,6 +277,7 @@ def main() -> None:
         cells = ", ".join(f"{c} {b} (errors at {f})" for c, (b, f) in res.items())
         print(f"   {kind}: {cells}")
     receiver_section(args)
+    boundaries_section(args)
     print(f"(wall time {time.perf_counter() - wall:.0f} s)")
 
 

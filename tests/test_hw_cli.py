@@ -51,10 +51,15 @@ def test_selftest_errors_rise_past_the_documented_rates(report):
 
 
 def test_selftest_errors_come_from_the_wire():
-    """On a wire without the RC filter, the same rates are error-free."""
+    """On a wire without the RC filter, a rate that fails on the standard wire is error-free.
+
+    40 000 bit/s Manchester: 5 samples a bit at the digital pin's 200 000 samples/s. (At
+    50 000, 4 samples a bit, the host's receiver itself loses the clock when the boards'
+    clocks differ by 1 %, whatever the wire.)
+    """
     tx, rx = open_pair(pair="fast-wire", wire={"rc_us": 0.1})
     try:
-        r = bit_error_test(tx, rx, 50_000, "manchester", np.random.default_rng(1))
+        r = bit_error_test(tx, rx, 40_000, "manchester", np.random.default_rng(1))
     finally:
         tx.close()
         rx.close()

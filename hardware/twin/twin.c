@@ -3,7 +3,7 @@
  * by the lab's two wires, each reachable by the host through a pseudo-terminal.
  *
  *   twin build/labkit_hw.elf [--rc-us 22] [--noise-mv 15] [--seed 1]
- *                            [--ppm0 300] [--ppm1 -200] [--delay-us 0] [--control]
+ *                            [--ppm0 5000] [--ppm1 -5000] [--delay-us 0] [--control]
  *
  * prints "board0 /dev/pts/N" and "board1 /dev/pts/M" on stdout, then runs until
  * SIGTERM or SIGINT. The host opens those ptys like real boards (pyserial).
@@ -436,7 +436,7 @@ static void pump(board_t *b)
 static void usage(void)
 {
     fprintf(stderr, "usage: twin FIRMWARE.elf [--rc-us 22] [--noise-mv 15] [--seed 1] "
-                    "[--ppm0 300] [--ppm1 -200] [--delay-us 0] [--control] "
+                    "[--ppm0 5000] [--ppm1 -5000] [--delay-us 0] [--control] "
                     "[--clock-file PATH]\n");
 }
 
@@ -490,7 +490,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    double ppm[2] = {300, -200};
+    double ppm[2] = {5000, -5000}; /* +-0.5 %: the spread of the Uno's ceramic resonators */
     int use_control = 0;
     volatile double *clock_out = NULL;
     for (int i = 2; i < argc; i++) {

@@ -56,8 +56,8 @@ class WireModel:
     v_high: float = 4.9  #: a driven-high output pin (volts)
     v_low: float = 0.05  #: a driven-low output pin (volts)
     threshold: float = 2.5  #: where the digital input switches (volts)
-    ppm0: float = 300.0  #: board 0's clock error, parts per million (+ is fast)
-    ppm1: float = -200.0  #: board 1's clock error
+    ppm0: float = 5000.0  #: board 0's clock error, parts per million (+ is fast; +0.5 %: a ceramic resonator)
+    ppm1: float = -5000.0  #: board 1's clock error (-0.5 %)
     seed: int = 0  #: seed of the noise generator
     delay_us: float = 0.0  #: propagation delay from the sender's pin to the receiver
 

@@ -75,8 +75,8 @@ class TwinWire:
     rc_us: float = 22.0  #: RC time constant in microseconds
     noise_mv: float = 15.0  #: Gaussian noise on the wire, mV RMS (ADC and digital input)
     delay_us: float = 0.0  #: propagation delay from a sender's pin to the wire
-    ppm0: float = 300.0  #: board 0's clock error, parts per million
-    ppm1: float = -200.0  #: board 1's clock error
+    ppm0: float = 5000.0  #: board 0's clock error, parts per million (+0.5 %: a ceramic resonator)
+    ppm1: float = -5000.0  #: board 1's clock error (-0.5 %)
     seed: int = 1  #: seed of the noise
 
     def __post_init__(self) -> None:
