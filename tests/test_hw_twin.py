@@ -435,3 +435,31 @@ def test_receive_times_out_on_a_quiet_wire(twin):
     rx.receive_arm(20_000, 64, "nrz-l", idle=0, timeout_ms=5)
     with pytest.raises(LinkSilentError, match="trigger timeout"):
         rx.receive_fetch()
+
+
+# --------------------------------------------------------------------------- SCOPE
+
+
+def test_step_responses_agree(twin, sim):
+    """The same equivalent-time step on the firmware and on the simulation, 1 µs apart."""
+    from labkit.hw.scope import fit_tau, step_response
+
+    traces = [step_response(a, b) for a, b in (twin, sim)]
+    assert np.array_equal(traces[0].times, traces[1].times)
+    assert np.max(np.abs(traces[0].volts - traces[1].volts)) < 0.35  # noise, ADC steps, trigger
+    (tau_t, start_t), (tau_s, start_s) = (fit_tau(t) for t in traces)
+    assert tau_t == pytest.approx(tau_s, rel=0.02)
+    assert start_t == pytest.approx(start_s, abs=1e-6)
+
+
+def test_ber_against_clock_mismatch_and_noise_on_the_twin():
+    """BER sweeps on the twin: errors appear only where the clocks or the noise are too far off."""
+    from labkit.hw.scope import ber_sweep
+
+    # ±0.99 %: 2 % apart, and each board still within the twin's 1 % of the host link's rate
+    by_ppm = ber_sweep("twin", [{"ppm0": 0, "ppm1": 0}, {"ppm0": 9900, "ppm1": -9900}],
+                       10_000, "manchester", bits=1000, pair=f"ppm{os.getpid()}")
+    assert by_ppm[0] == 0 and by_ppm[1] > 50, by_ppm
+    by_noise = ber_sweep("twin", [{"noise_mv": 15}, {"noise_mv": 1500}], 10_000, "nrz-l",
+                         bits=1000, pair=f"noise{os.getpid()}")
+    assert by_noise[0] == 0 and by_noise[1] > 10, by_noise
