@@ -463,3 +463,29 @@ def test_ber_against_clock_mismatch_and_noise_on_the_twin():
     by_noise = ber_sweep("twin", [{"noise_mv": 15}, {"noise_mv": 1500}], 10_000, "nrz-l",
                          bits=1000, pair=f"noise{os.getpid()}")
     assert by_noise[0] == 0 and by_noise[1] > 10, by_noise
+
+
+def test_twin_models_input_hysteresis_and_output_resistance():
+    """hyst_mv: D8 falls only below 2.5 V - hyst/2, so SCOPE's falling trigger comes later and
+    the next step sooner after it; rout_ohm: the sender's pin adds to the 10 kΩ, and tau grows."""
+    from labkit.hw.scope import fit_tau, step_response
+
+    fits = {}
+    for name, wire in (("plain", {}), ("hyst", {"hyst_mv": 1000}), ("rout", {"rout_ohm": 1000})):
+        tx, rx = open_pair("twin", "twin", pair=f"pin{name}{os.getpid()}", wire=wire)
+        try:
+            fits[name] = fit_tau(step_response(tx, rx))
+        finally:
+            tx.close()
+            rx.close()
+    tau, start = fits["plain"]
+    # the falling edge crosses 2.0 V instead of 2.5 V: tau * ln(2.425 / 1.95) later
+    later = 22e-6 * np.log((4.9 - 0.05) / (2.0 - 0.05)) - 22e-6 * np.log((4.9 - 0.05) / 2.45)
+    assert start - fits["hyst"][1] == pytest.approx(later * 0.995, abs=0.7e-6)
+    assert fits["hyst"][0] == pytest.approx(tau, rel=0.02)  # the wire itself is the same
+    assert fits["rout"][0] == pytest.approx(tau * 1.1, rel=0.02)  # 11 kΩ instead of 10
+
+
+def test_twin_refuses_a_hysteresis_past_the_datasheets_thresholds():
+    with pytest.raises(LabkitValueError, match="hyst_mv"):
+        TwinWire(hyst_mv=1200)

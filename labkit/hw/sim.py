@@ -482,7 +482,7 @@ class SimBoard:
         times = t_from + step * np.arange(int(math.ceil((t_to - t_from) / step)))
         levels = np.concatenate([self._noisy_levels(times[i : i + 1024])
                                  for i in range(0, times.size, 1024)]) if times.size else times
-        flips = np.flatnonzero(np.diff(levels.astype(np.int8)) != 0) + 1
+        flips = _capture_loop(levels.astype(np.uint8))
         # the first edge away from idle, then every change: times in the board's counts
         first = next((int(i) for i in flips if levels[i] != cmd.idle), None)
         if first is None:
@@ -801,6 +801,32 @@ class SimBoard:
 
 
 RX_NOISE_STEP_S = 0.5e-6  # the twin draws fresh noise on D8 this often near the threshold
+
+
+def _capture_loop(levels: np.ndarray) -> np.ndarray:
+    """The edges firmware.c's RECEIVE loop records from D8's levels on the 0.5 µs noise grid.
+
+    The loop reads the pin after each input capture and every few cycles (about
+    30 a round, 2 µs), so a noise pulse of one or two grid steps (1 µs or less) is
+    gone before it looks: the level it sees is the majority of 5 steps. Each edge it
+    records is dated by the input capture: the first crossing in that direction in
+    the 2 µs before (an earlier one was a pulse the loop saw go back, after which it
+    re-armed the capture). Returns the grid indices of those crossings.
+    """
+    if levels.size < 5:
+        return np.flatnonzero(np.diff(levels.astype(np.int8)) != 0) + 1
+    padded = np.concatenate([levels[:1], levels[:1], levels, levels[-1:], levels[-1:]])
+    seen = (np.convolve(padded.astype(np.int16), np.ones(5, np.int16), "valid") >= 3)
+    seen_flips = np.flatnonzero(np.diff(seen.astype(np.int8)) != 0) + 1
+    raw = np.diff(levels.astype(np.int8))
+    up, down = np.flatnonzero(raw > 0) + 1, np.flatnonzero(raw < 0) + 1
+    out = []
+    for j in seen_flips:
+        # earlier crossings were pulses the loop saw go back (it then re-arms the capture)
+        crossings = up if seen[j] else down
+        k = int(np.searchsorted(crossings, j - 4, side="left"))
+        out.append(int(crossings[k]) if k < crossings.size and crossings[k] <= j else int(j))
+    return np.array(out, dtype=np.int64)
 
 
 def _receive_timing(cmd: P.Receive) -> tuple[int, int, int]:
