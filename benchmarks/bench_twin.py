@@ -34,6 +34,8 @@ commands counts, at the speed the host ran during the measurement.
    with an error; a code's boundary is the highest rate clean in every seed. The twin and
    the simulation agree when their boundaries are at most one grid step apart
    (``--only-boundaries``).
+6. The byte bridge both ways at once (``--only-duplex``): A sends to B while B sends to
+   A, one host thread per board, with the host link at 500 000 and 1 000 000 baud.
 """
 
 from __future__ import annotations
@@ -92,6 +94,53 @@ def bench_bridge(host_baud: int, bit_rate: int, nbytes: int) -> tuple[float, flo
         raise SystemExit(f"bridge at {bit_rate} bit/s: {len(got)} of {nbytes} bytes, damaged")
     goodput = nbytes / (t1 - t0)
     return real, goodput, goodput / (real / 10)
+
+
+def bench_duplex(host_baud: int, bit_rate: int, nbytes: int) -> tuple[float, float, float]:
+    """Both directions at once: A sends nbytes to B while B sends nbytes to A (one thread each).
+
+    Returns the real wire rate and each direction's goodput as a fraction of bit_rate / 10,
+    over the simulated time from the start until both have all their bytes."""
+    import threading
+
+    rng = np.random.default_rng(8)
+    data = [rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes() for _ in range(2)]
+    got: list[bytes] = [b"", b""]
+    errors: list[BaseException] = []
+    with Twin(host_baud=host_baud) as twin:
+        a, b = boards_on(twin)
+        try:
+            real = a.bridge_start(bit_rate)
+            b.bridge_start(bit_rate)
+            t0 = twin.sim_time()
+            wait = nbytes * 20 / bit_rate + 5
+
+            def run(i: int, me: Board) -> None:
+                try:
+                    me.bridge_send(data[i], timeout=wait)
+                    got[i] = me.bridge_recv(nbytes, timeout=wait)  # board i gets the other one's
+                except BaseException as exc:  # reported below, in the main thread
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=run, args=(i, me)) for i, me in enumerate((a, b))]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            t1 = twin.sim_time()
+            a.bridge_stop()
+            b.bridge_stop()
+        finally:
+            a.close()
+            b.close()
+    if errors:
+        raise SystemExit(f"duplex bridge at {bit_rate} bit/s: {errors[0]!r}")
+    if got[1] != data[0] or got[0] != data[1]:
+        raise SystemExit(f"duplex bridge at {bit_rate} bit/s, host link {host_baud}: A got "
+                         f"{len(got[0])} of B's {nbytes} bytes (first difference at byte {next((k for k, (x, y) in enumerate(zip(got[0], data[1])) if x != y), None)}), "
+                         f"B got {len(got[1])} of A's (first difference at byte {next((k for k, (x, y) in enumerate(zip(got[1], data[0])) if x != y), None)})")
+    goodput = nbytes / (t1 - t0)
+    return real, goodput / (real / 10), goodput / (real / 10)
 
 
 def bench_ping(host_baud: int, count: int = 100) -> tuple[float, float]:
@@ -245,6 +294,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=8, help="noise seeds for the board's receiver")
     parser.add_argument("--only-receiver", action="store_true", help="run section 4 alone")
     parser.add_argument("--only-boundaries", action="store_true", help="run section 5 alone")
+    parser.add_argument("--only-duplex", action="store_true",
+                        help="the bridge both ways at once, host links 500 000 and 1 000 000 baud")
     parser.add_argument("--kinds", default="sim,twin", help="section 5's back-ends (sim, twin)")
     parser.add_argument("--bits", type=int, default=PHY_BITS, help="section 5: bits per rate and seed")
     args = parser.parse_args()
@@ -253,6 +304,14 @@ def main() -> None:
         raise SystemExit(f"bench_twin needs {', '.join(missing)}")
     nbytes = 1024 if args.quick else BRIDGE_BYTES
     wall = time.perf_counter()
+    if args.only_duplex:
+        print(f"6. byte bridge both ways at once, {nbytes} bytes each way (simulated time)")
+        for host_baud in (500_000, 1_000_000):
+            real, fa, fb = bench_duplex(host_baud, 19_200, nbytes)
+            print(f"   host link {host_baud:>9} baud, wire {real:.0f} bit/s: each direction "
+                  f"{fa:.1%} of bit_rate/10")
+        print(f"(wall time {time.perf_counter() - wall:.0f} s)")
+        return
     if args.only_boundaries:
         boundaries_section(args)
         print(f"(wall time {time.perf_counter() - wall:.0f} s)")
