@@ -251,3 +251,15 @@ def test_fuzz_received_parser_raises_only_parse_error(data, nbits):
     except ParseError:
         return
     assert r.bits().size == nbits and r.decoded <= nbits
+
+
+def test_scope_round_trips_and_a_short_payload_is_named():
+    from labkit.errors import ParseError as _PE
+
+    cmd = P.Scope(2, 16_000, 256, 100, 500)
+    assert P.Scope.parse(cmd.pack()) == cmd
+    # PROTOCOL.md 4.5's example frame
+    assert P.Frame(P.SCOPE, 9, cmd.pack()).pack().hex(" ") == "a5 09 09 09 00 02 80 3e 00 01 64 00 f4 01 9a a2"
+    with pytest.raises(_PE, match="SCOPE.length"):
+        P.Scope.parse(cmd.pack()[:-1])
+    assert P.FIELD_NAMES[P.SCOPE][1] == "delay_cycles"
