@@ -151,6 +151,7 @@ BRIDGE_MAX_CHUNK = 64
 BRIDGE_RECV_CHUNK = 32
 BRIDGE_FLUSH_S = 0.002
 PING_MAX = 64
+UART_RING = 128  # the firmware's receive ring: holds UART_RING - 1 bytes while it is busy
 
 #: The ADC's reference (AVcc, the USB supply) and resolution as the firmware reports it.
 ADC_VREF = 5.0

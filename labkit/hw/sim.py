@@ -248,8 +248,8 @@ class SimBoard:
                 continue
             if arrive < self.busy_until:
                 # The firmware is busy (transmitting, sampling, booting): the byte waits
-                # in the 64-byte receive ring, or is lost when the ring is full.
-                if self.backlog >= 63:
+                # in the 128-byte receive ring, or is lost when the ring is full.
+                if self.backlog >= P.UART_RING - 1:
                     continue
                 self.backlog += 1
                 t = self.busy_until

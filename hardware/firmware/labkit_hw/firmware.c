@@ -197,9 +197,12 @@ INLINE uint8_t wire_read(void) { return PINB & (1 << PINB0); }
 /* ---------------------------------------------------------------------- */
 
 /* Bytes from the host arrive in an interrupt and wait in a ring buffer until
- * the main loop reads them; 64 bytes are plenty because the host waits for
- * each reply before it sends the next command (stop-and-wait). */
-#define UART_RING 64U
+ * the main loop reads them. The host waits for each reply before it sends the
+ * next command (stop-and-wait), but in bridge mode the main loop may be busy
+ * sending received bytes (BRIDGE_RECV) while a BRIDGE_DATA frame of up to 71
+ * bytes arrives: with 64 bytes, a host link at 1 000 000 baud lost some of them
+ * (the frame then timed out), so the ring holds 127. */
+#define UART_RING 128U /* a whole BRIDGE_DATA frame (71 bytes) fits while the main loop is busy */
 static volatile uint8_t uart_ring[UART_RING];
 static volatile uint8_t uart_head, uart_tail;
 
