@@ -614,3 +614,31 @@ def test_scope_eye_is_open_slowly_and_nearly_shut_at_50k(boards):
         assert e.bit_period * rate == pytest.approx(0.99, abs=0.002)  # the clocks 1 % apart
         openings.append(e.opening())
     assert openings[0] > 4.0 and openings[1] < 1.5, openings
+
+
+def test_scope_helpers_refuse_what_they_cannot_use():
+    from labkit.hw.scope import Trace, equivalent_time, fit_tau
+
+    flat = Trace(np.arange(50) * 1e-6, np.full(50, 4.9))
+    with pytest.raises(LabkitValueError, match="no rising step"):
+        fit_tau(flat)
+    with pytest.raises(LabkitValueError, match="too few"):
+        fit_tau(Trace(np.arange(5) * 1e-6, np.zeros(5)))
+    tx, rx = open_pair_sim()
+    try:
+        with pytest.raises(LabkitValueError, match="shifts=0"):
+            equivalent_time(tx, rx, [1, 0], 1000, delay_cycles=64, period_cycles=256, count=4,
+                            shifts=0)
+        with pytest.raises(LabkitValueError, match="past SCOPE's 65535"):
+            equivalent_time(tx, rx, [1, 0], 1000, delay_cycles=65_500, period_cycles=256,
+                            count=4, shifts=4)
+        with pytest.raises(LabkitValueError, match="trigger='now'"):
+            rx.scope_arm(1000, 256, 4, trigger="now")
+    finally:
+        tx.close()
+        rx.close()
+
+
+def open_pair_sim():
+    name = f"scopeargs{os.getpid()}x{next(_names)}"
+    return Board.open(sim_url(name, 0)), Board.open(sim_url(name, 1))
