@@ -21,12 +21,21 @@ commands counts, at the speed the host ran during the measurement.
 3. The PHY mode (TRANSMIT + SAMPLE): the highest bit rate at which 10 kB
    (81 920 random bits, in frames of up to 2032 bits) arrive with zero bit
    errors, per line code, on the twin and on the Python simulated pair, both
-   with the standard wire (tau = 22 us, 15 mV noise, clocks +300/-200 ppm).
+   with the standard wire (tau = 22 us, 15 mV noise, clocks +0.5 % / -0.5 %).
 4. The board's own receiver (RECEIVE: input capture on D8, decoded by the
-   firmware), twin only, clocks +0.5 % and -0.5 %: per line code and rate, bit errors in 10 kB (frames of
+   firmware), twin only, on the default wire (clocks +0.5 % and -0.5 %): per line code and rate, bit errors in 10 kB (frames of
    500 bits, the board holds about 1000 edges) for each of --seeds noise seeds
    (one twin per seed), and the highest rate clean in every seed. ``--quick``:
    2 kB per seed.
+5. Where each line code stops being clean, on the twin and on the Python simulated pair,
+   for both receivers (the host's sampling one, as the selftest runs it, and the board's
+   RECEIVE), on the default wire (clocks +0.5 % / -0.5 %): for each of --seeds seeds, the
+   selftest's grid from 20 000 bit/s up, --bits random bits per rate, until the first rate
+   with an error; a code's boundary is the highest rate clean in every seed. The twin and
+   the simulation agree when their boundaries are at most one grid step apart
+   (``--only-boundaries``).
+6. The byte bridge both ways at once (``--only-duplex``): A sends to B while B sends to
+   A, one host thread per board, with the host link at 500 000 and 1 000 000 baud.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ import numpy as np  # noqa: E402
 import labkit.hw  # noqa: E402,F401
 from labkit.hw import Board  # noqa: E402
 from labkit.hw.lab import bit_error_test, board_bit_error_test, open_pair  # noqa: E402
+from labkit.hw.selftest import DEFAULT_RATES  # noqa: E402
 from labkit.hw.twin import Twin, missing_tools  # noqa: E402
 
 BRIDGE_BYTES = 4096
@@ -84,6 +94,53 @@ def bench_bridge(host_baud: int, bit_rate: int, nbytes: int) -> tuple[float, flo
         raise SystemExit(f"bridge at {bit_rate} bit/s: {len(got)} of {nbytes} bytes, damaged")
     goodput = nbytes / (t1 - t0)
     return real, goodput, goodput / (real / 10)
+
+
+def bench_duplex(host_baud: int, bit_rate: int, nbytes: int) -> tuple[float, float, float]:
+    """Both directions at once: A sends nbytes to B while B sends nbytes to A (one thread each).
+
+    Returns the real wire rate and each direction's goodput as a fraction of bit_rate / 10,
+    over the simulated time from the start until both have all their bytes."""
+    import threading
+
+    rng = np.random.default_rng(8)
+    data = [rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes() for _ in range(2)]
+    got: list[bytes] = [b"", b""]
+    errors: list[BaseException] = []
+    with Twin(host_baud=host_baud) as twin:
+        a, b = boards_on(twin)
+        try:
+            real = a.bridge_start(bit_rate)
+            b.bridge_start(bit_rate)
+            t0 = twin.sim_time()
+            wait = nbytes * 20 / bit_rate + 5
+
+            def run(i: int, me: Board) -> None:
+                try:
+                    me.bridge_send(data[i], timeout=wait)
+                    got[i] = me.bridge_recv(nbytes, timeout=wait)  # board i gets the other one's
+                except BaseException as exc:  # reported below, in the main thread
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=run, args=(i, me)) for i, me in enumerate((a, b))]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            t1 = twin.sim_time()
+            a.bridge_stop()
+            b.bridge_stop()
+        finally:
+            a.close()
+            b.close()
+    if errors:
+        raise SystemExit(f"duplex bridge at {bit_rate} bit/s: {errors[0]!r}")
+    if got[1] != data[0] or got[0] != data[1]:
+        raise SystemExit(f"duplex bridge at {bit_rate} bit/s, host link {host_baud}: A got "
+                         f"{len(got[0])} of B's {nbytes} bytes (first difference at byte {next((k for k, (x, y) in enumerate(zip(got[0], data[1])) if x != y), None)}), "
+                         f"B got {len(got[1])} of A's (first difference at byte {next((k for k, (x, y) in enumerate(zip(got[1], data[0])) if x != y), None)})")
+    goodput = nbytes / (t1 - t0)
+    return real, goodput / (real / 10), goodput / (real / 10)
 
 
 def bench_ping(host_baud: int, count: int = 100) -> tuple[float, float]:
@@ -141,7 +198,7 @@ def bench_receiver(seeds: int, nbits: int) -> dict[tuple[str, int], list[int]]:
     """Bit errors per (code, rate), one entry per seed, with the board's own receiver."""
     out: dict[tuple[str, int], list[int]] = {}
     for seed in range(1, seeds + 1):
-        wire = {"seed": seed, "ppm0": 5000, "ppm1": -5000}  # +-0.5 %: ceramic resonators
+        wire = {"seed": seed}  # the default wire: clocks +-0.5 %, the ceramic resonators' spread
         tx, rx = open_pair("twin", "twin", pair=f"bench-rx-{seed}", wire=wire)
         rng = np.random.default_rng(seed)
         try:
@@ -157,17 +214,108 @@ def bench_receiver(seeds: int, nbits: int) -> dict[tuple[str, int], list[int]]:
     return out
 
 
+BOUNDARY_RATES = tuple(r for r in DEFAULT_RATES if r >= 20_000)
+CODES = ("nrz-l", "nrz-i", "manchester")
+
+
+def first_errors(tx: Board, rx: Board, receiver: str, code: str, nbits: int,
+                 rng: np.random.Generator) -> dict[int, int]:
+    """Bit errors per grid rate, up the grid until the first rate with an error."""
+    out = {}
+    for rate in BOUNDARY_RATES:
+        if receiver == "board":
+            frame = RX_FRAME
+            test = board_bit_error_test
+        else:
+            spb = max(2, min(10, 200_000 // rate))  # as bit_error_test chooses
+            frame = min(2032, 8192 // spb - 18)
+            test = bit_error_test
+        errors, sent = 0, 0
+        while sent < nbits and not errors:
+            n = min(frame, nbits - sent)
+            errors += test(tx, rx, rate, code, rng, payload_bits=n).errors
+            sent += n
+        out[rate] = errors
+        if errors:
+            break
+    return out
+
+
+def bench_boundaries(kinds: tuple[str, ...], seeds: int, nbits: int) -> dict:
+    """{(kind, receiver, code): [errors per rate for each seed]} on the default wire."""
+    out: dict = {}
+    for kind in kinds:
+        for seed in range(1, seeds + 1):
+            tx, rx = open_pair(kind, kind, pair=f"bound-{kind}-{seed}", wire={"seed": seed})
+            try:
+                for receiver in ("sample", "board"):
+                    for code in CODES:
+                        rng = np.random.default_rng(1000 + seed)
+                        got = first_errors(tx, rx, receiver, code, nbits, rng)
+                        out.setdefault((kind, receiver, code), []).append(got)
+                        print(f"   {kind:>4} seed {seed} {receiver:>6} {code:>10}: {got}",
+                              flush=True)
+            finally:
+                tx.close()
+                rx.close()
+    return out
+
+
+def boundary(per_seed: list[dict[int, int]]) -> int | None:
+    """The highest grid rate below every seed's first error."""
+    clean = None
+    for rate in BOUNDARY_RATES:
+        if any(rate not in d or d[rate] for d in per_seed):
+            break
+        clean = rate
+    return clean
+
+
+def boundaries_section(args: argparse.Namespace) -> None:
+    nbits = args.bits
+    print(f"5. where each code stops being clean: {nbits} bits per rate and seed, "
+          f"{args.seeds} seeds, default wire")
+    kinds = tuple(args.kinds.split(","))
+    res = bench_boundaries(kinds, args.seeds, nbits)
+    grid = list(BOUNDARY_RATES)
+    for receiver in ("sample", "board"):
+        for code in CODES:
+            b = {k: boundary(res[(k, receiver, code)]) for k in kinds}
+            cells = ", ".join(f"{k} clean to {v}" for k, v in b.items())
+            if len(kinds) == 2:
+                idx = [grid.index(v) if v is not None else -1 for v in b.values()]
+                cells += f" ({abs(idx[0] - idx[1])} grid step(s) apart)"
+            print(f"   {receiver:>6} {code:>10}: {cells}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 KiB through the bridge, 2 kB per seed")
     parser.add_argument("--seeds", type=int, default=8, help="noise seeds for the board's receiver")
     parser.add_argument("--only-receiver", action="store_true", help="run section 4 alone")
+    parser.add_argument("--only-boundaries", action="store_true", help="run section 5 alone")
+    parser.add_argument("--only-duplex", action="store_true",
+                        help="the bridge both ways at once, host links 500 000 and 1 000 000 baud")
+    parser.add_argument("--kinds", default="sim,twin", help="section 5's back-ends (sim, twin)")
+    parser.add_argument("--bits", type=int, default=PHY_BITS, help="section 5: bits per rate and seed")
     args = parser.parse_args()
     missing = missing_tools()
     if missing:
         raise SystemExit(f"bench_twin needs {', '.join(missing)}")
     nbytes = 1024 if args.quick else BRIDGE_BYTES
     wall = time.perf_counter()
+    if args.only_duplex:
+        print(f"6. byte bridge both ways at once, {nbytes} bytes each way (simulated time)")
+        for host_baud in (500_000, 1_000_000):
+            real, fa, fb = bench_duplex(host_baud, 19_200, nbytes)
+            print(f"   host link {host_baud:>9} baud, wire {real:.0f} bit/s: each direction "
+                  f"{fa:.1%} of bit_rate/10")
+        print(f"(wall time {time.perf_counter() - wall:.0f} s)")
+        return
+    if args.only_boundaries:
+        boundaries_section(args)
+        print(f"(wall time {time.perf_counter() - wall:.0f} s)")
+        return
     if args.only_receiver:
         receiver_section(args)
         print(f"(wall time {time.perf_counter() - wall:.0f} s)")
@@ -188,6 +336,7 @@ def main() -> None:
         cells = ", ".join(f"{c} {b} (errors at {f})" for c, (b, f) in res.items())
         print(f"   {kind}: {cells}")
     receiver_section(args)
+    boundaries_section(args)
     print(f"(wall time {time.perf_counter() - wall:.0f} s)")
 
 

@@ -34,8 +34,7 @@ from labkit.hw.twin import APT_PACKAGES, missing_tools, twin_url
 from labkit.link import EthernetFrame
 from labkit.link.framing import StreamDecoder
 from labkit.link.framing import frame as cobs_frame
-from labkit.phy import decode as phy_decode
-from labkit.phy import levels_from_bits
+from labkit.phy import levels_from_bits, receive
 
 MISSING = missing_tools()
 REASON = f"the twin needs {', '.join(MISSING)} (apt-get install --no-install-recommends " \
@@ -147,17 +146,26 @@ def test_transmitted_waveform_is_the_line_code(backend, code):
     assert done == P.TxDone(64, 8000) and done.bit_rate == 1000
     s = rx.fetch()
     assert s.rate == 8000 and s.count == 65 * spb
-    got = s.values[: bits.size * spb]
-    want = levels_from_bits(bits, code, spb)  # NRZ-I: labkit.phy starts low, like idle here
-    # The boards' clocks differ by 500 ppm and the receiver samples up to one tick after
-    # an edge, so a sample right at an edge may read either level; no other may differ.
+    # The receiver's clock runs ppm1 (-0.5 %) slow and the sender's ppm0 (+0.5 %) fast, so the
+    # receiver's sample k falls at the sender's sample k * ratio: the frame is 1 % shorter in
+    # the receiver's samples.
+    from labkit.hw.sim import WireModel
+
+    m = WireModel()
+    ratio = (1 + m.ppm0 * 1e-6) / (1 + m.ppm1 * 1e-6)
+    n = int(bits.size * spb / ratio)
+    got = s.values[:n]
+    sent = levels_from_bits(bits, code, spb)  # NRZ-I: labkit.phy starts low, like idle here
+    want = sent[np.minimum((np.arange(n) * ratio).astype(int), sent.size - 1)]
+    # The receiver samples up to one tick after an edge, so a sample right at an edge may
+    # read either level; no other may differ.
     edge = np.zeros(want.size, dtype=bool)
     edge[1:] |= want[1:] != want[:-1]
     edge[:-1] |= want[:-1] != want[1:]
     edge[-1] |= want[-1] != idle
     wrong = np.flatnonzero(got != want)
     assert np.all(edge[wrong]), f"samples {wrong[~edge[wrong]]} differ away from any edge"
-    assert np.array_equal(phy_decode(s.volts[: bits.size * spb], code, spb), bits)
+    assert np.array_equal(receive(s.volts, code, spb).bits[: bits.size], bits)
     assert np.all(s.values[-spb // 2 :] == idle)  # back to idle after the frame
 
 
@@ -540,3 +548,97 @@ def test_bit_error_test_refuses_a_bit_rate_that_is_not_one(backend):
     for bad in (0, -5, 0.5, "fast", True):
         with pytest.raises(LabkitValueError, match="bit_rate="):
             bit_error_test(tx, rx, bad, "nrz-l", np.random.default_rng(0))
+
+
+# ---------------------------------------------------------------- SCOPE (equivalent time)
+
+
+def test_scope_refusals_name_the_field(boards):
+    _, rx = boards
+    for cmd, field in [
+        (P.Scope(0, 1000, 256, 10, 100), "trigger"),
+        (P.Scope(4, 1000, 256, 10, 100), "trigger"),
+        (P.Scope(2, 63, 256, 10, 100), "delay_cycles"),
+        (P.Scope(2, 1000, 255, 10, 100), "period_cycles"),
+        (P.Scope(2, 1000, 256, 0, 100), "count"),
+        (P.Scope(2, 1000, 256, 1025, 100), "count"),
+        (P.Scope(2, 1000, 256, 10, 0), "timeout_ms"),
+    ]:
+        with pytest.raises(BoardError) as info:
+            rx.request(P.SCOPE, cmd.pack())
+        assert info.value.code == P.E_RANGE and field in str(info.value), (field, info.value)
+    with pytest.raises(BoardError) as info:
+        rx.request(P.SCOPE, bytes(8))
+    assert info.value.code == P.E_PAYLOAD
+
+
+def test_scope_times_out_on_a_quiet_wire(boards):
+    _, rx = boards
+    t0 = rx.clock()
+    rx.scope_arm(1000, 256, 10, trigger="rising", timeout_ms=20)
+    with pytest.raises(LinkSilentError, match="trigger timeout"):
+        rx.scope_fetch()
+    assert 0.02 <= rx.clock() - t0 < 0.05
+
+
+@pytest.mark.parametrize("rc_us", [22, 50])
+def test_scope_step_response_measures_the_wires_tau(backend, rc_us):
+    """SCOPE in equivalent time: 1 µs steps on a step that one ADC conversion (13 µs) would
+    blur; the fitted time constant is the wire's (22 µs is the wiring diagram's, 50 µs another),
+    as the receiver's clock (0.5 % slow) measures it, within the 8-bit ADC's rounding."""
+    from labkit.hw.scope import fit_tau, step_response
+    from labkit.hw.sim import WireModel
+
+    tx, rx = backend(rc_us=rc_us) if rc_us != 22 else backend()
+    trace = step_response(tx, rx, after_us=10 * rc_us)
+    assert trace.step == pytest.approx(1e-6, rel=1e-6)
+    tau, start = fit_tau(trace)
+    assert tau == pytest.approx(rc_us * 1e-6 * (1 + WireModel().ppm1 * 1e-6), rel=0.03)
+    assert 0.45e-3 < start < 0.5e-3  # 500 µs low, less the falling edge's crossing delay
+    assert trace.volts[0] < 0.2 and trace.volts[-1] > 4.6
+
+
+def test_scope_eye_is_open_slowly_and_nearly_shut_at_50k(boards):
+    """An eye diagram from the board's own ADC samples, in equivalent time."""
+    from labkit.hw.scope import equivalent_time, eye
+
+    tx, rx = boards
+    rng = np.random.default_rng(4)
+    bits = np.concatenate([PREAMBLE, rng.integers(0, 2, 200)]).astype(np.uint8)
+    openings = []
+    for rate in (10_000, 50_000):
+        count = min(1024, int(bits.size / rate * 16e6 / 256) + 2)
+        trace = equivalent_time(tx, rx, bits, rate, "nrz-l", delay_cycles=64, period_cycles=256,
+                                count=count, shifts=8)
+        e = eye(trace, rate)
+        assert e.bit_period * rate == pytest.approx(0.99, abs=0.002)  # the clocks 1 % apart
+        openings.append(e.opening())
+    assert openings[0] > 4.0 and openings[1] < 1.5, openings
+
+
+def test_scope_helpers_refuse_what_they_cannot_use():
+    from labkit.hw.scope import Trace, equivalent_time, fit_tau
+
+    flat = Trace(np.arange(50) * 1e-6, np.full(50, 4.9))
+    with pytest.raises(LabkitValueError, match="no rising step"):
+        fit_tau(flat)
+    with pytest.raises(LabkitValueError, match="too few"):
+        fit_tau(Trace(np.arange(5) * 1e-6, np.zeros(5)))
+    tx, rx = open_pair_sim()
+    try:
+        with pytest.raises(LabkitValueError, match="shifts=0"):
+            equivalent_time(tx, rx, [1, 0], 1000, delay_cycles=64, period_cycles=256, count=4,
+                            shifts=0)
+        with pytest.raises(LabkitValueError, match="past SCOPE's 65535"):
+            equivalent_time(tx, rx, [1, 0], 1000, delay_cycles=65_500, period_cycles=256,
+                            count=4, shifts=4)
+        with pytest.raises(LabkitValueError, match="trigger='now'"):
+            rx.scope_arm(1000, 256, 4, trigger="now")
+    finally:
+        tx.close()
+        rx.close()
+
+
+def open_pair_sim():
+    name = f"scopeargs{os.getpid()}x{next(_names)}"
+    return Board.open(sim_url(name, 0)), Board.open(sim_url(name, 1))

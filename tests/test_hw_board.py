@@ -59,7 +59,7 @@ def test_open_waits_for_the_banner_after_auto_reset(boards):
     assert tx.banner == P.banner()
     assert tx._seq == 0  # the start-up banner came by itself: no HELLO was needed
     assert tx.clock() >= 1.0  # the bootloader's second passed (virtually)
-    assert "labkit-hw firmware 1.0.0, protocol 1.0" in repr(tx)
+    assert "labkit-hw firmware 1.1.0, protocol 1.1" in repr(tx)
 
 
 def test_board_without_auto_reset_is_asked_with_hello():

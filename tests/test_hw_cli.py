@@ -51,10 +51,15 @@ def test_selftest_errors_rise_past_the_documented_rates(report):
 
 
 def test_selftest_errors_come_from_the_wire():
-    """On a wire without the RC filter, the same rates are error-free."""
+    """On a wire without the RC filter, a rate that fails on the standard wire is error-free.
+
+    40 000 bit/s Manchester: 5 samples a bit at the digital pin's 200 000 samples/s. (At
+    50 000, 4 samples a bit, the host's receiver itself loses the clock when the boards'
+    clocks differ by 1 %, whatever the wire.)
+    """
     tx, rx = open_pair(pair="fast-wire", wire={"rc_us": 0.1})
     try:
-        r = bit_error_test(tx, rx, 50_000, "manchester", np.random.default_rng(1))
+        r = bit_error_test(tx, rx, 40_000, "manchester", np.random.default_rng(1))
     finally:
         tx.close()
         rx.close()
@@ -248,7 +253,7 @@ def test_doctor_explains_each_failure(exc, words):
 
 def test_doctor_on_simulated_boards():
     findings = discovery.doctor(["labkit-sim://doc/0", "labkit-sim://doc2/0?firmware=text"])
-    assert findings[0].level == "ok" and "labkit-hw firmware 1.0.0" in findings[0].text
+    assert findings[0].level == "ok" and "labkit-hw firmware 1.1.0" in findings[0].text
     assert findings[1].level == "error" and "Hello from Blink" in findings[1].text
     text = discovery.format_findings(findings)
     assert text.splitlines()[0].startswith("[ok  ] labkit-sim://doc/0")
@@ -318,7 +323,7 @@ def test_cli_selftest_writes_a_report_the_project_can_keep(tmp_path, capsys):
     record = json.loads(path.read_text())
     assert record["format"] == "labkit-hw-selftest/1" and record["passed"] is True
     assert [(b["role"], b["firmware"], b["protocol"], b["f_cpu"]) for b in record["boards"]] == [
-        ("tx", "1.0.0", "1.0", 16_000_000), ("rx", "1.0.0", "1.0", 16_000_000)]
+        ("tx", "1.1.0", "1.1", 16_000_000), ("rx", "1.1.0", "1.1", 16_000_000)]
     grid = {(r["code"], r["bit_rate"]): r["errors"] for r in record["results"]}
     assert set(grid) == {("nrz-l", 1000), ("nrz-l", 50_000), ("manchester", 1000),
                          ("manchester", 50_000)}

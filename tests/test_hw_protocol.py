@@ -192,7 +192,7 @@ def test_firmware_constants_match_protocol_module():
         "PROTO_MAJOR": P.PROTO_MAJOR, "PROTO_MINOR": P.PROTO_MINOR, "HOST_BAUD": P.HOST_BAUD,
         "SYNC": P.SYNC, "MAX_CMD_PAYLOAD": P.MAX_CMD_PAYLOAD, "FRAME_TIMEOUT_MS": 100,
         "TX_MIN_RATE": P.TX_MIN_RATE, "TX_MAX_RATE": P.TX_MAX_RATE, "TX_MAX_BITS": P.TX_MAX_BITS,
-        "RX_MIN_RATE": P.RX_MIN_RATE,
+        "RX_MIN_RATE": P.RX_MIN_RATE, "RX_QUIET_UNITS": P.RX_QUIET_UNITS, "UART_RING": P.UART_RING,
         "SAMPLE_MIN_RATE": P.SAMPLE_MIN_RATE, "DIGITAL_MAX_RATE": P.DIGITAL_MAX_RATE,
         "ANALOG_MAX_RATE": P.ANALOG_MAX_RATE, "SAMPLE_BUF_BYTES": P.SAMPLE_BUF_BYTES,
         "MAX_TIMEOUT_MS": P.MAX_TIMEOUT_MS, "BRIDGE_MIN_RATE": P.BRIDGE_MIN_RATE,
@@ -201,7 +201,10 @@ def test_firmware_constants_match_protocol_module():
         "BRIDGE_FLUSH_MS": 2,
         "CMD_HELLO": P.HELLO, "CMD_PING": P.PING, "CMD_TRANSMIT": P.TRANSMIT,
         "CMD_SAMPLE": P.SAMPLE, "CMD_BRIDGE": P.BRIDGE, "CMD_BRIDGE_DATA": P.BRIDGE_DATA,
-        "CMD_BRIDGE_STOP": P.BRIDGE_STOP, "REP_BANNER": P.BANNER, "REP_PONG": P.PONG,
+        "CMD_BRIDGE_STOP": P.BRIDGE_STOP, "CMD_SCOPE": P.SCOPE,
+        "SCOPE_MIN_DELAY": P.SCOPE_MIN_DELAY, "SCOPE_MIN_PERIOD": P.SCOPE_MIN_PERIOD,
+        "FW_MAJOR": P.FIRMWARE_VERSION[0], "FW_MINOR": P.FIRMWARE_VERSION[1],
+        "FW_PATCH": P.FIRMWARE_VERSION[2], "REP_BANNER": P.BANNER, "REP_PONG": P.PONG,
         "REP_TX_DONE": P.TX_DONE, "REP_ARMED": P.ARMED, "REP_SAMPLES": P.SAMPLES,
         "REP_BRIDGE_ON": P.BRIDGE_ON, "REP_BRIDGE_ACK": P.BRIDGE_ACK,
         "REP_BRIDGE_RECV": P.BRIDGE_RECV, "REP_BRIDGE_STATS": P.BRIDGE_STATS,
@@ -248,3 +251,15 @@ def test_fuzz_received_parser_raises_only_parse_error(data, nbits):
     except ParseError:
         return
     assert r.bits().size == nbits and r.decoded <= nbits
+
+
+def test_scope_round_trips_and_a_short_payload_is_named():
+    from labkit.errors import ParseError as _PE
+
+    cmd = P.Scope(2, 16_000, 256, 100, 500)
+    assert P.Scope.parse(cmd.pack()) == cmd
+    # PROTOCOL.md 4.5's example frame
+    assert P.Frame(P.SCOPE, 9, cmd.pack()).pack().hex(" ") == "a5 09 09 09 00 02 80 3e 00 01 64 00 f4 01 9a a2"
+    with pytest.raises(_PE, match="SCOPE.length"):
+        P.Scope.parse(cmd.pack()[:-1])
+    assert P.FIELD_NAMES[P.SCOPE][1] == "delay_cycles"

@@ -213,7 +213,10 @@ def test_propagation_delay_moves_the_edges():
         finally:
             tx.close()
             rx.close()
-    assert edges[1] - edges[0] == pytest.approx(1000, abs=1)  # 50 ms at 20 000 samples/s
+    # 50 ms at 20 000 samples/s of the receiver's clock, which runs ppm1 (-0.5 %) slow
+    from labkit.hw.sim import WireModel
+
+    assert edges[1] - edges[0] == pytest.approx(1000 * (1 + WireModel().ppm1 * 1e-6), abs=1)
     for kind in ("sim", "twin"):
         assert arrives_within(kind, 0, 30), kind
         assert arrives_within(kind, 20_000, 200), kind
@@ -432,3 +435,57 @@ def test_receive_times_out_on_a_quiet_wire(twin):
     rx.receive_arm(20_000, 64, "nrz-l", idle=0, timeout_ms=5)
     with pytest.raises(LinkSilentError, match="trigger timeout"):
         rx.receive_fetch()
+
+
+# --------------------------------------------------------------------------- SCOPE
+
+
+def test_step_responses_agree(twin, sim):
+    """The same equivalent-time step on the firmware and on the simulation, 1 µs apart."""
+    from labkit.hw.scope import fit_tau, step_response
+
+    traces = [step_response(a, b) for a, b in (twin, sim)]
+    assert np.array_equal(traces[0].times, traces[1].times)
+    assert np.max(np.abs(traces[0].volts - traces[1].volts)) < 0.35  # noise, ADC steps, trigger
+    (tau_t, start_t), (tau_s, start_s) = (fit_tau(t) for t in traces)
+    assert tau_t == pytest.approx(tau_s, rel=0.02)
+    assert start_t == pytest.approx(start_s, abs=1e-6)
+
+
+def test_ber_against_clock_mismatch_and_noise_on_the_twin():
+    """BER sweeps on the twin: errors appear only where the clocks or the noise are too far off."""
+    from labkit.hw.scope import ber_sweep
+
+    # ±0.99 %: 2 % apart, and each board still within the twin's 1 % of the host link's rate
+    by_ppm = ber_sweep("twin", [{"ppm0": 0, "ppm1": 0}, {"ppm0": 9900, "ppm1": -9900}],
+                       10_000, "manchester", bits=1000, pair=f"ppm{os.getpid()}")
+    assert by_ppm[0] == 0 and by_ppm[1] > 50, by_ppm
+    by_noise = ber_sweep("twin", [{"noise_mv": 15}, {"noise_mv": 1500}], 10_000, "nrz-l",
+                         bits=1000, pair=f"noise{os.getpid()}")
+    assert by_noise[0] == 0 and by_noise[1] > 10, by_noise
+
+
+def test_twin_models_input_hysteresis_and_output_resistance():
+    """hyst_mv: D8 falls only below 2.5 V - hyst/2, so SCOPE's falling trigger comes later and
+    the next step sooner after it; rout_ohm: the sender's pin adds to the 10 kΩ, and tau grows."""
+    from labkit.hw.scope import fit_tau, step_response
+
+    fits = {}
+    for name, wire in (("plain", {}), ("hyst", {"hyst_mv": 1000}), ("rout", {"rout_ohm": 1000})):
+        tx, rx = open_pair("twin", "twin", pair=f"pin{name}{os.getpid()}", wire=wire)
+        try:
+            fits[name] = fit_tau(step_response(tx, rx))
+        finally:
+            tx.close()
+            rx.close()
+    tau, start = fits["plain"]
+    # the falling edge crosses 2.0 V instead of 2.5 V: tau * ln(2.425 / 1.95) later
+    later = 22e-6 * np.log((4.9 - 0.05) / (2.0 - 0.05)) - 22e-6 * np.log((4.9 - 0.05) / 2.45)
+    assert start - fits["hyst"][1] == pytest.approx(later * 0.995, abs=0.7e-6)
+    assert fits["hyst"][0] == pytest.approx(tau, rel=0.02)  # the wire itself is the same
+    assert fits["rout"][0] == pytest.approx(tau * 1.1, rel=0.02)  # 11 kΩ instead of 10
+
+
+def test_twin_refuses_a_hysteresis_past_the_datasheets_thresholds():
+    with pytest.raises(LabkitValueError, match="hyst_mv"):
+        TwinWire(hyst_mv=1200)

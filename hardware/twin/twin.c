@@ -3,7 +3,8 @@
  * by the lab's two wires, each reachable by the host through a pseudo-terminal.
  *
  *   twin build/labkit_hw.elf [--rc-us 22] [--noise-mv 15] [--seed 1]
- *                            [--ppm0 300] [--ppm1 -200] [--delay-us 0] [--control]
+ *                            [--ppm0 5000] [--ppm1 -5000] [--delay-us 0]
+ *                            [--hyst-mv 0] [--rout-ohm 0] [--control]
  *
  * prints "board0 /dev/pts/N" and "board1 /dev/pts/M" on stdout, then runs until
  * SIGTERM or SIGINT. The host opens those ptys like real boards (pyserial).
@@ -19,7 +20,13 @@
  * The wire: --rc-us is the RC time constant, --noise-mv the Gaussian noise (volts
  * RMS, in mV) that both the ADC and the digital input D8 see (a fresh value every
  * 0.5 us), --delay-us a propagation delay from the sender's pin to the wire,
- * --ppm0/--ppm1 each board's clock error in parts per million, --seed the noise.
+ * --ppm0/--ppm1 each board's clock error in parts per million (default +-0.5 %, the
+ * spread of the Uno's ceramic resonators), --seed the noise. --hyst-mv is the
+ * hysteresis of the receiver's input (a Schmitt trigger, as on the ATmega's pins): D8
+ * goes high above 2.5 V + hyst/2 and low below 2.5 V - hyst/2; the datasheet's VIL =
+ * 0.3 VCC and VIH = 0.6 VCC bound those thresholds to 1.5 V and 3.0 V, so hyst is at
+ * most 1000 mV here. --rout-ohm is the sender's output resistance, in series with the
+ * wire's 10 kOhm (an ATmega pin: about 25 Ohm); it lengthens tau by rout / 10 kOhm.
  *
  * With --control the twin also reads commands, one a line, on stdin:
  *   reset N   pulse board N's reset line (what DTR does on a real Uno when the
@@ -122,7 +129,14 @@ typedef struct wire {
 
 static board_t boards[2];
 static wire_t wires[2];        /* wire i: driven by board i, read by board 1 - i */
-static double tau = 22e-6, noise_v = 0.015, delay_s = 0;
+static double tau = 22e-6, noise_v = 0.015, delay_s = 0, hyst_v = 0, rout = 0;
+#define WIRE_R 10000.0         /* the wire's series resistor (tau = R C) */
+
+/* Where D8 switches: up above the rising threshold, down below the falling one. */
+static double threshold_for(int to_high)
+{
+    return to_high ? THRESHOLD + hyst_v / 2 : THRESHOLD - hyst_v / 2;
+}
 static uint64_t rng_state = 1;
 static uint8_t boot_image[32768]; /* --bootloader: its bytes at their flash addresses */
 static uint8_t boot_used[32768];  /* which of them the file gave */
@@ -240,7 +254,7 @@ static void wire_drive(wire_t *w, double t, int level)
         w->cross_at = INFINITY; /* already on that side of the threshold */
         return;
     }
-    double dt = tau > 0 ? tau * log((w->v0 - target) / (THRESHOLD - target)) : 0;
+    double dt = tau > 0 ? tau * log((w->v0 - target) / (threshold_for(want) - target)) : 0;
     w->cross_at = t + (dt > 0 ? dt : 0);
     w->cross_level = want;
 }
@@ -279,10 +293,11 @@ static void wire_update(wire_t *w, board_t *reader, double t)
         if (t >= w->next_noise) {
             w->next_noise = t + NOISE_STEP_S;
             double v = wire_volts(w, t);
-            if (fabs(v - THRESHOLD) < 8 * noise_v)
-                level = v + noise_v * gauss() > THRESHOLD;
+            double thr = threshold_for(!w->digital); /* what it takes to change */
+            if (fabs(v - thr) < 8 * noise_v)
+                level = v + noise_v * gauss() > thr ? 1 : 0;
             else
-                level = v > THRESHOLD;
+                level = v > thr ? 1 : 0;
             w->cross_at = INFINITY;
         }
     } else if (w->cross_at <= t) {
@@ -541,7 +556,8 @@ static void pump(board_t *b)
 static void usage(void)
 {
     fprintf(stderr, "usage: twin FIRMWARE.elf [--rc-us 22] [--noise-mv 15] [--seed 1] "
-                    "[--ppm0 300] [--ppm1 -200] [--delay-us 0] [--control] "
+                    "[--ppm0 5000] [--ppm1 -5000] [--delay-us 0] [--hyst-mv 0] "
+                    "[--rout-ohm 0] [--control] "
                     "[--clock-file PATH] [--bootloader BOOT.hex]\n"
                     "       FIRMWARE may be \"none\" (a blank flash) with --bootloader\n");
 }
@@ -596,7 +612,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    double ppm[2] = {300, -200};
+    double ppm[2] = {5000, -5000}; /* +-0.5 %: the spread of the Uno's ceramic resonators */
     int use_control = 0;
     volatile double *clock_out = NULL;
     for (int i = 2; i < argc; i++) {
@@ -627,6 +643,10 @@ int main(int argc, char **argv)
         }
         else if (!strcmp(opt, "--delay-us"))
             delay_s = number(opt, val, 0, 1e6) * 1e-6;
+        else if (!strcmp(opt, "--hyst-mv"))
+            hyst_v = number(opt, val, 0, 1000) / 1000;
+        else if (!strcmp(opt, "--rout-ohm"))
+            rout = number(opt, val, 0, 1000);
         else if (!strcmp(opt, "--clock-file")) {
             int fd = open(val, O_RDWR | O_CREAT, 0600);
             void *p = MAP_FAILED;
@@ -646,6 +666,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    tau *= 1 + rout / WIRE_R; /* the sender's pin is in series with the wire's resistor */
     elf_firmware_t fw;
     memset(&fw, 0, sizeof fw);
     int blank = !strcmp(argv[1], "none");

@@ -250,6 +250,7 @@ class Board:
         self._seq = 0
         self._armed: tuple[int, P.Sample, P.Armed] | None = None
         self._receiving: tuple[int, P.Receive] | None = None
+        self._scoping: tuple[int, P.Scope] | None = None
         self.banner: P.Banner | None = None
         if connect:
             self.connect()
@@ -402,6 +403,7 @@ class Board:
     def _reset_error(self, waiting_for: str) -> BoardResetError:
         self._armed = None
         self._receiving = None
+        self._scoping = None
         self._bridge_rate = 0.0
         return BoardResetError(
             f"{self.name}: the board restarted while waiting for {waiting_for} (another "
@@ -726,6 +728,49 @@ class Board:
         """Capture samples and wait for them (:meth:`arm` then :meth:`fetch`)."""
         self.arm(rate, count, mode=mode, trigger=trigger, timeout_ms=timeout_ms)
         return self.fetch()
+
+    # ------------------------------------------------------------------ scope
+
+    def scope_arm(
+        self,
+        delay_cycles: int,
+        period_cycles: int,
+        count: int,
+        *,
+        trigger: str = "rising",
+        timeout_ms: int = 2000,
+    ) -> P.Scope:
+        """Start SCOPE (-> ARMED): ``count`` ADC samples of A0, ``delay_cycles`` CPU cycles after
+        the ``trigger`` edge on D8, then one every ``period_cycles``; collect with
+        :meth:`scope_fetch`. Equivalent-time captures: :mod:`labkit.hw.scope`."""
+        t = _choice(trigger, P.TRIGGERS, "trigger")
+        if t == 0:
+            raise LabkitValueError("trigger='now': SCOPE needs an edge to time its samples from")
+        d = _int_in(delay_cycles, P.SCOPE_MIN_DELAY, 65_535, "delay_cycles", " cycles")
+        p = _int_in(period_cycles, P.SCOPE_MIN_PERIOD, 65_535, "period_cycles", " cycles")
+        n = _int_in(count, 1, self.max_analog_samples, "count")
+        ms = _int_in(timeout_ms, 1, P.MAX_TIMEOUT_MS, "timeout_ms", " ms")
+        cmd = P.Scope(t, d, p, n, ms)
+        seq = self.send(P.SCOPE, cmd.pack())
+        f = self.wait_reply(seq, P.SCOPE, self.timeout)
+        self._parse(f, P.ARMED, P.Armed)
+        self._scoping = (seq, cmd)
+        return cmd
+
+    def scope_fetch(self) -> P.Samples:
+        """Wait for the samples of :meth:`scope_arm` (SAMPLES, analog)."""
+        if self._scoping is None:
+            raise LabkitValueError("scope_fetch(): no scope is armed; call scope_arm() first")
+        seq, cmd = self._scoping
+        self._scoping = None
+        wait = cmd.timeout_ms / 1000 + (cmd.delay_cycles + cmd.count * cmd.period_cycles) / self.f_cpu
+        f = self.wait_reply(seq, P.SCOPE, self.timeout + wait * 1.1)
+        samples = replace(self._parse(f, P.SAMPLES, P.Samples), f_cpu=self.f_cpu)
+        if samples.count != cmd.count or samples.mode != 1:
+            raise GarbledReplyError(
+                self.name, "SAMPLES.count", samples.count, f"asked for {cmd.count} analog samples"
+            )
+        return samples
 
     # ------------------------------------------------------------------ receive
 

@@ -31,7 +31,8 @@ from labkit.errors import LabkitValueError, ParseError
 # --------------------------------------------------------------------------- versions
 
 PROTO_MAJOR = 1
-PROTO_MINOR = 0
+PROTO_MINOR = 1  # 1.1: SCOPE
+FIRMWARE_VERSION = (1, 1, 0)
 FIRMWARE_NAME = b"labkit-hw"
 F_CPU = 16_000_000
 HOST_BAUD = 500_000
@@ -56,6 +57,7 @@ RECEIVE = 0x05
 BRIDGE = 0x06
 BRIDGE_DATA = 0x07
 BRIDGE_STOP = 0x08
+SCOPE = 0x09
 
 BANNER = 0x81
 PONG = 0x82
@@ -78,6 +80,7 @@ TYPE_NAMES = {
     BRIDGE: "BRIDGE",
     BRIDGE_DATA: "BRIDGE_DATA",
     BRIDGE_STOP: "BRIDGE_STOP",
+    SCOPE: "SCOPE",
     BANNER: "BANNER",
     PONG: "PONG",
     TX_DONE: "TX_DONE",
@@ -122,6 +125,7 @@ FIELD_NAMES = {
     TRANSMIT: ("code", "idle", "bit_rate", "nbits"),
     SAMPLE: ("mode", "trigger", "rate", "count", "timeout_ms"),
     RECEIVE: ("code", "idle", "bit_rate", "nbits", "timeout_ms"),
+    SCOPE: ("trigger", "delay_cycles", "period_cycles", "count", "timeout_ms"),
     BRIDGE: ("bit_rate",),
 }
 
@@ -132,7 +136,10 @@ MODES = ("digital", "analog")  # mode byte 0, 1
 TRIGGERS = ("now", "any", "rising", "falling")  # trigger byte 0..3
 
 TX_MIN_RATE, TX_MAX_RATE, TX_MAX_BITS = 10, 100_000, 2048
-RX_MIN_RATE = 1000  # RECEIVE: 16 units of a run must fit Timer1 at a prescaler of 64
+SCOPE_MIN_DELAY = 64  # SCOPE: cycles from the trigger edge to the first conversion
+SCOPE_MIN_PERIOD = 256  # SCOPE: cycles between conversions (a conversion is 13-14 us)
+RX_MIN_RATE = 1000  # RECEIVE: 64 units of a run must fit Timer1 at a prescaler of 64
+RX_QUIET_UNITS = 64  # RECEIVE stops after this many bit (Manchester: half-bit) times without an edge
 SAMPLE_MIN_RATE = 10
 DIGITAL_MAX_RATE, ANALOG_MAX_RATE = 200_000, 40_000
 SAMPLE_BUF_BYTES = 1024
@@ -144,6 +151,7 @@ BRIDGE_MAX_CHUNK = 64
 BRIDGE_RECV_CHUNK = 32
 BRIDGE_FLUSH_S = 0.002
 PING_MAX = 64
+UART_RING = 128  # the firmware's receive ring: holds UART_RING - 1 bytes while it is busy
 
 #: The ADC's reference (AVcc, the USB supply) and resolution as the firmware reports it.
 ADC_VREF = 5.0
@@ -347,7 +355,7 @@ class Banner:
 def banner() -> Banner:
     """The banner this version of the firmware sends."""
     return Banner(
-        PROTO_MAJOR, PROTO_MINOR, (1, 0, 0), F_CPU, TX_MAX_BITS, DIGITAL_MAX_COUNT,
+        PROTO_MAJOR, PROTO_MINOR, FIRMWARE_VERSION, F_CPU, TX_MAX_BITS, DIGITAL_MAX_COUNT,
         ANALOG_MAX_COUNT,
     )
 
@@ -521,11 +529,37 @@ class Receive:
 
 
 @dataclass(frozen=True, slots=True)
+class Scope:
+    """SCOPE: ``count`` ADC samples of A0, the first ``delay_cycles`` CPU cycles after an edge
+    on D8 and then one every ``period_cycles`` (equivalent-time sampling, PROTOCOL.md 4.5).
+
+    Answered by ARMED, then SAMPLES in analog mode (its ``tick_cycles`` is the period).
+    """
+
+    trigger: int
+    delay_cycles: int
+    period_cycles: int
+    count: int
+    timeout_ms: int
+
+    _S = struct.Struct("<BHHHH")
+
+    def pack(self) -> bytes:
+        return self._S.pack(self.trigger, self.delay_cycles, self.period_cycles, self.count,
+                            self.timeout_ms)
+
+    @classmethod
+    def parse(cls, payload: bytes) -> Scope:
+        _need(payload, cls._S.size, "SCOPE")
+        return cls(*cls._S.unpack(payload))
+
+
+@dataclass(frozen=True, slots=True)
 class Received:
     """RECEIVED: the bits the board's own receiver decoded (from the frame's first edge on).
 
     ``edges``: the edges it used; ``decoded``: how many bits came from edges (the rest
-    repeat the last level: the line went quiet for 16 bit or half-bit times, or the
+    repeat the last level: the line went quiet for 64 bit or half-bit times, or the
     board's 1024-byte edge buffer filled, about 1000 edges).
     """
 

@@ -56,8 +56,8 @@ class WireModel:
     v_high: float = 4.9  #: a driven-high output pin (volts)
     v_low: float = 0.05  #: a driven-low output pin (volts)
     threshold: float = 2.5  #: where the digital input switches (volts)
-    ppm0: float = 300.0  #: board 0's clock error, parts per million (+ is fast)
-    ppm1: float = -200.0  #: board 1's clock error
+    ppm0: float = 5000.0  #: board 0's clock error, parts per million (+ is fast; +0.5 %: a ceramic resonator)
+    ppm1: float = -5000.0  #: board 1's clock error (-0.5 %)
     seed: int = 0  #: seed of the noise generator
     delay_us: float = 0.0  #: propagation delay from the sender's pin to the receiver
 
@@ -131,7 +131,7 @@ class _Capture:
     """A SAMPLE or RECEIVE command in progress: resolved once the host looks at the board again."""
 
     seq: int
-    cmd: P.Sample | P.Receive
+    cmd: P.Sample | P.Receive | P.Scope
     tick_cycles: int
     start: float  # when Timer1 started
 
@@ -248,8 +248,8 @@ class SimBoard:
                 continue
             if arrive < self.busy_until:
                 # The firmware is busy (transmitting, sampling, booting): the byte waits
-                # in the 64-byte receive ring, or is lost when the ring is full.
-                if self.backlog >= 63:
+                # in the 128-byte receive ring, or is lost when the ring is full.
+                if self.backlog >= P.UART_RING - 1:
                     continue
                 self.backlog += 1
                 t = self.busy_until
@@ -305,7 +305,8 @@ class SimBoard:
     def _dispatch(self, f: P.Frame, t: float) -> None:
         seq, typ, pl = f.seq, f.type, f.payload
         n = len(pl)
-        if self.bridge is not None and typ in (P.TRANSMIT, P.SAMPLE, P.RECEIVE, P.BRIDGE):
+        if self.bridge is not None and typ in (P.TRANSMIT, P.SAMPLE, P.RECEIVE, P.SCOPE,
+                                               P.BRIDGE):
             self.busy_until = self._error(t, seq, P.E_BUSY, typ)
             return
         if typ == P.HELLO:
@@ -324,6 +325,8 @@ class SimBoard:
             self._sample(seq, pl, t)
         elif typ == P.RECEIVE:
             self._receive(seq, pl, t)
+        elif typ == P.SCOPE:
+            self._scope(seq, pl, t)
         elif typ == P.BRIDGE:
             self._bridge_start(seq, pl, t)
         elif typ == P.BRIDGE_DATA:
@@ -392,6 +395,9 @@ class SimBoard:
         assert cap is not None
         if isinstance(cap.cmd, P.Receive):
             self._finish_receive(cap, cap.cmd)
+            return
+        if isinstance(cap.cmd, P.Scope):
+            self._finish_scope(cap, cap.cmd)
             return
         cmd, model = cap.cmd, self.pair.model
         tick = self.seconds(cap.tick_cycles)
@@ -469,14 +475,14 @@ class SimBoard:
             self.busy_until = self._error(timeout, cap.seq, P.E_TRIGGER_TIMEOUT, P.RECEIVE)
             return
         counts_per_s = P.F_CPU * (1 + self.ppm * 1e-6) / pre
-        quiet_s = 16 * unit / counts_per_s
+        quiet_s = P.RX_QUIET_UNITS * unit / counts_per_s
         last_change = wire.times[-1]
         t_from = max(cap.start, edge[0] - 2e-6)
         t_to = max(last_change, t_from) + 12 * model.rc_us * 1e-6 + quiet_s + 4 * step
         times = t_from + step * np.arange(int(math.ceil((t_to - t_from) / step)))
         levels = np.concatenate([self._noisy_levels(times[i : i + 1024])
                                  for i in range(0, times.size, 1024)]) if times.size else times
-        flips = np.flatnonzero(np.diff(levels.astype(np.int8)) != 0) + 1
+        flips = _capture_loop(levels.astype(np.uint8))
         # the first edge away from idle, then every change: times in the board's counts
         first = next((int(i) for i in flips if levels[i] != cmd.idle), None)
         if first is None:
@@ -489,8 +495,8 @@ class SimBoard:
         last = 0
         end_s = t0
         for c in stamps:
-            if c - last > 16 * unit:
-                break  # the line was quiet for 16 units: the firmware stopped listening
+            if c - last > P.RX_QUIET_UNITS * unit:
+                break  # the line was quiet for 64 units: the firmware stopped listening
             d = (c - last) >> shift
             last += d << shift
             used += 1 if d < 255 else 3
@@ -502,6 +508,66 @@ class SimBoard:
         end = end_s + quiet_s
         reply = P.Received(cmd.code, edges, decoded, cmd.nbits, np.packbits(bits).tobytes())
         self.busy_until = self._emit(end, P.Frame(P.RECEIVED, cap.seq, reply.pack()))
+
+    # ------------------------------------------------------------------ scope
+
+    def _scope(self, seq: int, pl: bytes, t: float) -> None:
+        err = lambda code, fld=P.NO_FIELD: self._error(t, seq, code, P.SCOPE, fld)  # noqa: E731
+        if len(pl) != 9:
+            self.busy_until = err(P.E_PAYLOAD)
+            return
+        cmd = P.Scope.parse(pl)
+        if not 1 <= cmd.trigger <= 3:
+            self.busy_until = err(P.E_RANGE, 0)
+        elif cmd.delay_cycles < P.SCOPE_MIN_DELAY:
+            self.busy_until = err(P.E_RANGE, 1)
+        elif cmd.period_cycles < P.SCOPE_MIN_PERIOD:
+            self.busy_until = err(P.E_RANGE, 2)
+        elif not 1 <= cmd.count <= P.ANALOG_MAX_COUNT:
+            self.busy_until = err(P.E_RANGE, 3)
+        elif not 1 <= cmd.timeout_ms <= P.MAX_TIMEOUT_MS:
+            self.busy_until = err(P.E_RANGE, 4)
+        else:
+            sent = self._emit(t, P.Frame(P.ARMED, seq,
+                                         P.Armed(cmd.period_cycles, cmd.count).pack()))
+            self.capture = _Capture(seq, cmd, cmd.period_cycles, sent)
+            self.busy_until = math.inf  # until the trigger and the samples are resolved
+
+    def _crossing(self, after: float, rising: bool | None) -> float | None:
+        """When D8 next crosses its threshold after ``after`` (in the direction asked; None:
+        away from the level it reads then), without noise: the RC voltage on a fine grid."""
+        model, wire = self.pair.model, self.in_wire
+        if rising is None:
+            rising = not self._wire_volts(np.array([after]))[0] > model.threshold
+        tau = model.rc_us * 1e-6
+        while True:
+            edge = wire.next_edge(after, rising)
+            if edge is None:
+                return None
+            step = max(tau / 200, 1e-8)
+            times = edge[0] + step * np.arange(int(12 * tau / step) + 2)
+            v = self._wire_volts(times)
+            hit = np.flatnonzero(v > model.threshold if rising else v < model.threshold)
+            if hit.size:
+                return float(times[hit[0]])
+            after = edge[0]  # a pulse too short to cross: the next edge
+
+    def _finish_scope(self, cap: _Capture, cmd: P.Scope) -> None:
+        """firmware.c's SCOPE: A0 at exact delays after D8's trigger edge (plus the ADC's hold)."""
+        model = self.pair.model
+        timeout = cap.start + cmd.timeout_ms / 1000
+        te = self._crossing(cap.start, {1: None, 2: True, 3: False}[cmd.trigger])
+        if te is None or te > timeout:
+            self.busy_until = self._error(timeout, cap.seq, P.E_TRIGGER_TIMEOUT, P.SCOPE)
+            return
+        cycles = cmd.delay_cycles + cmd.period_cycles * np.arange(cmd.count)
+        times = te + cycles / (P.F_CPU * (1 + self.ppm * 1e-6)) + ADC_SAMPLE_DELAY_S
+        volts = self._wire_volts(times) + self.pair.rng.normal(0.0, model.noise_mv / 1000,
+                                                                times.size)
+        codes = np.clip(np.floor(volts * P.ADC_LEVELS / P.ADC_VREF), 0, 255).astype(np.uint8)
+        reply = P.Samples(1, cmd.trigger, cmd.period_cycles, cmd.count, codes.tobytes())
+        end = float(times[-1]) + 13e-6
+        self.busy_until = self._emit(end, P.Frame(P.SAMPLES, cap.seq, reply.pack()))
 
     # ------------------------------------------------------------------ bridge
 
@@ -671,6 +737,13 @@ class SimBoard:
 
     def _noisy_levels(self, t: np.ndarray) -> np.ndarray:
         """The digital input at times ``t``: RC voltage + fresh noise > threshold."""
+        model = self.pair.model
+        v = self._wire_volts(t)
+        v = v + self.pair.rng.normal(0.0, model.noise_mv / 1000, v.size)
+        return (v > model.threshold).astype(np.uint8)
+
+    def _wire_volts(self, t: np.ndarray) -> np.ndarray:
+        """The voltage of the wire this board reads, at times ``t`` (no noise)."""
         model, wire = self.pair.model, self.in_wire
         tau = model.rc_us * 1e-6
         if tau <= 0:
@@ -684,9 +757,7 @@ class SimBoard:
             dt = t[:, None] - te[None, :]
             rise = np.where(dt > 0, -np.expm1(-np.maximum(dt, 0) / tau), 0.0)
             x = wire.levels[i0] + rise @ steps
-        v = model.v_low + x * (model.v_high - model.v_low)
-        v = v + self.pair.rng.normal(0.0, model.noise_mv / 1000, v.size)
-        return (v > model.threshold).astype(np.uint8)
+        return model.v_low + x * (model.v_high - model.v_low)
 
     def _bridge_flush(self, b: _Bridge, until: float, flush_all: bool) -> None:
         """Send received bytes as the main loop does: 32 at a time, or 2 ms after the last.
@@ -730,6 +801,32 @@ class SimBoard:
 
 
 RX_NOISE_STEP_S = 0.5e-6  # the twin draws fresh noise on D8 this often near the threshold
+
+
+def _capture_loop(levels: np.ndarray) -> np.ndarray:
+    """The edges firmware.c's RECEIVE loop records from D8's levels on the 0.5 µs noise grid.
+
+    The loop reads the pin after each input capture and every few cycles (about
+    30 a round, 2 µs), so a noise pulse of one or two grid steps (1 µs or less) is
+    gone before it looks: the level it sees is the majority of 5 steps. Each edge it
+    records is dated by the input capture: the first crossing in that direction in
+    the 2 µs before (an earlier one was a pulse the loop saw go back, after which it
+    re-armed the capture). Returns the grid indices of those crossings.
+    """
+    if levels.size < 5:
+        return np.flatnonzero(np.diff(levels.astype(np.int8)) != 0) + 1
+    padded = np.concatenate([levels[:1], levels[:1], levels, levels[-1:], levels[-1:]])
+    seen = (np.convolve(padded.astype(np.int16), np.ones(5, np.int16), "valid") >= 3)
+    seen_flips = np.flatnonzero(np.diff(seen.astype(np.int8)) != 0) + 1
+    raw = np.diff(levels.astype(np.int8))
+    up, down = np.flatnonzero(raw > 0) + 1, np.flatnonzero(raw < 0) + 1
+    out = []
+    for j in seen_flips:
+        # earlier crossings were pulses the loop saw go back (it then re-arms the capture)
+        crossings = up if seen[j] else down
+        k = int(np.searchsorted(crossings, j - 4, side="left"))
+        out.append(int(crossings[k]) if k < crossings.size and crossings[k] <= j else int(j))
+    return np.array(out, dtype=np.int64)
 
 
 def _receive_timing(cmd: P.Receive) -> tuple[int, int, int]:

@@ -88,13 +88,21 @@ class TwinWire:
     rc_us: float = 22.0  #: RC time constant in microseconds
     noise_mv: float = 15.0  #: Gaussian noise on the wire, mV RMS (ADC and digital input)
     delay_us: float = 0.0  #: propagation delay from a sender's pin to the wire
-    ppm0: float = 300.0  #: board 0's clock error, parts per million
-    ppm1: float = -200.0  #: board 1's clock error
+    ppm0: float = 5000.0  #: board 0's clock error, parts per million (+0.5 %: a ceramic resonator)
+    ppm1: float = -5000.0  #: board 1's clock error (-0.5 %)
     seed: int = 1  #: seed of the noise
+    #: hysteresis of the receiver's digital input (D8), mV: it goes high above 2.5 V + hyst/2
+    #: and low below 2.5 V - hyst/2 (at most 1000: the datasheet's VIL = 0.3 VCC and
+    #: VIH = 0.6 VCC bound the thresholds to 1.5-3.0 V). Not modelled by the simulated pair.
+    hyst_mv: float = 0.0
+    #: the sender's output resistance, ohms, in series with the wire's 10 kΩ (about 25 for an
+    #: ATmega pin): tau grows by rout_ohm / 10 kΩ. Not modelled by the simulated pair.
+    rout_ohm: float = 0.0
 
     def __post_init__(self) -> None:
         limits = {"rc_us": (0, 1e6), "noise_mv": (0, 1e5), "delay_us": (0, 1e6),
-                  "ppm0": (-49_999, 49_999), "ppm1": (-49_999, 49_999), "seed": (0, 2**32 - 1)}
+                  "ppm0": (-49_999, 49_999), "ppm1": (-49_999, 49_999), "seed": (0, 2**32 - 1),
+                  "hyst_mv": (0, 1000), "rout_ohm": (0, 1000)}
         for name, (lo, hi) in limits.items():
             v = getattr(self, name)
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
@@ -116,6 +124,8 @@ class TwinWireOptions(TypedDict, total=False):
     ppm0: float
     ppm1: float
     seed: int
+    hyst_mv: float
+    rout_ohm: float
 
 
 def missing_tools() -> list[str]:
@@ -349,7 +359,7 @@ class Twin:
 # ---------------------------------------------------------------------- URLs
 
 _URL_KEYS = {"rc_us": float, "noise_mv": float, "delay_us": float, "ppm0": float,
-             "ppm1": float, "seed": int}
+             "ppm1": float, "seed": int, "hyst_mv": float, "rout_ohm": float}
 
 
 def twin_url(name: str, index: int, **wire: object) -> str:

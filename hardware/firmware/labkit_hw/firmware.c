@@ -12,6 +12,11 @@
  *   - RECEIVEs a frame sent with a line code: Timer1's input capture on D8
  *     (ICP1) timestamps every edge, and the bits are decoded from the times
  *     between edges;
+ *   - SCOPEs the wire: one ADC sample of A0 at an exact delay after an edge on
+ *     D8, then one every `period` cycles, so that the host can repeat a waveform
+ *     and shift the delay each time (equivalent-time sampling, like a sampling
+ *     oscilloscope: one ADC conversion takes 13 us, longer than the wire's
+ *     tau = 22 us allows to resolve);
  *   - runs a byte BRIDGE: bytes from the host leave on D7 as asynchronous
  *     serial frames (start bit, 8 data bits, stop bit, like a UART) and
  *     bytes arriving on D8 go to the host.
@@ -44,9 +49,9 @@
 /* ---------------------------------------------------------------------- */
 
 #define PROTO_MAJOR 1
-#define PROTO_MINOR 0
+#define PROTO_MINOR 1 /* 1.1: SCOPE */
 #define FW_MAJOR 1
-#define FW_MINOR 0
+#define FW_MINOR 1
 #define FW_PATCH 0
 
 #ifndef HOST_BAUD
@@ -60,7 +65,8 @@
 #define TX_MIN_RATE 10UL
 #define TX_MAX_RATE 100000UL
 #define TX_MAX_BITS 2048U
-#define RX_MIN_RATE 1000UL /* RECEIVE: 16 units must fit Timer1 at a prescaler of 64 */
+#define RX_MIN_RATE 1000UL /* RECEIVE: 64 units must fit Timer1 at a prescaler of 64 */
+#define RX_QUIET_UNITS 64U /* RECEIVE stops after this many units without an edge */
 
 #define SAMPLE_MIN_RATE 10UL
 #define DIGITAL_MAX_RATE 200000UL
@@ -69,6 +75,9 @@
 #define DIGITAL_MAX_COUNT (SAMPLE_BUF_BYTES * 8U) /* one bit per sample */
 #define ANALOG_MAX_COUNT SAMPLE_BUF_BYTES        /* one byte per sample */
 #define MAX_TIMEOUT_MS 60000U
+
+#define SCOPE_MIN_DELAY 64U   /* cycles from the trigger edge to the first conversion */
+#define SCOPE_MIN_PERIOD 256U  /* cycles between conversions: 13 ADC clocks + 1 to start, + the loop */
 
 #define BRIDGE_MIN_RATE 300UL
 #define BRIDGE_MAX_RATE 19200UL
@@ -87,6 +96,7 @@ enum {
     CMD_BRIDGE = 0x06,
     CMD_BRIDGE_DATA = 0x07,
     CMD_BRIDGE_STOP = 0x08,
+    CMD_SCOPE = 0x09,
     REP_BANNER = 0x81,
     REP_PONG = 0x82,
     REP_TX_DONE = 0x83,
@@ -187,9 +197,12 @@ INLINE uint8_t wire_read(void) { return PINB & (1 << PINB0); }
 /* ---------------------------------------------------------------------- */
 
 /* Bytes from the host arrive in an interrupt and wait in a ring buffer until
- * the main loop reads them; 64 bytes are plenty because the host waits for
- * each reply before it sends the next command (stop-and-wait). */
-#define UART_RING 64U
+ * the main loop reads them. The host waits for each reply before it sends the
+ * next command (stop-and-wait), but in bridge mode the main loop may be busy
+ * sending received bytes (BRIDGE_RECV) while a BRIDGE_DATA frame of up to 71
+ * bytes arrives: with 64 bytes, a host link at 1 000 000 baud lost some of them
+ * (the frame then timed out), so the ring holds 127. */
+#define UART_RING 128U /* a whole BRIDGE_DATA frame (71 bytes) fits while the main loop is busy */
 static volatile uint8_t uart_ring[UART_RING];
 static volatile uint8_t uart_head, uart_tail;
 
@@ -642,7 +655,7 @@ static void cmd_sample(uint8_t seq, uint16_t len)
  * capture unit then misses, it dates that change itself). The loop stores the
  * time since the previous edge (in counts of 2 when a unit is over 100 counts; one byte,
  * or 255 and two bytes) in the sample buffer: about 30 cycles an edge, so edges
- * 2 us apart are caught. It stops when the line has been quiet for 16 units (a
+ * 2 us apart are caught. It stops when the line has been quiet for 64 units (a
  * unit is a bit for NRZ, a half-bit for Manchester) or the buffer is full.
  *
  * Then the bits. Near the threshold the noise makes a burst of crossings: an
@@ -708,7 +721,8 @@ static void cmd_receive(uint8_t seq, uint16_t len)
     }
     uint8_t manchester = code == CODE_MANCHESTER;
     /* One unit in CPU cycles, then in timer counts: the smallest prescaler (1, 8, 64)
-     * that keeps a unit at most 200 counts, so that 16 units fit the 16-bit timer. */
+     * that keeps a unit at most 200 counts (250 at 1000 bit/s), so that 64 units fit the
+     * 16-bit timer. */
     uint32_t unit_cycles = (F_CPU + rate / 2) / rate;
     if (manchester)
         unit_cycles /= 2;
@@ -755,7 +769,9 @@ static void cmd_receive(uint8_t seq, uint16_t len)
     uint8_t level = (uint8_t)!idle;
     uint8_t *p = buf.samples;
     uint8_t *full = buf.samples + SAMPLE_BUF_BYTES - 3;
-    uint16_t quiet = (uint16_t)(16 * unit);
+    /* 64 units: random data has a run of 16 equal bits about every 2^15 bits, which a
+     * quiet limit of 16 units took for the end of the frame. */
+    uint16_t quiet = (uint16_t)(RX_QUIET_UNITS * (uint16_t)unit);
     while (p < full) {
         uint16_t t;
         if (TIFR1 & (1 << ICF1))
@@ -891,6 +907,105 @@ static void cmd_receive(uint8_t seq, uint16_t len)
     frame_begin(REP_RECEIVED, seq, (uint16_t)(sizeof h + (nbits + 7) / 8));
     frame_bytes(h, sizeof h);
     frame_bytes(payload, (uint16_t)((nbits + 7) / 8));
+    frame_end();
+}
+
+/* ---------------------------------------------------------------------- */
+/* SCOPE: ADC samples at exact delays after an edge (equivalent time)      */
+/* ---------------------------------------------------------------------- */
+
+/* An ADC conversion takes 13 ADC clocks (13 us at 1 MHz), so SAMPLE reads A0
+ * at most 40 000 times a second: too slow to draw an edge of the wire, whose
+ * tau is 22 us. A sampling oscilloscope gets around that by repetition: the
+ * same waveform is sent again and again, and each time the samples are taken a
+ * little later after the trigger. SCOPE takes its samples at `delay` cycles
+ * after the trigger edge on D8 and then every `period` cycles; the host repeats
+ * the waveform with the delay shifted by a fraction of the period and
+ * interleaves the results (labkit/hw/scope.py).
+ *
+ * Timing: Timer1 runs free at the CPU clock. The trigger edge is the input
+ * capture (ICR1 holds the cycle of the edge, whatever the loop was doing), and
+ * each conversion starts when Timer1 reaches the compare value OCR1B = ICR1 +
+ * delay + k * period (16-bit arithmetic: the wrap-around is harmless). The ADC
+ * starts a conversion at its next clock edge and holds A0 1.5 ADC clocks later:
+ * sample k is A0 at delay + k * period cycles after the edge, plus 1.5 to 2.5 us. */
+static void cmd_scope(uint8_t seq, uint16_t len)
+{
+    if (len != 9) {
+        send_error(seq, E_PAYLOAD, 0xFF, CMD_SCOPE);
+        return;
+    }
+    uint8_t trig = payload[0];
+    uint16_t delay = get16(payload + 1);
+    uint16_t period = get16(payload + 3);
+    uint16_t count = get16(payload + 5);
+    uint16_t timeout_ms = get16(payload + 7);
+    if (trig < TRIG_ANY || trig > TRIG_FALLING) {
+        send_error(seq, E_RANGE, 0, CMD_SCOPE);
+        return;
+    }
+    if (delay < SCOPE_MIN_DELAY) {
+        send_error(seq, E_RANGE, 1, CMD_SCOPE);
+        return;
+    }
+    if (period < SCOPE_MIN_PERIOD) {
+        send_error(seq, E_RANGE, 2, CMD_SCOPE);
+        return;
+    }
+    if (count < 1 || count > ANALOG_MAX_COUNT) {
+        send_error(seq, E_RANGE, 3, CMD_SCOPE);
+        return;
+    }
+    if (timeout_ms < 1 || timeout_ms > MAX_TIMEOUT_MS) {
+        send_error(seq, E_RANGE, 4, CMD_SCOPE);
+        return;
+    }
+    uint8_t r[6];
+    put32(r, period);
+    put16(r + 4, count);
+    send_frame(REP_ARMED, seq, r, sizeof r); /* the host may now start the transmitter */
+
+    /* The trigger: the first edge of D8 in the asked direction (for "any", away from
+     * the level the line has now), within timeout_ms. */
+    uint8_t rising = trig == TRIG_RISING || (trig == TRIG_ANY && !wire_read());
+    TCCR1A = 0;
+    TCCR1B = (uint8_t)((rising ? (1 << ICES1) : 0) | (1 << CS10));
+    TIFR1 = (1 << ICF1);
+    led(1);
+    uint16_t start = millis16();
+    while (!(TIFR1 & (1 << ICF1))) {
+        if ((uint16_t)(millis16() - start) >= timeout_ms) {
+            TCCR1B = 0;
+            led(0);
+            send_error(seq, E_TRIGGER_TIMEOUT, 0xFF, CMD_SCOPE);
+            return;
+        }
+    }
+    uint16_t at = (uint16_t)(ICR1 + delay);
+    quiet_begin();
+    uint8_t *out = buf.samples;
+    for (uint16_t n = 0; n < count; n++) {
+        OCR1B = at;
+        TIFR1 = (1 << OCF1B);
+        while (!(TIFR1 & (1 << OCF1B))) {
+        }
+        ADCSRA |= (1 << ADSC);
+        while (ADCSRA & (1 << ADSC)) {
+        }
+        *out++ = ADCH;
+        at = (uint16_t)(at + period);
+    }
+    TCCR1B = 0;
+    quiet_end();
+    led(0);
+    uint8_t h[8];
+    h[0] = MODE_ANALOG;
+    h[1] = trig;
+    put32(h + 2, period);
+    put16(h + 6, count);
+    frame_begin(REP_SAMPLES, seq, (uint16_t)(sizeof h + count));
+    frame_bytes(h, sizeof h);
+    frame_bytes(buf.samples, count);
     frame_end();
 }
 
@@ -1070,7 +1185,7 @@ static void cmd_bridge_stop(uint8_t seq, uint16_t len)
 static void dispatch(uint8_t type, uint8_t seq, uint16_t len)
 {
     if (bridge_on && (type == CMD_TRANSMIT || type == CMD_SAMPLE || type == CMD_RECEIVE ||
-                      type == CMD_BRIDGE)) {
+                      type == CMD_SCOPE || type == CMD_BRIDGE)) {
         send_error(seq, E_BUSY, 0xFF, type); /* the wire is in use: BRIDGE_STOP first */
         return;
     }
@@ -1095,6 +1210,9 @@ static void dispatch(uint8_t type, uint8_t seq, uint16_t len)
         break;
     case CMD_RECEIVE:
         cmd_receive(seq, len);
+        break;
+    case CMD_SCOPE:
+        cmd_scope(seq, len);
         break;
     case CMD_BRIDGE:
         cmd_bridge(seq, len);
