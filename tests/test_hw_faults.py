@@ -229,7 +229,7 @@ def test_garbled_bytes_at_every_rate_are_a_baud_mismatch():
     assert str(info.value) == (
         "COM7: baud mismatch: bytes arrive but garbled (80 00 f8 00 fe 80) at 500000 baud, and "
         "no labkit banner came at any other common rate: the board talks at another rate (a "
-        "sketch of its own?). Flash the labkit firmware: make -C hardware flash PORT=COM7"
+        "sketch of its own?). Flash the labkit firmware: labkit hw flash COM7"
     )
     assert ser.baudrate == 500_000  # put back after the probes
     assert [f.type for f in ser.written].count(P.HELLO) >= 1 + 6

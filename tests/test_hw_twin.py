@@ -155,7 +155,7 @@ def test_a_wrong_baud_rate_is_named_a_baud_mismatch():
     assert str(info.value) == (
         f"{url}: baud mismatch: the board answers at 115200 baud, this port was opened at "
         "500000. Its labkit firmware was built for 115200 baud (make HOST_BAUD=115200); flash "
-        f"the firmware from this labkit (make -C hardware flash PORT={url}), which speaks "
+        f"the firmware from this labkit (labkit hw flash {url}), which speaks "
         f"500000, or open it at its rate: Board.open({url!r}, baudrate=115200)"
     )
     assert (info.value.host_baud, info.value.board_baud) == (500_000, 115_200)

@@ -113,6 +113,8 @@ WHY = {
     "checks and labs": "exercises are imported only by notebooks, the cli and themselves; "
                        "they import no viz and no cli",
     "plots and widgets": "viz is imported only by viz and the cli; it imports no exercises and no cli",
+    "lab graders": "the labs' graders (labkit.labs) import the layers, the simulator and "
+                   "labkit.testing: no boards, programs, viz, exercises or cli",
     "on top of everything": "the cli may import anything",
     "the entry point": "python -m labkit runs the cli",
 }

@@ -558,7 +558,7 @@ class Board:
         if seen and printable >= 0.9 * len(seen) and text:  # another sketch, at this very rate
             return NoFirmwareError(
                 self.name, f"{self.name}: this board does not run labkit firmware; it printed "
-                f"{text[:60]!r}. Flash it: make -C hardware flash PORT={self.name}", seen,
+                f"{text[:60]!r}. Flash it: labkit hw flash {self.name}", seen,
             )
         host_baud = getattr(self.serial, "baudrate", None)
         if isinstance(host_baud, int):
@@ -574,7 +574,7 @@ class Board:
                     self.name, f"{self.name}: baud mismatch: the board answers at {found} baud, "
                     f"this port was opened at {host_baud}. Its labkit firmware was built for "
                     f"{found} baud (make HOST_BAUD={found}); flash the firmware from this labkit "
-                    f"(make -C hardware flash PORT={self.name}), which speaks {P.HOST_BAUD}, or "
+                    f"(labkit hw flash {self.name}), which speaks {P.HOST_BAUD}, or "
                     f"open it at its rate: Board.open({self.name!r}, baudrate={found})",
                     host_baud, found, seen,
                 )
@@ -584,12 +584,12 @@ class Board:
                 self.name, f"{self.name}: baud mismatch: bytes arrive but garbled "
                 f"({seen[:12].hex(' ') or 'damaged frames'}) at {rate} baud, and no labkit "
                 "banner came at any other common rate: the board talks at another rate (a sketch "
-                f"of its own?). Flash the labkit firmware: make -C hardware flash PORT={self.name}",
+                f"of its own?). Flash the labkit firmware: labkit hw flash {self.name}",
                 rate, None, seen,
             )
         return NoFirmwareError(
             self.name, f"{self.name}: the board said nothing in {self.reset_wait + self.timeout:g}"
-            f" s: no labkit firmware (flash it: make -C hardware flash PORT={self.name}), or not "
+            f" s: no labkit firmware (flash it: labkit hw flash {self.name}), or not "
             "a board at all", seen,
         )
 

@@ -75,8 +75,8 @@ class VersionMismatchError(HwError):
         self.board_version = board
         self.host_version = host
         super().__init__(
-            f"{port}: the board speaks protocol {board}, this labkit speaks {host}; flash the "
-            "firmware from this labkit's hardware/ folder (make -C hardware flash PORT=...)"
+            f"{port}: the board speaks protocol {board}, this labkit speaks {host}; flash "
+            f"this labkit's own firmware onto it: labkit hw flash {port}"
         )
 
 
