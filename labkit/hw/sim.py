@@ -47,6 +47,10 @@ CLEAR_BUFFER_S = 1024 * 5 / P.F_CPU  # the firmware clears the sample buffer aft
 BRIDGE_STEP_S = 0.001  # how far a read waits at a time while a bridge may deliver
 
 
+#: At most this many (time, change) pairs at once in SimBoard._wire_volts (2 MB a matrix).
+WIRE_BLOCK = 262_144
+
+
 @dataclass(frozen=True)
 class WireModel:
     """Physical settings of a simulated pair (the URL's query parameters)."""
@@ -754,9 +758,15 @@ class SimBoard:
             i1 = bisect.bisect_right(wire.times, t[-1])
             te = np.array(wire.times[i0 + 1 : i1])
             steps = np.diff(np.array(wire.levels[i0:i1], dtype=float))
-            dt = t[:, None] - te[None, :]
-            rise = np.where(dt > 0, -np.expm1(-np.maximum(dt, 0) / tau), 0.0)
-            x = wire.levels[i0] + rise @ steps
+            # A block of times at a time: the matrix is times x changes, and a trigger
+            # loop's 4096 reads across a whole frame's 760 changes were 25 MB a copy
+            # (notebook 02's BER sweep peaked 53 MB above the rest of the lesson).
+            x = np.empty(t.size)
+            rows = max(1, WIRE_BLOCK // max(1, te.size))
+            for s in range(0, t.size, rows):
+                dt = t[s : s + rows, None] - te[None, :]
+                rise = np.where(dt > 0, -np.expm1(-np.maximum(dt, 0) / tau), 0.0)
+                x[s : s + rows] = wire.levels[i0] + rise @ steps
         return model.v_low + x * (model.v_high - model.v_low)
 
     def _bridge_flush(self, b: _Bridge, until: float, flush_all: bool) -> None:
