@@ -237,22 +237,24 @@ def build(name: str) -> nbformat.NotebookNode:
             component = "ChatServer" if test.startswith("chat") else "HTTPServer"
         else:
             component = spec["extra"].get(test, spec["component"])
-        call = f"grader.check_{test}({component})"
-        title = test.replace("_", " ")
-        label = "hidden test, run by your teacher" if is_hidden else "visible test"
-        cells.append(
-            nbformat.v4.new_markdown_cell(
-                f"**{title}** ({points} point{'s' if points > 1 else ''}, {label}). Hint: {hint}",
-                metadata=meta(f"about_{test}"),
-            )
-        )
-        if is_hidden:
-            body = f"# the hidden test of '{title}'\n### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS"
-        else:
-            body = call
-        cells.append(nbformat.v4.new_code_cell(body, metadata=meta(f"test_{test}", points=points)))
+        cells += graded_cells(test, points, is_hidden, hint, f"grader.check_{test}({component})")
     nb.cells = cells
     return nb
+
+
+def graded_cells(test: str, points: int, is_hidden: bool, hint: str, call: str) -> list:
+    """A test's two cells: its title, points and hint; then the graded call (hidden or not)."""
+    title = test.replace("_", " ")
+    label = "hidden test, run by your teacher" if is_hidden else "visible test"
+    about = nbformat.v4.new_markdown_cell(
+        f"**{title}** ({points} point{'s' if points > 1 else ''}, {label}). Hint: {hint}",
+        metadata=meta(f"about_{test}"),
+    )
+    if is_hidden:
+        body = f"# the hidden test of '{title}'\n### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS"
+    else:
+        body = call
+    return [about, nbformat.v4.new_code_cell(body, metadata=meta(f"test_{test}", points=points))]
 
 
 def build_parts(name: str) -> nbformat.NotebookNode:
@@ -295,19 +297,7 @@ def build_parts(name: str) -> nbformat.NotebookNode:
             cells.append(nbformat.v4.new_code_cell(source, metadata=meta(f"look_{part['code']}_{k}")))
         for test, points, is_hidden, hint in part["tests"]:
             call = f"grader.check_{test}({', '.join(L4_ARGS[test])})"
-            title = test.replace("_", " ")
-            label = "hidden test, run by your teacher" if is_hidden else "visible test"
-            cells.append(
-                nbformat.v4.new_markdown_cell(
-                    f"**{title}** ({points} point{'s' if points > 1 else ''}, {label}). Hint: {hint}",
-                    metadata=meta(f"about_{test}"),
-                )
-            )
-            if is_hidden:
-                body = f"# the hidden test of '{title}'\n### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS"
-            else:
-                body = call
-            cells.append(nbformat.v4.new_code_cell(body, metadata=meta(f"test_{test}", points=points)))
+            cells += graded_cells(test, points, is_hidden, hint, call)
     nb.cells = cells
     return nb
 
