@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import select
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from test_tap_netns import ROOT, namespace, needs_netns, run, unavailable
+from test_tap_netns import namespace, needs_netns, start_peer
 
 PORT = 8080
 HERE = Path(__file__).resolve()
@@ -91,21 +89,8 @@ def test_the_learners_tcp_serves_a_page_to_the_kernels_curl():
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     with namespace() as ns:
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, str(HERE), "peer", "60"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = start_peer(ns, HERE, "peer", "60")
         try:
-            ready, _, _ = select.select([proc.stdout], [], [], 30)
-            line = proc.stdout.readline() if ready else ""
-            if not line.startswith("ready"):
-                err = proc.stderr.read() if proc.poll() is not None else ""
-                if "labkit.tap" in err or "TapError" in err:
-                    unavailable(err.strip().splitlines()[-1])
-                raise AssertionError((line, err))
-            for cmd in (("ip", "addr", "add", "10.99.0.1/24", "dev", "lk0"),
-                        ("ip", "link", "set", "lk0", "up")):
-                assert run("ip", "netns", "exec", ns, *cmd).returncode == 0
             got = subprocess.run(
                 ["ip", "netns", "exec", ns, "curl", "-s", "--max-time", "40",
                  f"http://10.99.0.2:{PORT}/lab4"], capture_output=True, timeout=60)

@@ -112,6 +112,31 @@ def labkit_host(ns: str, seconds: float = 25, command: str = "python -m labkit.t
             proc.wait(timeout=5)
 
 
+def start_peer(ns: str, script: Path, *args: str) -> subprocess.Popen:
+    """``python script *args`` inside ``ns`` once it prints "ready" (it opened TAP lk0), with the
+    kernel's side of lk0 up as 10.99.0.1/24; killed here if it never gets ready."""
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", ns, sys.executable, str(script), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        line = proc.stdout.readline() if ready else ""
+        if not line.startswith("ready"):
+            err = proc.stderr.read() if proc.poll() is not None else ""
+            if "labkit.tap" in err or "TapError" in err:
+                unavailable(err.strip().splitlines()[-1])
+            raise AssertionError((line, err))
+        for cmd in (("ip", "addr", "add", "10.99.0.1/24", "dev", "lk0"),
+                    ("ip", "link", "set", "lk0", "up")):
+            assert run("ip", "netns", "exec", ns, *cmd).returncode == 0
+    except BaseException:
+        proc.kill()
+        proc.wait(timeout=5)
+        raise
+    return proc
+
+
 def finish(proc: subprocess.Popen) -> str:
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=10)

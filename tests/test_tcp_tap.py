@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import select
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from test_tap_netns import ROOT, namespace, needs_netns, run, unavailable
+from test_tap_netns import namespace, needs_netns, run, start_peer
 
 SIZE = 16 << 20
 PORT = 5001
@@ -101,22 +100,9 @@ def _exchange(loss: float) -> tuple[dict, str, str]:
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed")
     with namespace() as ns:
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, str(HERE), "peer", str(loss), "240"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = start_peer(ns, HERE, "peer", str(loss), "240")
         pcap = f"/tmp/{ns}.pcap"
         try:
-            ready, _, _ = select.select([proc.stdout], [], [], 30)
-            line = proc.stdout.readline() if ready else ""
-            if not line.startswith("ready"):
-                err = proc.stderr.read() if proc.poll() is not None else ""
-                if "labkit.tap" in err or "TapError" in err:
-                    unavailable(err.strip().splitlines()[-1])
-                raise AssertionError((line, err))
-            for cmd in (("ip", "addr", "add", "10.99.0.1/24", "dev", "lk0"),
-                        ("ip", "link", "set", "lk0", "up")):
-                assert run("ip", "netns", "exec", ns, *cmd).returncode == 0
             cap = subprocess.Popen(["ip", "netns", "exec", ns, "tshark", "-q", "-i", "lk0", "-s", "128",
                                     "-w", pcap, "-f", f"tcp port {PORT}"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
