@@ -19,8 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from test_tap_netns import namespace, needs_netns, start_peer
+from test_tap_netns import namespace, needs_netns, start_peer, unavailable
 
 PORT = 8080
 HERE = Path(__file__).resolve()
@@ -87,7 +86,7 @@ def peer(seconds: float) -> None:
 @needs_netns
 def test_the_learners_tcp_serves_a_page_to_the_kernels_curl():
     if shutil.which("curl") is None:
-        pytest.skip("curl is not installed")
+        unavailable("curl is not installed")
     with namespace() as ns:
         proc = start_peer(ns, HERE, "peer", "60")
         try:

@@ -21,8 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from test_tap_netns import namespace, needs_netns, run, start_peer
+from test_tap_netns import namespace, needs_netns, run, start_peer, unavailable
 
 SIZE = 16 << 20
 PORT = 5001
@@ -98,7 +97,7 @@ print(n, sha.hexdigest() == hashlib.sha256(pattern(SIZE, 2)).hexdigest())
 def _exchange(loss: float) -> tuple[dict, str, str]:
     """Run the peer, a capture and the kernel's client in a fresh namespace."""
     if shutil.which("tshark") is None:
-        pytest.skip("tshark is not installed")
+        unavailable("tshark is not installed")
     with namespace() as ns:
         proc = start_peer(ns, HERE, "peer", str(loss), "240")
         pcap = f"/tmp/{ns}.pcap"
