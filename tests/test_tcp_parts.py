@@ -13,11 +13,12 @@ nothing of a part beyond the Protocol.
 from __future__ import annotations
 
 from collections import deque
+from functools import partial
 
 import numpy as np
 import pytest
 from hypothesis_profiles import PROFILE
-from tcp_harness import MS, STRESS, Bench, Impairments, exchange, transfer
+from tcp_harness import MS, STRESS, Bench, Impairments, exchange, over_seeds, transfer
 
 from labkit.sim import Network
 from labkit.sim.engine import Engine
@@ -88,19 +89,25 @@ def test_exact_seqnos_and_acks_of_a_small_transfer():
     assert from_b[-1][0] == "FIN|ACK" and from_b[-1][1:3] == (1, 3002)
 
 
+def one_run(name: str, where: str, seed: int) -> tuple:
+    """One seeded run: parts at ``where``, fault ``name``; what the test asserts."""
+    a_data, b_data = data(128 << 10, 1), data(128 << 10, 2)
+    a_cfg = PARTS if where in ("A", "both") else TCPConfig()
+    b_cfg = PARTS if where in ("B", "both") else TCPConfig()
+    b = bench(seed, a_cfg, b_cfg, bandwidth=100e6, delay=2 * MS, impair=STRESS[name])
+    out = exchange(b, a_data, b_data, 900 * S)
+    where_ = (name, where, seed, b.a.error, b.b.error, out.end / S)
+    exact = out.b_got == a_data and out.a_got == b_data
+    return where_, exact, b.a.error is None and b.b.error is None
+
+
 @pytest.mark.parametrize("where", ["A", "B", "both"])
 @pytest.mark.parametrize("name", list(STRESS))
 def test_parts_against_labkits_full_tcp_through_faults(name, where):
     """128 KiB each way, parts at one end (or both), byte-exact through each fault."""
-    a_data, b_data = data(128 << 10, 1), data(128 << 10, 2)
-    for seed in range(RUNS):
-        a_cfg = PARTS if where in ("A", "both") else TCPConfig()
-        b_cfg = PARTS if where in ("B", "both") else TCPConfig()
-        b = bench(seed, a_cfg, b_cfg, bandwidth=100e6, delay=2 * MS, impair=STRESS[name])
-        out = exchange(b, a_data, b_data, 900 * S)
-        where_ = (name, where, seed, b.a.error, b.b.error, out.end / S)
-        assert out.b_got == a_data and out.a_got == b_data, where_
-        assert b.a.error is None and b.b.error is None, where_
+    for where_, exact, no_error in over_seeds(partial(one_run, name, where), range(RUNS)):
+        assert exact, where_
+        assert no_error, where_
 
 
 def test_lossless_transfer_has_no_retransmission():
