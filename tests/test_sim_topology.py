@@ -120,11 +120,25 @@ def test_call_later_timer(lan):
     a = lan["A"]
     fired = []
     t1 = a.call_later("5ms", fired.append, "t1")
-    t2 = a.call_later(0.002, fired.append, "t2")
+    t2 = a.call_later(2_000_000, fired.append, "t2")
     t2.cancel()
     lan.run()
     assert fired == ["t1"] and lan.now == 5_000_000 and not t1.pending
     assert a.rng is lan.rng
+
+
+def test_call_later_reads_times_as_network_after(lan):
+    """An int is nanoseconds and a bare float is refused, as for Network.after and at."""
+    a = lan["A"]
+    fired = []
+    a.call_later(3, fired.append, "3ns")
+    lan.run()
+    assert fired == ["3ns"] and lan.now == 3
+    refused = r"delay=0\.002: a bare float is ambiguous.*'2 ms'.*2_000_000"
+    with pytest.raises(LabkitValueError, match=refused):
+        a.call_later(0.002, fired.append, "float")
+    with pytest.raises(LabkitValueError, match="fn=5"):
+        a.call_later("1ms", 5)
 
 
 def test_connect_to_named_interface_and_add_interface():

@@ -28,7 +28,7 @@ The pieces:
   ``run``/``run_for``, ``net["A"]``, ``net["A.eth0"]``.
 - :class:`Host`, :class:`Switch`, :class:`Router`, :class:`Interface`
   (:mod:`~labkit.sim.nodes`): ``node.set_handler(fn(iface, frame, now))``,
-  ``iface.send(frame)``, ``node.call_later(delay, fn)``, ``node.rng``.
+  ``iface.send(frame)``, ``node.call_later("5ms", fn)``, ``node.rng``.
 - The protocol stacks (:mod:`~labkit.sim.stacks`, imported on its own): the one
   module where the layers meet the simulator: ``install_switching``,
   ``install_ip``, ``install_transport``, ``socket``, and :class:`~labkit.sim.stacks.NodeClock`;

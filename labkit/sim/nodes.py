@@ -32,7 +32,7 @@ hands a node's component to them (``add_switch(name, logic=...)``,
 
 Code that runs on the node gets the time and timers from it: :attr:`Node.now` (ns),
 :meth:`Node.after_ns` (a delay in integer ns) or :meth:`Node.call_later` (a
-delay with units, or seconds); both return a cancellable
+delay with a unit, or whole ns, as :meth:`Network.after`); both return a cancellable
 :class:`~labkit.sim.engine.Timer`. Randomness comes from :attr:`Node.rng`, the
 network's seeded generator.
 """
@@ -48,7 +48,6 @@ import numpy as np
 from labkit.errors import LabkitValueError
 from labkit.sim.engine import Timer
 from labkit.sim.errors import NotConnectedError, TopologyError, UnknownNameError
-from labkit.units import parse_time
 
 if TYPE_CHECKING:
     from labkit.sim.capture import Capture
@@ -296,16 +295,20 @@ class Node:
         return self.net.engine.rng
 
     def call_later(self, delay: object, fn: Callable[..., Any], *args: Any) -> Timer:
-        """Call ``fn(*args)`` after ``delay`` (``"200ms"``, seconds, ...); cancel via the Timer."""
-        if not callable(fn):
-            raise LabkitValueError(f"fn={fn!r}: expected something to call")
-        return self.net.engine.timer(parse_time(delay, "delay"), fn, *args)
+        """Call ``fn(*args)`` after ``delay``; cancel it through the returned Timer.
+
+        ``delay`` is read as by :meth:`Network.after`: a string with a unit
+        (``"200ms"``) or whole nanoseconds (an int); a bare float is refused,
+        since ``0.002`` could mean seconds or nanoseconds.
+        """
+        return self.net.after(delay, fn, *args)
 
     def after_ns(self, delay_ns: int, fn: Callable[..., Any], *args: Any) -> Timer:
         """Call ``fn(*args)`` after ``delay_ns`` integer nanoseconds (for layers' timers).
 
-        :meth:`call_later` reads units and takes a bare number as *seconds*;
-        protocol code that keeps time in nanoseconds uses this instead.
+        :meth:`call_later` also takes an int as nanoseconds, but reads strings
+        with units too; protocol code that keeps time in nanoseconds uses this,
+        which takes nothing else.
         """
         if isinstance(delay_ns, bool) or not isinstance(delay_ns, (int, np.integer)):
             raise LabkitValueError(f"delay_ns={delay_ns!r}: expected whole nanoseconds (int)")
