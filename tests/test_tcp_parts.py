@@ -96,7 +96,7 @@ def one_run(name: str, where: str, seed: int) -> tuple:
     b_cfg = PARTS if where in ("B", "both") else TCPConfig()
     b = bench(seed, a_cfg, b_cfg, bandwidth=100e6, delay=2 * MS, impair=STRESS[name])
     out = exchange(b, a_data, b_data, 900 * S)
-    where_ = (name, where, seed, b.a.error, b.b.error, out.end / S)
+    where_ = (name, where, seed, repr(b.a.error), repr(b.b.error), out.end / S)  # picklable
     exact = out.b_got == a_data and out.a_got == b_data
     return where_, exact, b.a.error is None and b.b.error is None
 

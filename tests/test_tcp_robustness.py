@@ -37,7 +37,8 @@ def one_run(name: str, seed: int) -> tuple:
     b_data = rng.integers(0, 256, MIB, dtype=np.uint8).tobytes()
     bench = pair(seed, bandwidth=100e6, delay=2 * MS, impair=STRESS[name], config=TCPConfig())
     out = exchange(bench, a_data, b_data, 900 * S)
-    where = (name, seed, bench.a.error, bench.b.error, out.end / S, out.longest_wait / S)
+    # Errors as repr: an exception raised in a worker must come back by pickle whatever its class.
+    where = (name, seed, repr(bench.a.error), repr(bench.b.error), out.end / S, out.longest_wait / S)
     exact = out.b_got == a_data and out.a_got == b_data
     no_error = bench.a.error is None and bench.b.error is None
     negotiated = bool(bench.a.timestamps and bench.a.sack and bench.a.window_scaling)
