@@ -82,7 +82,7 @@ def test_zero_window_probes_back_off_while_answered_and_never_give_up():
     assert a.state is State.ESTABLISHED and a.error is None
     b.recv(10_000, t)  # the reader wakes up: the window opens
     a.segment_arrives(one(b), t)
-    assert a.take_output() and a._persist_shift == 0
+    assert a.take_output() and a.tx.persist_shift == 0
 
 
 def test_unanswered_zero_window_probes_give_up():

@@ -77,12 +77,12 @@ def test_two_losses_in_one_window_are_both_resent_within_one_rtt():
     old = [s.seq for s in out if s.seq <= segs[-1].seq]
     assert old == [segs[1].seq, segs[4].seq]  # the two holes, once each, nothing SACKed
     assert a.retransmissions == 2 and a.cwnd == a.ssthresh == 11 * a.smss // 2  # no inflation
-    recover = a._recover
+    recover = a.tx.recover
     for s in out:
         b.segment_arrives(s, 50 * MS)
     for ack in b.take_output():
         a.segment_arrives(ack, 60 * MS)
-    assert a.snd_una >= recover and not a._in_recovery and a.retransmissions == 2
+    assert a.snd_una >= recover and not a.tx.in_recovery and a.retransmissions == 2
     assert not any(t[1] == a.smss for t in a.cwnd_history)  # no timeout (loss window) ever
 
 

@@ -65,14 +65,18 @@ What it implements, and where the RFCs leave a choice, what it chose:
   urgent pointer are ignored;
 - ``TCPConfig(adaptive_reordering=True)`` (off by default) raises the
   duplicate threshold when reordering is seen, as Linux's tp->reordering
-  (see ``_late_hole`` and ``_detect_spurious``).
+  (see ``FullSender._late_hole`` and ``_detect_spurious``).
 
 The TCP lab's parts: ``TCPConfig(receiver=..., sender=...)`` makes the
 constructor return a :class:`~labkit.transport.tcp_joined.JoinedConnection`,
 which joins a receiver and a sender behind the Protocols of
 :mod:`labkit.transport.tcp_receiver` and :mod:`labkit.transport.tcp_sender`
-(and uses ``TCPConfig.reassembler`` and ``bytestream``). This class keeps
-labkit's own full receiver and sender inside it.
+(and uses ``TCPConfig.reassembler`` and ``bytestream``). Without parts, this
+class is the state machine (handshake, states, RST, PAWS, TIME-WAIT, delayed
+ACKs, keep-alive) and joins labkit's own halves: the send side in
+:mod:`labkit.transport.tcp_full_sender` (buffer, timers, RTT, congestion
+control, SACK recovery) and the receive side in
+:mod:`labkit.transport.tcp_full_receiver` (window, reassembly, SACK blocks).
 """
 
 from __future__ import annotations
@@ -84,12 +88,14 @@ from enum import Enum
 import numpy as np
 
 from labkit.errors import LabkitError, LabkitValueError
-from labkit.transport.congestion import Ack, CongestionControl, CongestionFactory, NewReno
 from labkit.transport.bytestream import ByteStream, ByteStreamLike
+from labkit.transport.congestion import CongestionControl, CongestionFactory, NewReno
 from labkit.transport.ports import check_port
 from labkit.transport.reassembler import Reassembler, ReassemblerLike
-from labkit.transport.sack import Scoreboard
 from labkit.transport.tcp import Flags, TCPSegment, tcp_options
+from labkit.transport.tcp_full_receiver import FullReceiver
+from labkit.transport.tcp_full_sender import MASK, MS, FullSender, tsval
+from labkit.transport.tcp_full_sender import signed_delta as _signed
 from labkit.transport.tcp_receiver import ReceiverFactory
 from labkit.transport.tcp_sender import SenderFactory
 
@@ -105,8 +111,6 @@ __all__ = [
     "rst_for",
 ]
 
-MASK = 0xFFFFFFFF
-MS = 1_000_000
 S = 1_000_000_000
 
 
@@ -271,11 +275,6 @@ class TCPConfig:
         return shift
 
 
-def _signed(delta: int) -> int:
-    """A 32-bit sequence-number difference as a signed number (-2**31 .. 2**31 - 1)."""
-    return ((delta + 0x80000000) & MASK) - 0x80000000
-
-
 def rst_for(segment: TCPSegment) -> TCPSegment | None:
     """The RST a host sends for ``segment`` when no connection wants it (RFC 9293 3.10.7.1).
 
@@ -291,6 +290,13 @@ def rst_for(segment: TCPSegment) -> TCPSegment | None:
 
 class TCPConnection:
     """One end of a TCP connection. See the module docstring for the model.
+
+    The connection is the state machine; its two halves are parts of their
+    own: :attr:`tx`, a :class:`~labkit.transport.tcp_full_sender.FullSender`
+    (send buffer, timers, congestion control, loss recovery), and :attr:`rx`,
+    a :class:`~labkit.transport.tcp_full_receiver.FullReceiver` (receive
+    window, reassembly, SACK blocks). The TCB's fields (``snd_una``,
+    ``rcv_nxt``, ``rto``, ``cwnd``...) read through to them.
 
     With ``config.receiver`` or ``config.sender`` set (the TCP lab's parts),
     constructing a TCPConnection makes a
@@ -328,34 +334,10 @@ class TCPConnection:
         self.error: TCPError | None = None
         #: (time, state) for every state the connection has been in
         self.state_history: list[tuple[int, State]] = []
-        #: (time, cwnd, ssthresh) whenever the congestion window changes
-        self.cwnd_history: list[tuple[int, int, int]] = []
-        #: (time, rtt sample, rto) for every RTT measurement
-        self.rtt_history: list[tuple[int, int, int]] = []
-        self.retransmissions = 0
-        #: retransmission-timer expiries with data outstanding
-        self.timeouts = 0
-        #: fast or SACK retransmissions that the echoed timestamp proved needless (RFC 3522)
-        self.spurious_retransmissions = 0
-        #: the duplicate-ACK threshold in segments (Linux's tp->reordering), see TCPConfig
-        self.reordering = self.config.dupack_threshold
-        #: fast and SACK retransmissions not yet acknowledged: seq -> (end, TSval, highest SACKed)
-        self._rexmits: dict[int, tuple[int, int, int]] = {}
-        #: bytes the peer's SACK blocks reported, beyond the cumulative ACK (RFC 2018)
-        self.sacked_bytes = 0
         self.on_state_change: Callable[[TCPConnection, State, int], None] | None = None
         self._out: list[TCPSegment] = []
         self._now = 0  # the time of the call being served (for timestamps)
-        # send sequence space (absolute, unwrapped)
         self.iss = iss
-        self.snd_una = iss
-        self.snd_nxt = iss
-        self.snd_wnd = 0
-        self._snd_wl1 = 0
-        self._snd_wl2 = 0
-        self._send_buf = bytearray()
-        self._buf_start = iss + 1  # sequence number of _send_buf[0]
-        self._fin_queued = False
         self._peer_mss = 536
         # options agreed in the handshake (RFC 7323, RFC 2018)
         self.window_scaling = False
@@ -365,18 +347,11 @@ class TCPConnection:
         self._rcv_shift = 0  # ours: applied to windows we send
         self._ts_recent = 0  # TS.Recent: the peer's TSval to echo
         self._last_ack_sent = 0  # Last.ACK.sent (absolute)
-        self._rto_tsval = 0  # our TSval when the retransmission timer last expired
-        # receive sequence space
-        self.irs = 0
-        self.rcv_nxt = 0
-        self._rcv_right = 0  # right edge of the window advertised so far
-        self._rx_buf = ByteStream()  # in-order bytes waiting for the application
-        self._ooo = Reassembler()
-        self._peer_fin: int | None = None
-        self.eof = False
-        # timers (absolute deadlines, or None)
-        self._rtx_deadline: int | None = None
-        self._persist_deadline: int | None = None
+        #: the send half: buffer, SND.*, timers, RTT, congestion control, recovery
+        self.tx = FullSender(iss, self.config, self)
+        #: the receive half: RCV.*, the bytes to read, out-of-order data, SACK blocks
+        self.rx = FullReceiver(self.config.recv_buffer, self.smss)
+        # timers of the state machine (absolute deadlines, or None); the sender has its own
         self._timewait_deadline: int | None = None
         self._delack_deadline: int | None = None
         self._delack_bytes = 0  # bytes received and not yet acknowledged (delayed ACK)
@@ -387,59 +362,178 @@ class TCPConnection:
         #: SO_KEEPALIVE (see TCPConfig.keepalive); set it with :meth:`set_keepalive`
         self.keepalive = self.config.keepalive
         self._read_shut: str | None = None  # None, "discard" (SHUT_RD) or "reset" (close)
-        self._retries = 0
-        self._probes = 0  # zero-window probes since the last ACK (the give-up counter)
-        self._persist_shift = 0  # persist backoff exponent: reset only when the window opens
-        # RTT estimation (RFC 6298)
-        self.rto = self.config.rto_initial
-        self.srtt: int | None = None
-        self.rttvar = 0
-        self._rtt_seq: int | None = None
-        self._rtt_start = 0
-        # congestion control: the controller owns cwnd and ssthresh; recovery is ours
-        self.cc: CongestionControl = self.config.congestion()
-        self._dupacks = 0
-        self._in_recovery = False
-        self._scoreboard = Scoreboard()  # RFC 2018: what the peer SACKed above SND.UNA
-        self._rexmit_high = iss  # RFC 6675: holes below this were resent in this recovery
-        self._lost_edge = iss  # RFC 6675 IsLost: unSACKed bytes below this are lost
-        self._recover = iss  # RFC 6582's "recover": no new recovery for data sent before it
-        self._syn_timed_out = False
-        self.min_rtt: int | None = None
-        self._flight_peak = 0  # RFC 7661: the most in flight in this RTT and the last one
-        self._pipe_ack = 0
-        self._peak_epoch_end = 0
         self._passive = False
-        self._highest_sent = iss + 1
 
-    # ------------------------------------------------------------------ congestion window
+    # ------------------------------------------------------------------ the TCB, read through
+    @property
+    def snd_una(self) -> int:
+        """SND.UNA: the oldest unacknowledged sequence number (absolute)."""
+        return self.tx.snd_una
+
+    @snd_una.setter
+    def snd_una(self, value: int) -> None:
+        self.tx.snd_una = value
+
+    @property
+    def snd_nxt(self) -> int:
+        """SND.NXT: the next sequence number to send (absolute)."""
+        return self.tx.snd_nxt
+
+    @snd_nxt.setter
+    def snd_nxt(self, value: int) -> None:
+        self.tx.snd_nxt = value
+
+    @property
+    def snd_wnd(self) -> int:
+        """SND.WND: the peer's window, in bytes (scaled)."""
+        return self.tx.snd_wnd
+
+    @property
+    def _highest_sent(self) -> int:
+        return self.tx.highest_sent
+
+    @_highest_sent.setter
+    def _highest_sent(self, value: int) -> None:
+        self.tx.highest_sent = value
+
+    @property
+    def _fin_queued(self) -> bool:
+        return self.tx.fin_queued
+
+    @_fin_queued.setter
+    def _fin_queued(self, value: bool) -> None:
+        self.tx.fin_queued = value
+
+    @property
+    def rto(self) -> int:
+        """The retransmission timeout now, in ns (RFC 6298)."""
+        return self.tx.rto
+
+    @property
+    def srtt(self) -> int | None:
+        """The smoothed round-trip time in ns (None before the first sample)."""
+        return self.tx.srtt
+
+    @property
+    def rttvar(self) -> int:
+        return self.tx.rttvar
+
+    @property
+    def min_rtt(self) -> int | None:
+        """The smallest RTT sample so far, in ns."""
+        return self.tx.min_rtt
+
+    @property
+    def cc(self) -> CongestionControl:
+        """The congestion controller (``TCPConfig.congestion``), owner of cwnd and ssthresh."""
+        return self.tx.cc
+
     @property
     def cwnd(self) -> int:
         """The congestion window in bytes (the controller's, see :attr:`cc`)."""
-        return self.cc.cwnd
+        return self.tx.cc.cwnd
 
     @property
     def ssthresh(self) -> int:
         """The slow-start threshold in bytes (the controller's)."""
-        return self.cc.ssthresh
+        return self.tx.cc.ssthresh
 
-    def _cc_record(self, now: int) -> None:
-        """Append to cwnd_history if the controller changed cwnd or ssthresh."""
-        point = (self.cc.cwnd, self.cc.ssthresh)
-        if not self.cwnd_history or self.cwnd_history[-1][1:] != point:
-            self.cwnd_history.append((now, *point))
+    @property
+    def cwnd_history(self) -> list[tuple[int, int, int]]:
+        """(time, cwnd, ssthresh) whenever the congestion window changes."""
+        return self.tx.cwnd_history
 
-    def _ack_event(self, now: int, acked: int, rtt: int | None, dupack: bool = False) -> Ack:
-        flight = self.snd_nxt - self.snd_una
-        if now >= self._peak_epoch_end:  # a new RTT-long epoch for RFC 7661's pipeACK
-            self._pipe_ack, self._flight_peak = self._flight_peak, flight
-            self._peak_epoch_end = now + (self.srtt or self.rto)
-        used = max(self._pipe_ack, self._flight_peak)
-        if self.sack and self._in_recovery:
-            flight = self._pipe()
-        return Ack(now=now, acked=acked, flight=flight, rtt=rtt, srtt=self.srtt,
-                   min_rtt=self.min_rtt, cwnd_limited=2 * used >= self.cc.cwnd,
-                   dupack=dupack, sack=self.sack, ack=self.snd_una, snd_nxt=self.snd_nxt)
+    @property
+    def rtt_history(self) -> list[tuple[int, int, int]]:
+        """(time, rtt sample, rto) for every RTT measurement."""
+        return self.tx.rtt_history
+
+    @property
+    def retransmissions(self) -> int:
+        """Segments sent again (timeouts, fast and SACK retransmissions)."""
+        return self.tx.retransmissions
+
+    @retransmissions.setter
+    def retransmissions(self, value: int) -> None:
+        self.tx.retransmissions = value
+
+    @property
+    def timeouts(self) -> int:
+        """Retransmission-timer expiries with data outstanding."""
+        return self.tx.timeouts
+
+    @property
+    def spurious_retransmissions(self) -> int:
+        """Fast or SACK retransmissions that the echoed timestamp proved needless (RFC 3522)."""
+        return self.tx.spurious_retransmissions
+
+    @property
+    def reordering(self) -> int:
+        """The duplicate-ACK threshold in segments (Linux's tp->reordering), see TCPConfig."""
+        return self.tx.reordering
+
+    @property
+    def sacked_bytes(self) -> int:
+        """Bytes the peer's SACK blocks reported, beyond the cumulative ACK (RFC 2018)."""
+        return self.tx.sacked_bytes
+
+    @property
+    def irs(self) -> int:
+        """The peer's initial sequence number."""
+        return self.rx.irs
+
+    @irs.setter
+    def irs(self, value: int) -> None:
+        self.rx.irs = value
+
+    @property
+    def rcv_nxt(self) -> int:
+        """RCV.NXT: the next sequence number expected from the peer (absolute)."""
+        return self.rx.rcv_nxt
+
+    @rcv_nxt.setter
+    def rcv_nxt(self, value: int) -> None:
+        self.rx.rcv_nxt = value
+
+    @property
+    def rcv_wnd(self) -> int:
+        """The receive window as advertised: from RCV.NXT to the advertised right edge."""
+        return self.rx.window
+
+    @property
+    def eof(self) -> bool:
+        """The peer's FIN has been reached: nothing more will arrive."""
+        return self.rx.eof
+
+    @eof.setter
+    def eof(self, value: bool) -> None:
+        self.rx.eof = value
+
+    @property
+    def _peer_fin(self) -> int | None:
+        return self.rx.peer_fin
+
+    @_peer_fin.setter
+    def _peer_fin(self, value: int | None) -> None:
+        self.rx.peer_fin = value
+
+    # ------------------------------------------------------------------ for the sender
+    @property
+    def synchronized(self) -> bool:
+        """The handshake is over (RFC 9293's synchronized states)."""
+        return self.state in _SYNCHRONIZED
+
+    @property
+    def sends_data(self) -> bool:
+        """In a state that sends data and FIN."""
+        return self.state in _SENDS_DATA
+
+    def _resend_syn(self, now: int) -> None:
+        flags = Flags.SYN | (Flags.ACK if self.state is State.SYN_RECEIVED else Flags(0))
+        self._emit(flags, self.iss, options=self._syn_options(now))
+
+    def _time_out(self, why: str, now: int) -> None:
+        self._fail(ConnectionTimeout(why), now)
 
     # ------------------------------------------------------------------ user calls
     def connect(self, now: int) -> None:
@@ -469,41 +563,40 @@ class TCPConnection:
             raise ConnectionClosed(f"send: connection is {self.state}")
         if self._fin_queued:
             raise ConnectionClosed("send: this end has already closed its sending side")
-        room = self.config.send_buffer - len(self._send_buf)
-        chunk = bytes(data[:max(0, room)])
-        self._send_buf += chunk
-        self._output(now)
-        return len(chunk)
+        queued = self.tx.write(data)
+        self.tx.output(now)
+        return queued
 
     def recv(self, max_bytes: int, now: int) -> bytes:
         """Take up to ``max_bytes`` received bytes (b"" if none are waiting; see :attr:`eof`)."""
         self._now = now
         if max_bytes < 0:
             raise LabkitValueError(f"max_bytes={max_bytes!r}: cannot be negative")
-        data = self._rx_buf.pop(max_bytes)
+        rx = self.rx
+        data = rx.read(max_bytes)
         if data and self.state in _RECEIVES_DATA:
             small = min(self.config.recv_buffer // 2, self.smss)
-            was = self.rcv_wnd
-            self._advertise()
+            was = rx.window
+            rx.advertise()
             # A window update only when the window was too small for a full segment (the
             # sender may be waiting on it); otherwise the next ACK carries the new window.
-            if was < small <= self.rcv_wnd:
+            if was < small <= rx.window:
                 self._emit(Flags.ACK, self.snd_nxt)
         return data
 
     @property
     def readable(self) -> int:
         """Bytes waiting to be read."""
-        return self._rx_buf.buffered
+        return self.rx.stream.buffered
 
     @property
     def send_space(self) -> int:
-        return self.config.send_buffer - len(self._send_buf)
+        return self.tx.send_space
 
     @property
     def unacked(self) -> int:
         """Bytes queued or in flight that the peer has not acknowledged yet."""
-        return len(self._send_buf)
+        return len(self.tx.buffer)
 
     def close(self, now: int) -> None:
         """Close the sending side: FIN after all queued data (RFC 9293 CLOSE call)."""
@@ -520,7 +613,7 @@ class TCPConnection:
             self._set_state(State.FIN_WAIT_1, now)
         elif self.state is State.CLOSE_WAIT:
             self._set_state(State.LAST_ACK, now)
-        self._output(now)
+        self.tx.output(now)
 
     def abort(self, now: int) -> None:
         """Reset the connection: send RST and forget it."""
@@ -538,7 +631,7 @@ class TCPConnection:
     # ------------------------------------------------------------------ timers
     def next_timer(self) -> int | None:
         """The virtual time at which :meth:`tick` has something to do, or None."""
-        deadlines = [d for d in (self._rtx_deadline, self._persist_deadline,
+        deadlines = [d for d in (self.tx.rtx_deadline, self.tx.persist_deadline,
                                  self._timewait_deadline, self._delack_deadline,
                                  self._keepalive_deadline) if d is not None]
         return min(deadlines) if deadlines else None
@@ -546,14 +639,15 @@ class TCPConnection:
     def tick(self, now: int) -> None:
         """Run the timers that are due at ``now``."""
         self._now = now
+        tx = self.tx
         if self._timewait_deadline is not None and now >= self._timewait_deadline:
             self._timewait_deadline = None
             self._set_state(State.CLOSED, now)
             return
-        if self._rtx_deadline is not None and now >= self._rtx_deadline:
-            self._retransmission_timeout(now)
-        if self._persist_deadline is not None and now >= self._persist_deadline:
-            self._persist_timeout(now)
+        if tx.rtx_deadline is not None and now >= tx.rtx_deadline:
+            tx.retransmission_timeout(now)
+        if tx.persist_deadline is not None and now >= tx.persist_deadline:
+            tx.persist_timeout(now)
         if self._delack_deadline is not None and now >= self._delack_deadline:
             self._emit(Flags.ACK, self.snd_nxt)  # the delayed ACK is due
         if self._keepalive_deadline is not None and now >= self._keepalive_deadline:
@@ -571,7 +665,7 @@ class TCPConnection:
     def push(self, now: int) -> None:
         """Send what the windows allow now (after ``nodelay`` was switched on, say)."""
         self._now = now
-        self._output(now)
+        self.tx.output(now)
 
     def close_read(self, now: int, reset: bool = False) -> None:
         """Close the receiving side: nothing more will be read.
@@ -584,16 +678,16 @@ class TCPConnection:
         """
         self._now = now
         self._read_shut = "reset" if reset else "discard"
-        if reset and self._rx_buf.buffered:
+        if reset and self.rx.stream.buffered:
             self.abort(now)
         else:
-            self._rx_buf.clear()
+            self.rx.stream.clear()
 
     def _keepalive_timeout(self, now: int) -> None:
         self._keepalive_deadline = None
         if not self.keepalive or self.state not in (State.ESTABLISHED, State.CLOSE_WAIT):
             return
-        if self.snd_nxt != self.snd_una or self._persist_deadline is not None:
+        if self.snd_nxt != self.snd_una or self.tx.persist_deadline is not None:
             self._keepalive_deadline = now + self.config.keepalive_idle  # not idle: data is out
             return
         if self._keepalive_probes >= self.config.keepalive_probes:
@@ -621,9 +715,10 @@ class TCPConnection:
         if state is State.SYN_SENT:
             self._arrives_syn_sent(seg, now)
             return
-        seq = self.rcv_nxt + _signed(seg.seq - (self.rcv_nxt & MASK))
+        rx = self.rx
+        seq = rx.rcv_nxt + _signed(seg.seq - (rx.rcv_nxt & MASK))
         flags, seg_len = seg.flags, seg.seg_len
-        if state is State.SYN_RECEIVED and flags & Flags.SYN and flags & Flags.ACK and seq == self.irs:
+        if state is State.SYN_RECEIVED and flags & Flags.SYN and flags & Flags.ACK and seq == rx.irs:
             # Simultaneous open: the peer's SYN,ACK repeats the SYN we already took; only its
             # ACK is new, so process it as an ACK (only the new part of a segment counts).
             flags, seq, seg_len = flags & ~Flags.SYN, seq + 1, seg_len - 1
@@ -634,14 +729,14 @@ class TCPConnection:
             self._emit(Flags.ACK, self.snd_nxt)
             return
         # 1. acceptability
-        if not self._acceptable(seq, seg_len):
+        if not rx.acceptable(seq, seg_len):
             if flags & Flags.RST:
                 return
-            if state is State.TIME_WAIT and flags & Flags.FIN and seq + seg_len == self.rcv_nxt:
+            if state is State.TIME_WAIT and flags & Flags.FIN and seq + seg_len == rx.rcv_nxt:
                 # RFC 9293 3.10.7.4: the only thing that can arrive in TIME-WAIT is a
                 # retransmission of the remote FIN: acknowledge it and restart the 2 MSL.
                 self._timewait_deadline = now + 2 * self.config.msl
-            if self.rcv_wnd == 0 and seq == self.rcv_nxt and flags & Flags.ACK:
+            if rx.window == 0 and seq == rx.rcv_nxt and flags & Flags.ACK:
                 self._process_ack(seg, seq, now)  # zero window: still take ACKs (and probes)
             self._emit(Flags.ACK, self.snd_nxt)
             return
@@ -652,7 +747,7 @@ class TCPConnection:
         if flags & Flags.RST and state is State.TIME_WAIT:
             return  # RFC 1337: ignore RST in TIME-WAIT; the clean close stands, 2 MSL runs out
         if flags & Flags.RST:
-            if seq != self.rcv_nxt:
+            if seq != rx.rcv_nxt:
                 self._emit(Flags.ACK, self.snd_nxt)  # RFC 5961 challenge ACK
                 return
             if state is State.SYN_RECEIVED and self._passive:
@@ -668,13 +763,14 @@ class TCPConnection:
         if not flags & Flags.ACK:
             return
         if state is State.SYN_RECEIVED:
-            ack = self.snd_una + _signed(seg.ack - (self.snd_una & MASK))
+            ack = self.tx.unwrap(seg.ack)
             if not self.snd_una < ack <= self.snd_nxt:
                 self._out.append(TCPSegment(self.local_port, self.remote_port or 0,
                                             seq=seg.ack, flags=Flags.RST))
                 return
             self._set_state(State.ESTABLISHED, now)
-            self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window << self._snd_shift, seq, ack
+            tx = self.tx
+            tx.snd_wnd, tx.snd_wl1, tx.snd_wl2 = seg.window << self._snd_shift, seq, ack
         if not self._process_ack(seg, seq, now):
             return
         if self.state is State.CLOSED:
@@ -683,23 +779,23 @@ class TCPConnection:
             self._keepalive_probes = 0
             self._keepalive_deadline = now + self.config.keepalive_idle
         # 5. data
-        in_order = seq == self.rcv_nxt and not len(self._ooo)
+        in_order = seq == rx.rcv_nxt and rx.in_order
         if seg.payload and self.state in _RECEIVES_DATA:
-            if self._read_shut == "reset" and seq + len(seg.payload) > self.rcv_nxt:
+            if self._read_shut == "reset" and seq + len(seg.payload) > rx.rcv_nxt:
                 self.abort(now)  # data after close(): nobody will read it (RFC 1122 4.2.2.13)
                 return
-            self._receive_data(seq, seg.payload)
+            rx.receive_data(seq, seg.payload)
             if self._read_shut == "discard":
-                self._rx_buf.clear()
-                self._advertise()
+                rx.stream.clear()
+                rx.advertise()
         # 6. FIN
         if flags & Flags.FIN:
-            self._peer_fin = seq + len(seg.payload)
-        if self._peer_fin is not None and self._peer_fin == self.rcv_nxt and not self.eof:
+            rx.peer_fin = seq + len(seg.payload)
+        if rx.peer_fin is not None and rx.peer_fin == rx.rcv_nxt and not rx.eof:
             self._receive_fin(now)
         if seg.payload or flags & Flags.FIN:
             self._acknowledge(len(seg.payload), in_order and not flags & Flags.FIN, now)
-        self._output(now)
+        self.tx.output(now)
 
     def _acknowledge(self, received: int, delayable: bool, now: int) -> None:
         """ACK arriving data: at once, or with delayed ACKs on, for every second full segment.
@@ -724,18 +820,18 @@ class TCPConnection:
         self.state = state
         self.state_history.append((now, state))
         if state is State.CLOSED:
-            self._rtx_deadline = self._persist_deadline = self._timewait_deadline = None
+            self.tx.stop_timers()
+            self._timewait_deadline = None
             self._delack_deadline = self._keepalive_deadline = None
         if state is State.TIME_WAIT:
-            self._rtx_deadline = self._persist_deadline = None
+            self.tx.stop_timers()
             self._timewait_deadline = now + 2 * self.config.msl
         if state is State.ESTABLISHED and self.keepalive:
             self._keepalive_deadline = now + self.config.keepalive_idle
         if state not in (State.ESTABLISHED, State.CLOSE_WAIT):
             self._keepalive_deadline = None
-        if (state is State.ESTABLISHED and self._syn_timed_out and self.srtt is None
-                and self.config.rto_initial < 3 * S):
-            self.rto = 3 * S  # RFC 6298 5.7: a SYN timed out, so data starts with RTO = 3 s
+        if state is State.ESTABLISHED:
+            self.tx.established()
         if self.on_state_change is not None:
             self.on_state_change(self, state, now)
 
@@ -750,20 +846,12 @@ class TCPConnection:
         ts = cfg.timestamps and (self.timestamps or not reply)
         return tcp_options(mss=cfg.mss, window_scale=cfg.window_shift if ws else None,
                            sack_permitted=cfg.sack and (self.sack or not reply),
-                           timestamps=(self._tsval(now), self._ts_recent if reply else 0) if ts else None)
-
-    def _tsval(self, now: int) -> int:
-        """Our timestamp clock: virtual milliseconds (RFC 7323 allows 1 ms to 1 s per tick)."""
-        return (now // MS) & MASK
+                           timestamps=(tsval(now), self._ts_recent if reply else 0) if ts else None)
 
     def _send_syn(self, now: int, ack: bool) -> None:
         flags = Flags.SYN | (Flags.ACK if ack else Flags(0))
         self._emit(flags, self.iss, options=self._syn_options(now))
-        self.snd_nxt = max(self.snd_nxt, self.iss + 1)
-        if self._rtx_deadline is None:
-            self._rtx_deadline = now + self.rto
-        if self._retries == 0 and self._rtt_seq is None:
-            self._rtt_seq, self._rtt_start = self.iss + 1, now
+        self.tx.syn_sent(now)
 
     def _arrives_listen(self, seg: TCPSegment, now: int) -> None:
         if seg.flags & Flags.RST:
@@ -779,11 +867,8 @@ class TCPConnection:
         self._send_syn(now, ack=True)
 
     def _synchronize(self, seg: TCPSegment, now: int) -> None:
-        """Take the peer's ISS, MSS and window from its SYN."""
-        self.irs = seg.seq
-        self.rcv_nxt = seg.seq + 1
-        self._rcv_right = self.rcv_nxt
-        self._advertise(force=True)
+        """Take the peer's ISS, MSS, options and window from its SYN."""
+        self.rx.synchronize(seg.seq)
         if seg.mss is not None:
             self._peer_mss = seg.mss
         cfg = self.config
@@ -795,16 +880,13 @@ class TCPConnection:
         if ts is not None and self.timestamps:
             self._ts_recent = ts[0]
         self.sack = cfg.sack and seg.sack_permitted
-        self.snd_wnd = seg.window  # a SYN's window is never scaled (RFC 7323 2.2)
-        self._snd_wl1 = seg.seq
-        self._snd_wl2 = self.snd_una
-        self.cc.start(self.smss, now, sack=self.sack)
-        self._cc_record(now)
+        self.rx.mss = self.smss
+        self.tx.start(seg.window, seg.seq, now)  # a SYN's window is never scaled (RFC 7323 2.2)
 
     def _arrives_syn_sent(self, seg: TCPSegment, now: int) -> None:
         ack = None
         if seg.flags & Flags.ACK:
-            ack = self.snd_una + _signed(seg.ack - (self.snd_una & MASK))
+            ack = self.tx.unwrap(seg.ack)
             if not self.iss < ack <= self.snd_nxt:
                 if not seg.flags & Flags.RST:
                     self._out.append(TCPSegment(self.local_port, seg.src_port, seq=seg.ack,
@@ -819,64 +901,16 @@ class TCPConnection:
             return
         self._synchronize(seg, now)
         if ack is not None:
-            self.snd_una = ack
-            self._ack_rtt(ack, now, seg)
-            self._retries = 0
-            self._rtx_deadline = None
-            self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window, seg.seq, ack
+            self.tx.syn_acked(ack, seg, seg.window, now)
             self._set_state(State.ESTABLISHED, now)
             self._emit(Flags.ACK, self.snd_nxt)
-            self._output(now)
+            self.tx.output(now)
         else:  # simultaneous open
             self._set_state(State.SYN_RECEIVED, now)
             self._emit(Flags.SYN | Flags.ACK, self.iss, options=self._syn_options(now))
 
-    # ------------------------------------------------------------------ internals: receiving
-    @property
-    def rcv_wnd(self) -> int:
-        """The receive window as advertised: from RCV.NXT to the advertised right edge."""
-        return max(0, self._rcv_right - self.rcv_nxt)
-
-    def _advertise(self, force: bool = False) -> None:
-        """Move the advertised right edge, avoiding silly windows (RFC 9293 3.8.6.2.2)."""
-        right = self.rcv_nxt + self.config.recv_buffer - self._rx_buf.buffered
-        step = min(self.config.recv_buffer // 2, self.smss)
-        if force or right - self._rcv_right >= step:
-            self._rcv_right = max(self._rcv_right, right)
-
-    def _acceptable(self, seq: int, seg_len: int) -> bool:
-        wnd = self.rcv_wnd
-        if seg_len == 0:
-            return seq == self.rcv_nxt if wnd == 0 else self.rcv_nxt <= seq < self.rcv_nxt + wnd
-        if wnd == 0:
-            return False
-        end = seq + seg_len - 1
-        return (self.rcv_nxt <= seq < self.rcv_nxt + wnd) or (self.rcv_nxt <= end < self.rcv_nxt + wnd)
-
-    def _receive_data(self, seq: int, payload: bytes) -> None:
-        start, data = seq, payload
-        if start < self.rcv_nxt:
-            data = data[self.rcv_nxt - start:]
-            start = self.rcv_nxt
-        data = data[: max(0, self._rcv_right - start)]
-        if not data:
-            return
-        if start > self.rcv_nxt:
-            self._ooo.insert(start, data)
-            return
-        self._rx_buf.push(data)
-        self.rcv_nxt += len(data)
-        if len(self._ooo):
-            rest = self._ooo.pop(self.rcv_nxt)
-            self._rx_buf.push(rest)
-            self.rcv_nxt += len(rest)
-        self._advertise()
-
     def _receive_fin(self, now: int) -> None:
-        self.rcv_nxt += 1
-        self._rcv_right = max(self._rcv_right, self.rcv_nxt)
-        self.eof = True
-        self._rx_buf.close()
+        self.rx.receive_fin()
         state = self.state
         if state in (State.SYN_RECEIVED, State.ESTABLISHED):
             self._set_state(State.CLOSE_WAIT, now)
@@ -898,37 +932,18 @@ class TCPConnection:
         return min(self.config.mss, self._peer_mss) - (12 if self.timestamps else 0)
 
     @property
-    def _data_end(self) -> int:
-        return self._buf_start + len(self._send_buf)
-
-    @property
     def _fin_acked(self) -> bool:
-        return self._fin_queued and self.snd_una > self._data_end
+        return self.tx.fin_acked
 
     def _process_ack(self, seg: TCPSegment, seq: int, now: int) -> bool:
         """Step five of RFC 9293 3.10.7.4; returns False if the segment is to be dropped."""
-        ack = self.snd_una + _signed(seg.ack - (self.snd_una & MASK))
-        if ack > self._highest_sent:
+        tx = self.tx
+        ack = tx.unwrap(seg.ack)
+        if ack > tx.highest_sent:
             self._emit(Flags.ACK, self.snd_nxt)  # acks something never sent
             return False
-        self._probes = 0
-        flight = self.snd_nxt - self.snd_una
-        sacked = self._take_sack(seg) if self.sack else 0
-        if ack > self.snd_una:
-            self._new_ack(ack, now, seg, sacked)
-        elif ack == self.snd_una and flight > 0 and (
-                sacked > 0 if self.sack and seg.sack else
-                (not seg.payload and not seg.flags & (Flags.SYN | Flags.FIN)
-                 and seg.window << self._snd_shift == self.snd_wnd)):
-            # a duplicate ACK: RFC 5681's definition, or with SACK one that SACKs new data
-            self._duplicate_ack(now, sacked)
-        # window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule)
-        if self._snd_wl1 < seq or (self._snd_wl1 == seq and self._snd_wl2 <= ack):
-            self.snd_wnd, self._snd_wl1, self._snd_wl2 = seg.window << self._snd_shift, seq, ack
-            if self.snd_wnd > 0:
-                self._persist_deadline = None
-                self._persist_shift = 0
-        if self._fin_acked:
+        tx.take_ack(seg, seq, ack, self._snd_shift, now)
+        if tx.fin_acked:
             if self.state is State.FIN_WAIT_1:
                 self._set_state(State.FIN_WAIT_2, now)
             elif self.state is State.CLOSING:
@@ -938,124 +953,21 @@ class TCPConnection:
                 return False
         return True
 
-    def _new_ack(self, ack: int, now: int, seg: TCPSegment | None = None, sacked: int = 0) -> None:
-        acked = ack - self.snd_una + sacked
-        if self.sack and self.config.adaptive_reordering:
-            self._late_hole(self.snd_una, ack)
-        drop = min(len(self._send_buf), max(0, ack - self._buf_start))
-        del self._send_buf[:drop]
-        self._buf_start += drop
-        self.snd_una = ack
-        if self._scoreboard:
-            self._scoreboard.advance(ack)
-            self._update_lost_edge()
-        # After a timeout we went back to resend from SND.UNA; an ACK can cover bytes that
-        # were sent before that and arrived after all.
-        self.snd_nxt = max(self.snd_nxt, ack)
-        self._retries = 0
-        if self._rexmits:
-            self._detect_spurious(ack, seg)
-        rtt = self._ack_rtt(ack, now, seg)
-        event = self._ack_event(now, acked, rtt)
-        if self._in_recovery:
-            reno_exit = not self.sack and getattr(self.cc, "partial_ack_ends_recovery", False)
-            if ack >= self._recover or reno_exit:
-                self._in_recovery = False  # full ACK: recovery is over (RFC 6582 3.2 step 3)
-                self.cc.on_recovery_end(event)
-            else:  # partial ACK: the next hole was lost too
-                if not self.sack:
-                    self._retransmit_first(now)  # resend it at once (with SACK: pipe decides)
-                self.cc.on_recovery_ack(event)
-        else:
-            self.cc.on_ack(event)
-        self._cc_record(now)
-        self._dupacks = 0
-        self._rtx_deadline = None if self.snd_una == self.snd_nxt else now + self.rto
-
-    def _duplicate_ack(self, now: int, sacked: int = 0) -> None:
-        self._dupacks += 1
-        if self._in_recovery:
-            self.cc.on_recovery_ack(self._ack_event(now, sacked, None, dupack=True))
-        elif (self._dupacks >= self.reordering
-              or (self.sack and self._lost_edge > self.snd_una)):  # RFC 6675 5 (IsLost)
-            # RFC 6582 3.2 step 1: only a loss of data sent after the last recovery (or
-            # timeout) starts a new one. The RFC says the ACK must cover more than
-            # "recover"; labkit lets it equal it, so that losing the first segment sent
-            # after a recovery is still repaired without a timeout.
-            if self.snd_una < self._recover:
-                return
-            self.cc.on_loss(self.snd_nxt - self.snd_una, now)
-            self._in_recovery = True
-            self._recover = self.snd_nxt
-            self._rexmit_high = self.snd_una
-            self._retransmit_first(now)
-        else:
-            return
-        self._cc_record(now)
-
-    def _ack_rtt(self, ack: int, now: int, seg: TCPSegment | None = None) -> int | None:
-        """An RTT sample from an ACK of new data, if it gives one.
-
-        With timestamps, every such ACK does, retransmissions included (RFC
-        7323 4.1: the echoed TSval tells which transmission it answers).
-        Without, only the one timed segment does, never a retransmitted one
-        (RFC 6298, Karn's rule).
-
-        One exception: an echo older than the last retransmission timeout.
-        When an ACK is lost and the timeout's retransmission arrives as a
-        duplicate, the receiver echoes the TSval of the earlier transmission
-        (RFC 7323 4.3), so the "sample" is the whole backed-off RTO plus an
-        RTT. Taken, such samples feed the RTO that produced them: under heavy
-        loss of ACKs it ratchets up to ``rto_max`` and stays there. labkit
-        ignores them (the next ACK of data sent after the timeout measures
-        the path again).
-        """
-        ts = seg.timestamps if self.timestamps and seg is not None else None
-        if ts is not None and ts[1]:
-            elapsed = (self._tsval(now) - ts[1]) & MASK  # whole ticks since the echoed TSval
-            if elapsed < 1 << 31 and _signed(ts[1] - self._rto_tsval) >= 0:
-                sample = elapsed * MS + now % MS  # from the start of that tick: never too short
-                self._rtt_seq = None
-                self._rtt_sample(sample, now)
-                return sample
-        if self._rtt_seq is None or ack < self._rtt_seq:
-            return None
-        sample = now - self._rtt_start
-        self._rtt_seq = None
-        self._rtt_sample(sample, now)
-        return sample
-
-    def _rtt_sample(self, sample: int, now: int) -> None:
-        """Update SRTT, RTTVAR and RTO from one measurement (RFC 6298 2.2-2.4)."""
-        self.min_rtt = sample if self.min_rtt is None else min(self.min_rtt, sample)
-        if self.srtt is None:
-            self.srtt, self.rttvar = sample, sample // 2
-        else:
-            self.rttvar = (3 * self.rttvar + abs(self.srtt - sample)) // 4
-            self.srtt = (7 * self.srtt + sample) // 8
-        self.rto = min(self.config.rto_max, max(self.config.rto_min,
-                                                self.srtt + max(self.config.clock_granularity,
-                                                                4 * self.rttvar)))
-        self.rtt_history.append((now, sample, self.rto))
-
     # ------------------------------------------------------------------ internals: sending
     def _emit(self, flags: Flags, seq: int, payload: bytes = b"", options: tuple = (),
               now: int | None = None) -> None:
-        ack = self.rcv_nxt & MASK if flags & Flags.ACK else 0
+        rx = self.rx
+        ack = rx.rcv_nxt & MASK if flags & Flags.ACK else 0
         if flags & Flags.ACK:
-            self._last_ack_sent = self.rcv_nxt
+            self._last_ack_sent = rx.rcv_nxt
             self._delack_deadline, self._delack_bytes = None, 0  # this one carries the ACK
         if flags & Flags.SYN:
             # Before the peer's SYN there is no receive sequence space yet: offer the whole
             # buffer. A SYN's window is never scaled (RFC 7323 2.2).
             unsynchronized = self.state in (State.CLOSED, State.LISTEN, State.SYN_SENT)
-            field = min(self.config.recv_buffer if unsynchronized else self.rcv_wnd, 0xFFFF)
+            field = min(self.config.recv_buffer if unsynchronized else rx.window, 0xFFFF)
         else:
-            # Scaled, rounded up so the advertised edge is exactly what the peer reads;
-            # the receiver then takes data up to that edge (RFC 7323 2.4).
-            shift = self._rcv_shift
-            field = min(0xFFFF, (self.rcv_wnd + (1 << shift) - 1) >> shift)
-            self._rcv_right = max(self._rcv_right, self.rcv_nxt + (field << shift))
+            field = rx.window_field(self._rcv_shift)
             if not options:
                 options = self._segment_options(self._now if now is None else now)
         self._out.append(TCPSegment(self.local_port, self.remote_port or 0, seq & MASK, ack, flags,
@@ -1067,287 +979,21 @@ class TCPConnection:
         RFC 2018: the block holding the latest out-of-order segment first, then
         the others; 3 fit beside timestamps, 4 without.
         """
-        ts = (self._tsval(now), self._ts_recent) if self.timestamps else None
+        ts = (tsval(now), self._ts_recent) if self.timestamps else None
         blocks: tuple[tuple[int, int], ...] = ()
-        if self.sack and len(self._ooo):
+        if self.sack and self.rx.blocks_waiting:
             blocks = tuple((lo & MASK, hi & MASK)
-                           for lo, hi in self._ooo.blocks(3 if self.timestamps else 4))
+                           for lo, hi in self.rx.sack_blocks(3 if self.timestamps else 4))
         if ts is None and not blocks:
             return ()
         return tcp_options(timestamps=ts, sack=blocks)
 
     def _options_length(self) -> int:
         """Bytes of options on the data segments sent now, beyond the timestamps in SMSS."""
-        if self.sack and len(self._ooo):
-            return 4 + 8 * min(len(self._ooo), 3 if self.timestamps else 4)
+        waiting = self.rx.blocks_waiting
+        if self.sack and waiting:
+            return 4 + 8 * min(waiting, 3 if self.timestamps else 4)
         return 0
-
-    def _segment_at(self, seq: int, limit: int) -> tuple[bytes, bool]:
-        """Data (at most ``limit`` bytes) starting at ``seq``, and whether FIN follows it."""
-        offset = seq - self._buf_start
-        data = bytes(self._send_buf[offset:offset + limit])
-        fin = self._fin_queued and seq + len(data) == self._data_end
-        return data, fin
-
-    def _output(self, now: int) -> None:
-        """Send what the windows allow.
-
-        Normally RFC 5681's rule: min(cwnd, rwnd) minus what is in flight. In
-        loss recovery with SACK, RFC 6675's: while ``cwnd - pipe`` leaves a
-        segment's room, first the lost holes (rule 1 of NextSeg), then new
-        data within the peer's window (rule 2).
-        """
-        if self.state not in _SENDS_DATA:
-            return
-        smss = self.smss - self._options_length()
-        sack_recovery = self._in_recovery and self.sack
-        pipe = self._pipe() if sack_recovery else 0
-        board = self._scoreboard
-        while True:
-            if sack_recovery:
-                if self.cc.cwnd - pipe < smss:
-                    break
-                resent = self._retransmit_lost(now, smss)
-                if resent:
-                    pipe += resent
-                    continue
-            elif board and self.snd_nxt < self._highest_sent:
-                # going back after a timeout: skip what the peer has SACKed
-                end = board.sacked(self.snd_nxt)
-                if end is not None:
-                    self.snd_nxt = min(end, self._highest_sent)
-                    continue
-            flight = self.snd_nxt - self.snd_una
-            unsent = self._data_end - self.snd_nxt
-            fin_pending = self._fin_queued and self.snd_nxt <= self._data_end
-            if unsent <= 0 and not fin_pending:
-                break
-            if sack_recovery:
-                room = min(self.cc.cwnd - pipe, self.snd_una + self.snd_wnd - self.snd_nxt)
-            elif board and self.reordering > self.config.dupack_threshold:
-                # Reordering was seen, so the threshold is higher: let SACKed bytes free the
-                # congestion window as they would in recovery (RFC 3042's limited transmit,
-                # stretched to the threshold, as Linux counts packets in flight), or a small
-                # window stalls below the threshold until the RTO.
-                pipe_out = board.unsacked(self.snd_una, self.snd_nxt)
-                room = min(self.cwnd - pipe_out, self.snd_wnd - flight)
-            else:
-                room = min(self.cwnd, self.snd_wnd) - flight
-            if board and self.snd_nxt < self._highest_sent:
-                nxt = board.next_sacked_start(self.snd_nxt)
-                if nxt is not None:
-                    unsent = min(unsent, nxt - self.snd_nxt)
-            if unsent > 0:
-                if room <= 0:
-                    break
-                n = min(smss, unsent, room)
-                if n < smss and n < unsent and flight > 0:
-                    break  # sender-side silly window avoidance: wait for a full segment's room
-                if (n < smss and n == unsent and flight > 0 and not self.nodelay
-                        and not self._fin_queued and self.snd_nxt >= self._highest_sent):
-                    break  # Nagle (RFC 896): one small segment in flight at a time
-            else:
-                n = 0
-            data, fin = self._segment_at(self.snd_nxt, n)
-            flags = Flags.ACK | (Flags.PSH if data and len(data) == unsent else Flags(0))
-            if fin:
-                flags |= Flags.FIN
-            retransmission = self.snd_nxt < self._highest_sent
-            self._emit(flags, self.snd_nxt, data)
-            if retransmission:
-                self.retransmissions += 1
-            elif self._rtt_seq is None:
-                self._rtt_seq, self._rtt_start = self.snd_nxt + len(data) + fin, now
-            self.snd_nxt += len(data) + fin
-            pipe += len(data) + fin
-            self._highest_sent = max(self._highest_sent, self.snd_nxt)
-            self._flight_peak = max(self._flight_peak, self.snd_nxt - self.snd_una)
-            if self._rtx_deadline is None:
-                self._rtx_deadline = now + self.rto
-        # zero window with data waiting and nothing in flight: the persist timer probes
-        if (self.snd_wnd == 0 and self._data_end > self.snd_nxt and self.snd_nxt == self.snd_una
-                and self._persist_deadline is None):
-            self._persist_deadline = now + self.rto
-
-    def _retransmit_first(self, now: int) -> None:
-        """Resend the first unacknowledged segment (fast retransmit, partial ACK)."""
-        self.retransmissions += 1
-        self._rtt_seq = None  # Karn: never time a retransmitted segment
-        if self.state in (State.SYN_SENT, State.SYN_RECEIVED):
-            flags = Flags.SYN | (Flags.ACK if self.state is State.SYN_RECEIVED else Flags(0))
-            self._emit(flags, self.iss, options=self._syn_options(now))
-        else:
-            limit = self.smss - self._options_length()
-            nxt = self._scoreboard.next_sacked_start(self.snd_una)
-            if nxt is not None:
-                limit = min(limit, nxt - self.snd_una)  # only the hole, not what was SACKed
-            data, fin = self._segment_at(self.snd_una, limit)
-            flags = Flags.ACK | (Flags.FIN if fin else Flags(0))
-            if data or fin:
-                self._emit(flags, self.snd_una, data)
-                self._rexmit_high = max(self._rexmit_high, self.snd_una + len(data) + fin)
-                self._note_rexmit(self.snd_una, now)
-        self._rtx_deadline = now + self.rto
-
-    # ------------------------------------------------------------------ internals: SACK
-    def _pipe(self) -> int:
-        """RFC 6675 SetPipe: the bytes this sender believes are still in the network."""
-        return self._scoreboard.pipe(self.snd_una, self.snd_nxt, self._lost_edge,
-                                     self._rexmit_high)
-
-    def _retransmit_lost(self, now: int, limit: int) -> int:
-        """RFC 6675 NextSeg rule 1: resend the first lost hole not yet resent; bytes sent (or 0)."""
-        board = self._scoreboard
-        seq = max(self._rexmit_high, self.snd_una)
-        end = board.sacked(seq)
-        while end is not None:
-            seq = end
-            end = board.sacked(seq)
-        if seq >= self._lost_edge or seq >= self.snd_nxt:
-            return 0
-        nxt = board.next_sacked_start(seq)
-        if nxt is not None:
-            limit = min(limit, nxt - seq)
-        data, fin = self._segment_at(seq, min(limit, self._lost_edge - seq))
-        if not data and not fin:
-            return 0
-        self._emit(Flags.ACK | (Flags.FIN if fin else Flags(0)), seq, data)
-        self.retransmissions += 1
-        self._rtt_seq = None
-        self._rexmit_high = seq + len(data) + fin
-        self._note_rexmit(seq, now)
-        if self._rtx_deadline is None:
-            self._rtx_deadline = now + self.rto
-        return len(data) + fin
-
-    def _take_sack(self, seg: TCPSegment) -> int:
-        """Add the segment's SACK blocks to the scoreboard; returns the bytes newly SACKed."""
-        blocks = seg.sack
-        if not blocks:
-            return 0
-        una, high, new = self.snd_una, self._highest_sent, 0
-        for left, right in blocks:
-            lo = una + _signed(left - (una & MASK))
-            hi = una + _signed(right - (una & MASK))
-            if una < hi <= high and lo < hi:  # RFC 2018: ignore blocks outside the window
-                new += self._scoreboard.add(max(lo, una), hi)
-        if new:
-            self.sacked_bytes += new
-            self._update_lost_edge()
-        return new
-
-    def _note_rexmit(self, seq: int, now: int) -> None:
-        """Remember a fast or SACK retransmission, to tell later whether it was needed."""
-        if self.sack and self.config.adaptive_reordering:
-            board = self._scoreboard.ranges
-            end = self._rexmit_high if self._rexmit_high > seq else seq + 1
-            self._rexmits[seq] = (end, self._tsval(now), board[-1][1] if board else self.snd_nxt)
-
-    def _detect_spurious(self, ack: int, seg: TCPSegment | None) -> None:
-        """RFC 3522 (Eifel detection): was a retransmission now acknowledged needless?
-
-        The ACK that covers a retransmitted hole echoes the TSval of the
-        segment that filled it (RFC 7323 4.3). An echo older than the
-        retransmission's own TSval means the original arrived: the segment
-        was only late, and the reordering was at least as deep as the SACKed
-        data above it then. Linux raises tp->reordering to that depth; so
-        does labkit (``self.reordering``, in segments).
-        """
-        ts = seg.timestamps if self.timestamps and seg is not None else None
-        for seq in [s for s in self._rexmits if s < ack]:
-            _, tsval, fack = self._rexmits.pop(seq)
-            if ts is not None and ts[1] and _signed(ts[1] - tsval) < 0:
-                self.spurious_retransmissions += 1
-                self._reordered(fack - seq)
-
-    def _reordered(self, depth: int) -> None:
-        """Reordering ``depth`` bytes deep was seen: raise the threshold to it (Linux's rule)."""
-        segments = (depth + self.smss - 1) // self.smss
-        self.reordering = min(self.config.max_reordering, max(self.reordering, segments))
-
-    def _late_hole(self, una: int, ack: int) -> None:
-        """A cumulative ACK filled the hole at ``una`` with its original: reordering, not loss.
-
-        Linux's tcp_check_sack_reordering: a segment never retransmitted is
-        acknowledged below the highest SACKed byte, so the network reorders
-        at least that deep. Seen before any retransmission was needed, it
-        saves the spurious fast retransmits the fixed threshold would send.
-        Not after a timeout (the go-back resent the holes).
-        """
-        board = self._scoreboard.ranges
-        if not board or not (self._in_recovery or una >= self._recover):
-            return
-        for seq, (end, _, _) in self._rexmits.items():
-            if seq <= una < end:
-                return  # the hole was retransmitted: its filling says nothing
-        self._reordered(board[-1][1] - una)
-
-    def _update_lost_edge(self) -> None:
-        threshold = (self.reordering - 1) * self.smss
-        self._lost_edge = self._scoreboard.lost_edge(self.snd_una, threshold)
-
-    def _retransmission_timeout(self, now: int) -> None:
-        self._rtx_deadline = None
-        outstanding = self.snd_nxt > self.snd_una
-        if not outstanding:
-            return
-        self._retries += 1
-        self.timeouts += 1
-        self._rto_tsval = self._tsval(now)
-        # Linux (tcp_enter_loss): a timeout outside recovery with SACKed segments outstanding
-        # says the reordering was over-estimated: back to the default threshold.
-        if (not self._in_recovery and self.reordering > self.config.dupack_threshold
-                and self._scoreboard.unsacked(self.snd_una, self.snd_nxt)
-                < self.snd_nxt - self.snd_una - (self.config.dupack_threshold - 1) * self.smss):
-            self.reordering = self.config.dupack_threshold
-            self._update_lost_edge()
-        self._rexmits.clear()  # go-back resends are not fast retransmissions
-        if self._retries > self.config.max_retransmissions:
-            self._fail(ConnectionTimeout(
-                f"connection timed out: {self.config.max_retransmissions} retransmissions of "
-                f"sequence number {self.snd_una & MASK} went unanswered"), now)
-            return
-        if self.state in _SYNCHRONIZED:
-            self.cc.on_timeout(self.snd_nxt - self.snd_una, now)
-            self._cc_record(now)
-        else:
-            self._syn_timed_out = True
-        # RFC 6582 section 4: after a timeout, no fast retransmit for the duplicate ACKs
-        # that the go-back resends of data already received will draw.
-        self._in_recovery = False
-        self._recover = self._highest_sent
-        self._dupacks = 0
-        self.rto = min(self.config.rto_max, self.rto * 2)  # exponential backoff
-        self._rtt_seq = None
-        if self.state in (State.SYN_SENT, State.SYN_RECEIVED):
-            self._retransmit_first(now)
-            return
-        self.snd_nxt = self.snd_una  # go back: resend from the first unacknowledged byte
-        self._output(now)
-        if self._rtx_deadline is None:
-            self._rtx_deadline = now + self.rto
-
-    def _persist_timeout(self, now: int) -> None:
-        self._persist_deadline = None
-        if self.snd_wnd > 0 or self._data_end <= self.snd_nxt:
-            self._output(now)
-            return
-        self._probes += 1
-        if self._probes > self.config.max_retransmissions:
-            self._fail(ConnectionTimeout("connection timed out: zero-window probes unanswered"), now)
-            return
-        data, _ = self._segment_at(self.snd_nxt, 1)
-        self._emit(Flags.ACK, self.snd_nxt, data)  # a one-byte window probe
-        # The probe's byte has been sent: a receiver whose window opened meanwhile takes it
-        # and acknowledges it, and that ACK must not be refused as acknowledging something
-        # never sent (that answer, an ACK of our own, began an ACK war that stalled the
-        # connection). SND.NXT stays: the byte goes again, as data, once the window opens.
-        self._highest_sent = max(self._highest_sent, self.snd_nxt + len(data))
-        # RFC 1122 4.2.2.17: the interval doubles from probe to probe, answered or not
-        # (answers reset only the give-up counter, _probes); it resets when the window opens.
-        self._persist_shift += 1
-        backoff = min(self.config.rto_max, self.rto << min(self._persist_shift, 16))
-        self._persist_deadline = now + backoff
 
     def __repr__(self) -> str:
         label = f"{self.name} " if self.name else ""

@@ -44,8 +44,6 @@ import numpy as np
 
 from labkit.transport.tcp import Flags, TCPSegment, tcp_options
 from labkit.transport.tcp_connection import (
-    MASK,
-    MS,
     ConnectionClosed,
     ConnectionRefused,
     ConnectionReset,
@@ -54,9 +52,11 @@ from labkit.transport.tcp_connection import (
     TCPConfig,
     TCPConnection,
     TCPError,
-    _signed,
     rst_for,
 )
+from labkit.transport.tcp_full_receiver import acceptable
+from labkit.transport.tcp_full_sender import MASK, MS
+from labkit.transport.tcp_full_sender import signed_delta as _signed
 from labkit.errors import LabkitValueError
 from labkit.transport.tcp_messages import TCPReceiverMessage, TCPSenderMessage, Wrap32
 from labkit.transport.tcp_receiver import TCPReceiver, TCPReceiverLike
@@ -385,13 +385,7 @@ class JoinedConnection(TCPConnection):
         return self.receiver.send().window_size
 
     def _acceptable(self, seq: int, seg_len: int) -> bool:
-        wnd = self.rcv_wnd
-        if seg_len == 0:
-            return seq == self.rcv_nxt if wnd == 0 else self.rcv_nxt <= seq < self.rcv_nxt + wnd
-        if wnd == 0:
-            return False
-        end = seq + seg_len - 1
-        return (self.rcv_nxt <= seq < self.rcv_nxt + wnd) or (self.rcv_nxt <= end < self.rcv_nxt + wnd)
+        return acceptable(self.rcv_nxt, self.rcv_wnd, seq, seg_len)
 
     def _sync(self) -> None:
         """Mirror the parts' sequence numbers in the TCB's fields (snd_una, snd_nxt, rcv_nxt)."""

@@ -68,8 +68,9 @@ class TCPReceiver:
     """labkit's reference receiver, CS144-sized. See the module docstring.
 
     It is what a learner's receiver replaces (``TCPConfig(receiver=...)``);
-    labkit's own full TCP keeps its receiver inside the connection, with SACK
-    blocks, window scaling and silly-window avoidance on top of these rules.
+    labkit's own full TCP uses :class:`~labkit.transport.tcp_full_receiver.FullReceiver`,
+    with SACK blocks, window scaling and silly-window avoidance on top of
+    these rules.
     """
 
     def __init__(self, reassembler: ReassemblerLike, stream: ByteStreamLike, capacity: int) -> None:

@@ -111,9 +111,9 @@ class TCPSender:
     """labkit's reference sender, CS144-sized with congestion control. See the module docstring.
 
     It is what a learner's sender replaces (``TCPConfig(sender=...)``);
-    labkit's own full TCP keeps its sender inside the connection, with SACK
-    (RFC 6675), timestamps, window scaling, Nagle and RFC 7661 on top of
-    these rules. Besides the interface it keeps, for tests and plots,
+    labkit's own full TCP uses :class:`~labkit.transport.tcp_full_sender.FullSender`,
+    with SACK (RFC 6675), timestamps, window scaling, Nagle and RFC 7661 on
+    top of these rules. Besides the interface it keeps, for tests and plots,
     ``rto_ms``, ``srtt_ms``, ``cwnd_history`` ((ms, cwnd, ssthresh)) and
     ``retransmissions`` (every segment sent again).
 
