@@ -78,7 +78,7 @@ def peer(seconds: float) -> None:
     conn = state["conn"]
     print(json.dumps({
         "served": state["served"], "request": state["request"].decode(errors="replace"),
-        "connection": type(conn).__name__ if conn else None,
+        "halves": [type(conn.tx).__name__, type(conn.rx).__name__] if conn else None,
         "error": str(conn.error) if conn is not None and conn.error else None,
     }), flush=True)
 
@@ -98,7 +98,7 @@ def test_the_learners_tcp_serves_a_page_to_the_kernels_curl():
             if proc.poll() is None:
                 proc.kill()
     result = json.loads(out.strip().splitlines()[-1])
-    assert result["connection"] == "JoinedConnection", result  # the learner's parts, not labkit's
+    assert result["halves"] == ["PartsSender", "PartsReceiver"], result  # the learner's parts
     assert result["served"] == 1 and result["error"] is None, (result, err[-2000:])
     assert result["request"] == "GET /lab4 HTTP/1.1", result
     assert got.returncode == 0, got.stderr

@@ -1,7 +1,7 @@
 """The TCP lab's parts joined by labkit's connection, talking to labkit's full TCP.
 
-``TCPConfig(receiver=..., sender=...)`` makes the connection join parts
-(:class:`~labkit.transport.tcp_joined.JoinedConnection`). These tests put the
+``TCPConfig(receiver=..., sender=...)`` makes the connection join parts as its
+halves (:mod:`labkit.transport.tcp_parts`). These tests put the
 parts on one end and labkit's own TCP (window scaling, SACK, timestamps
 offered) on the other: the handshake must fall back to the MSS option only,
 and a transfer must arrive byte-exact through every fault of issue 17's
@@ -30,7 +30,9 @@ from labkit.transport.tcp_connection import (
     TCPConfig,
     TCPConnection,
 )
-from labkit.transport.tcp_joined import JoinedConnection
+from labkit.transport.tcp_full_receiver import FullReceiver
+from labkit.transport.tcp_full_sender import FullSender
+from labkit.transport.tcp_parts import PartsReceiver, PartsSender
 from labkit.transport.tcp_messages import TCPReceiverMessage, TCPSenderMessage, Transmit, Wrap32
 from labkit.transport.tcp_receiver import TCPReceiver
 from labkit.transport.tcp_sender import TCPSender, TCPSenderLike
@@ -52,11 +54,14 @@ def data(n: int, seed: int = 17) -> bytes:
     return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
 
 
-def test_a_config_with_parts_makes_a_joined_connection():
+def test_a_config_with_parts_makes_them_the_connections_halves():
     conn = TCPConnection(1, 2, iss=5, config=TCPConfig.basic(sender=TCPSender))
-    assert isinstance(conn, JoinedConnection)
+    assert isinstance(conn.tx, PartsSender) and isinstance(conn.rx, PartsReceiver)
+    assert isinstance(conn.sender, TCPSender)
     assert isinstance(conn.receiver, TCPReceiver)  # the part not given: labkit's reference
-    assert type(TCPConnection(1, 2, iss=5)) is TCPConnection
+    full = TCPConnection(1, 2, iss=5)
+    assert isinstance(full.tx, FullSender) and isinstance(full.rx, FullReceiver)
+    assert full.sender is None and full.receiver is None
 
 
 def test_the_handshake_offers_the_mss_only_and_the_full_peer_falls_back():
@@ -87,6 +92,38 @@ def test_exact_seqnos_and_acks_of_a_small_transfer():
     assert from_b[0] == ("SYN|ACK", 0, 1, 65535)
     assert [ack for _, _, ack, _ in from_b[1:3]] == [1461, 2921]
     assert from_b[-1][0] == "FIN|ACK" and from_b[-1][1:3] == (1, 3002)
+
+
+def test_keepalive_serves_parts_as_it_serves_labkits_tcp():
+    """One state machine: keep-alive (RFC 1122 4.2.3.6) probes for a learner's parts too."""
+    cfg = TCPConfig.basic(sender=TCPSender, receiver=TCPReceiver, keepalive=True,
+                          keepalive_idle=10 * S, keepalive_interval=1 * S, keepalive_probes=3)
+    b = bench(5, cfg, TCPConfig.basic(), delay=5 * MS)
+    b.a.connect(0)
+    b.run(100 * MS)
+    assert b.a.state is State.ESTABLISHED  # at 10 ms, when the SYN,ACK arrived
+    b.impair = Impairments(loss=1.0)  # the peer's host goes away silently
+    b.run(b.now + 20 * S)
+    probes = [(t, seg) for t, d, seg, fate in b.log if d == "A>B" and fate == "lost"]
+    snd_nxt = (b.a.iss + 1) & 0xFFFFFFFF
+    assert [t for t, _ in probes] == [10_010 * MS, 11_010 * MS, 12_010 * MS]
+    assert all(f"seq={snd_nxt - 1} " in seg and "len=0" in seg for _, seg in probes)
+    assert isinstance(b.a.error, ConnectionTimeout) and "3 keep-alive probes" in str(b.a.error)
+    assert b.a.state_history[-1] == (13_010 * MS, State.CLOSED)
+
+
+def test_delayed_acks_serve_a_receiver_part():
+    """RFC 1122 4.2.3.2 and RFC 5681 4.2: the connection delays the part's ACK, at most 40 ms."""
+    cfg = TCPConfig.basic(receiver=TCPReceiver, delayed_ack=40 * MS)
+    b = bench(6, TCPConfig.basic(), cfg, delay=5 * MS)
+    b.a.connect(0)
+    b.run(100 * MS)
+    b.a.send(b"one small segment", b.now)
+    sent = b.now
+    b.run(b.now + 200 * MS)
+    acks = [t for t, d, seg, _ in b.log if d == "B>A" and t > sent]
+    assert acks == [sent + 5 * MS + 40 * MS]  # arrives after 5 ms, answered 40 ms later
+    assert b.b.recv(100, b.now) == b"one small segment"
 
 
 def one_run(name: str, where: str, seed: int) -> tuple:

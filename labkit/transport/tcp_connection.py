@@ -67,16 +67,17 @@ What it implements, and where the RFCs leave a choice, what it chose:
   duplicate threshold when reordering is seen, as Linux's tp->reordering
   (see ``FullSender._late_hole`` and ``_detect_spurious``).
 
-The TCP lab's parts: ``TCPConfig(receiver=..., sender=...)`` makes the
-constructor return a :class:`~labkit.transport.tcp_joined.JoinedConnection`,
-which joins a receiver and a sender behind the Protocols of
-:mod:`labkit.transport.tcp_receiver` and :mod:`labkit.transport.tcp_sender`
-(and uses ``TCPConfig.reassembler`` and ``bytestream``). Without parts, this
-class is the state machine (handshake, states, RST, PAWS, TIME-WAIT, delayed
-ACKs, keep-alive) and joins labkit's own halves: the send side in
-:mod:`labkit.transport.tcp_full_sender` (buffer, timers, RTT, congestion
+This class is the state machine (handshake, states, RST, PAWS, TIME-WAIT,
+delayed ACKs, keep-alive); it joins two halves through a door of its own
+(:class:`SendHalf`, :class:`ReceiveHalf`). labkit's halves are the send side
+in :mod:`labkit.transport.tcp_full_sender` (buffer, timers, RTT, congestion
 control, SACK recovery) and the receive side in
 :mod:`labkit.transport.tcp_full_receiver` (window, reassembly, SACK blocks).
+The TCP lab's parts, ``TCPConfig(receiver=..., sender=...)`` (behind the
+Protocols of :mod:`labkit.transport.tcp_receiver` and
+:mod:`labkit.transport.tcp_sender`, with ``TCPConfig.reassembler`` and
+``bytestream``), take their place wrapped by :mod:`labkit.transport.tcp_parts`,
+and the same state machine runs them; the SYN then offers the MSS option only.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 import numpy as np
 
@@ -96,8 +98,9 @@ from labkit.transport.tcp import Flags, TCPSegment, tcp_options
 from labkit.transport.tcp_full_receiver import FullReceiver
 from labkit.transport.tcp_full_sender import MASK, MS, FullSender, tsval
 from labkit.transport.tcp_full_sender import signed_delta as _signed
-from labkit.transport.tcp_receiver import ReceiverFactory
-from labkit.transport.tcp_sender import SenderFactory
+from labkit.transport.tcp_parts import PartsReceiver, PartsSender
+from labkit.transport.tcp_receiver import ReceiverFactory, TCPReceiverLike
+from labkit.transport.tcp_sender import SenderFactory, TCPSenderLike
 
 __all__ = [
     "State",
@@ -288,6 +291,138 @@ def rst_for(segment: TCPSegment) -> TCPSegment | None:
                       ack=(segment.seq + segment.seg_len) & MASK, flags=Flags.RST | Flags.ACK)
 
 
+class SendHalf(Protocol):
+    """The connection's door to its send half: what :class:`TCPConnection` asks of it.
+
+    Two kinds stand behind it: labkit's
+    :class:`~labkit.transport.tcp_full_sender.FullSender`, and
+    :class:`~labkit.transport.tcp_parts.PartsSender` around a TCP lab sender
+    part. Sequence numbers are absolute, times virtual nanoseconds.
+    """
+
+    @property
+    def snd_una(self) -> int: ...
+    @property
+    def snd_nxt(self) -> int: ...
+    @property
+    def snd_wnd(self) -> int: ...
+    @property
+    def highest_sent(self) -> int: ...
+    @property
+    def fin_queued(self) -> bool: ...
+    @property
+    def fin_acked(self) -> bool: ...
+    @property
+    def unacked(self) -> int: ...
+    @property
+    def send_space(self) -> int: ...
+    @property
+    def rtx_deadline(self) -> int | None: ...
+    @property
+    def persist_deadline(self) -> int | None: ...
+    # what the connection reports (see its properties of the same names)
+    @property
+    def rto(self) -> int: ...
+    @property
+    def srtt(self) -> int | None: ...
+    @property
+    def rttvar(self) -> int: ...
+    @property
+    def min_rtt(self) -> int | None: ...
+    @property
+    def cc(self) -> CongestionControl: ...
+    @property
+    def cwnd_history(self) -> list[tuple[int, int, int]]: ...
+    @property
+    def rtt_history(self) -> list[tuple[int, int, int]]: ...
+    @property
+    def retransmissions(self) -> int: ...
+    @property
+    def timeouts(self) -> int: ...
+    @property
+    def spurious_retransmissions(self) -> int: ...
+    @property
+    def reordering(self) -> int: ...
+    @property
+    def sacked_bytes(self) -> int: ...
+
+    def write(self, data: bytes) -> int:
+        """Queue the application's bytes; how many fit."""
+        ...
+
+    def close(self) -> None:
+        """FIN after the last byte written."""
+        ...
+
+    def start_clock(self, now: int) -> None: ...
+    def clock(self, now: int) -> None:
+        """Called first in every call the connection serves."""
+        ...
+
+    def send_syn(self, now: int) -> None: ...
+    def start(self, window: int, wl1: int, now: int) -> None:
+        """The peer's SYN arrived (its window is never scaled)."""
+        ...
+
+    def syn_acked(self, ack: int, seg: TCPSegment, window: int, now: int) -> None: ...
+    def window_from(self, window: int, wl1: int, wl2: int) -> None: ...
+    def established(self) -> None: ...
+    def stop_timers(self) -> None: ...
+    def unwrap(self, ack: int) -> int: ...
+    def take_ack(self, seg: TCPSegment, seq: int, ack: int, shift: int, now: int) -> None:
+        """An acceptable ACK at most :attr:`highest_sent`: new data, duplicate, window update."""
+        ...
+
+    def output(self, now: int) -> None:
+        """Send what the windows allow, through the connection's ``_emit``."""
+        ...
+
+    def retransmission_timeout(self, now: int) -> None: ...
+    def persist_timeout(self, now: int) -> None: ...
+
+
+class ReceiveHalf(Protocol):
+    """The connection's door to its receive half: labkit's
+    :class:`~labkit.transport.tcp_full_receiver.FullReceiver`, or
+    :class:`~labkit.transport.tcp_parts.PartsReceiver` around a TCP lab
+    receiver part."""
+
+    #: the peer's FIN sequence number, once a segment carrying it was accepted
+    peer_fin: int | None
+    #: the connection's effective send MSS (for silly-window avoidance)
+    mss: int
+
+    @property
+    def irs(self) -> int: ...
+    @property
+    def rcv_nxt(self) -> int: ...
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def window(self) -> int: ...
+    @property
+    def stream(self) -> ByteStreamLike:
+        """The bytes waiting for the application."""
+        ...
+
+    @property
+    def in_order(self) -> bool: ...
+    @property
+    def blocks_waiting(self) -> int: ...
+    def synchronize(self, irs: int) -> None: ...
+    def acceptable(self, seq: int, seg_len: int) -> bool: ...
+    def receive_data(self, seq: int, payload: bytes) -> None: ...
+    def receive_fin(self) -> bool:
+        """The FIN is next: True if it was taken (the stream has ended)."""
+        ...
+
+    def reset(self) -> None: ...
+    def read(self, max_bytes: int) -> bytes: ...
+    def advertise(self, force: bool = False) -> None: ...
+    def window_field(self, shift: int) -> int: ...
+    def sack_blocks(self, limit: int) -> list[tuple[int, int]]: ...
+
+
 class TCPConnection:
     """One end of a TCP connection. See the module docstring for the model.
 
@@ -299,19 +434,11 @@ class TCPConnection:
     ``rcv_nxt``, ``rto``, ``cwnd``...) read through to them.
 
     With ``config.receiver`` or ``config.sender`` set (the TCP lab's parts),
-    constructing a TCPConnection makes a
-    :class:`~labkit.transport.tcp_joined.JoinedConnection`, which joins the
-    parts instead of using labkit's own data path.
+    the halves are :class:`~labkit.transport.tcp_parts.PartsSender` and
+    :class:`~labkit.transport.tcp_parts.PartsReceiver` around the parts
+    (the one not given is labkit's reference part), and the same state
+    machine runs them.
     """
-
-    def __new__(cls, *args: object, **kwargs: object) -> TCPConnection:
-        config = kwargs.get("config")
-        if (cls is TCPConnection and isinstance(config, TCPConfig)
-                and (config.receiver is not None or config.sender is not None)):
-            from labkit.transport.tcp_joined import JoinedConnection  # it builds on this class
-
-            return super().__new__(JoinedConnection)
-        return super().__new__(cls)
 
     def __init__(
         self,
@@ -347,10 +474,20 @@ class TCPConnection:
         self._rcv_shift = 0  # ours: applied to windows we send
         self._ts_recent = 0  # TS.Recent: the peer's TSval to echo
         self._last_ack_sent = 0  # Last.ACK.sent (absolute)
-        #: the send half: buffer, SND.*, timers, RTT, congestion control, recovery
-        self.tx = FullSender(iss, self.config, self)
-        #: the receive half: RCV.*, the bytes to read, out-of-order data, SACK blocks
-        self.rx = FullReceiver(self.config.recv_buffer, self.smss)
+        cfg = self.config
+        parts = cfg.receiver is not None or cfg.sender is not None
+        #: the send half: labkit's FullSender (buffer, SND.*, timers, RTT, congestion control,
+        #: recovery), or the TCP lab's sender part wrapped in a PartsSender
+        self.tx: SendHalf = PartsSender(iss, cfg, self) if parts else FullSender(iss, cfg, self)
+        #: the receive half: labkit's FullReceiver (RCV.*, the bytes to read, out-of-order
+        #: data, SACK blocks), or the TCP lab's receiver part wrapped in a PartsReceiver
+        self.rx: ReceiveHalf = (PartsReceiver(cfg) if parts
+                                else FullReceiver(cfg.recv_buffer, self.smss))
+        # what the SYN offers: with parts, the MSS option only (they do not scale windows,
+        # SACK or echo timestamps), so the peer falls back to RFC 793's options
+        self._offer_ws = cfg.window_scaling and not parts
+        self._offer_ts = cfg.timestamps and not parts
+        self._offer_sack = cfg.sack and not parts
         # timers of the state machine (absolute deadlines, or None); the sender has its own
         self._timewait_deadline: int | None = None
         self._delack_deadline: int | None = None
@@ -370,18 +507,10 @@ class TCPConnection:
         """SND.UNA: the oldest unacknowledged sequence number (absolute)."""
         return self.tx.snd_una
 
-    @snd_una.setter
-    def snd_una(self, value: int) -> None:
-        self.tx.snd_una = value
-
     @property
     def snd_nxt(self) -> int:
         """SND.NXT: the next sequence number to send (absolute)."""
         return self.tx.snd_nxt
-
-    @snd_nxt.setter
-    def snd_nxt(self, value: int) -> None:
-        self.tx.snd_nxt = value
 
     @property
     def snd_wnd(self) -> int:
@@ -389,20 +518,8 @@ class TCPConnection:
         return self.tx.snd_wnd
 
     @property
-    def _highest_sent(self) -> int:
-        return self.tx.highest_sent
-
-    @_highest_sent.setter
-    def _highest_sent(self, value: int) -> None:
-        self.tx.highest_sent = value
-
-    @property
     def _fin_queued(self) -> bool:
         return self.tx.fin_queued
-
-    @_fin_queued.setter
-    def _fin_queued(self, value: bool) -> None:
-        self.tx.fin_queued = value
 
     @property
     def rto(self) -> int:
@@ -453,10 +570,6 @@ class TCPConnection:
         """Segments sent again (timeouts, fast and SACK retransmissions)."""
         return self.tx.retransmissions
 
-    @retransmissions.setter
-    def retransmissions(self, value: int) -> None:
-        self.tx.retransmissions = value
-
     @property
     def timeouts(self) -> int:
         """Retransmission-timer expiries with data outstanding."""
@@ -482,18 +595,10 @@ class TCPConnection:
         """The peer's initial sequence number."""
         return self.rx.irs
 
-    @irs.setter
-    def irs(self, value: int) -> None:
-        self.rx.irs = value
-
     @property
     def rcv_nxt(self) -> int:
         """RCV.NXT: the next sequence number expected from the peer (absolute)."""
         return self.rx.rcv_nxt
-
-    @rcv_nxt.setter
-    def rcv_nxt(self, value: int) -> None:
-        self.rx.rcv_nxt = value
 
     @property
     def rcv_wnd(self) -> int:
@@ -505,17 +610,15 @@ class TCPConnection:
         """The peer's FIN has been reached: nothing more will arrive."""
         return self.rx.eof
 
-    @eof.setter
-    def eof(self, value: bool) -> None:
-        self.rx.eof = value
+    @property
+    def sender(self) -> TCPSenderLike | None:
+        """The TCP lab's sender part, when the connection joins one (else None: see :attr:`tx`)."""
+        return self.tx.part if isinstance(self.tx, PartsSender) else None
 
     @property
-    def _peer_fin(self) -> int | None:
-        return self.rx.peer_fin
-
-    @_peer_fin.setter
-    def _peer_fin(self, value: int | None) -> None:
-        self.rx.peer_fin = value
+    def receiver(self) -> TCPReceiverLike | None:
+        """The TCP lab's receiver part, when the connection joins one (else None: see :attr:`rx`)."""
+        return self.rx.part if isinstance(self.rx, PartsReceiver) else None
 
     # ------------------------------------------------------------------ for the sender
     @property
@@ -543,8 +646,9 @@ class TCPConnection:
             raise TCPError(f"connect: connection is {self.state}, not CLOSED")
         if self.remote_port is None:
             raise LabkitValueError("remote_port: needed to connect")
+        self.tx.start_clock(now)
         self._set_state(State.SYN_SENT, now)
-        self._send_syn(now, ack=False)
+        self._send_syn(now)
 
     def listen(self, now: int = 0) -> None:
         """Passive open: wait in LISTEN for a SYN."""
@@ -553,10 +657,12 @@ class TCPConnection:
             raise TCPError(f"listen: connection is {self.state}, not CLOSED")
         self._passive = True
         self._set_state(State.LISTEN, now)
+        self.tx.start_clock(now)
 
     def send(self, data: bytes, now: int) -> int:
         """Queue bytes to send; returns how many fit in the send buffer."""
         self._now = now
+        self.tx.clock(now)
         if self.error is not None:
             raise self.error
         if self.state not in _CAN_SEND and self.state not in (State.SYN_SENT, State.SYN_RECEIVED):
@@ -572,11 +678,12 @@ class TCPConnection:
         self._now = now
         if max_bytes < 0:
             raise LabkitValueError(f"max_bytes={max_bytes!r}: cannot be negative")
+        self.tx.clock(now)
         rx = self.rx
+        was = rx.window
         data = rx.read(max_bytes)
         if data and self.state in _RECEIVES_DATA:
             small = min(self.config.recv_buffer // 2, self.smss)
-            was = rx.window
             rx.advertise()
             # A window update only when the window was too small for a full segment (the
             # sender may be waiting on it); otherwise the next ACK carries the new window.
@@ -596,11 +703,12 @@ class TCPConnection:
     @property
     def unacked(self) -> int:
         """Bytes queued or in flight that the peer has not acknowledged yet."""
-        return len(self.tx.buffer)
+        return self.tx.unacked
 
     def close(self, now: int) -> None:
         """Close the sending side: FIN after all queued data (RFC 9293 CLOSE call)."""
         self._now = now
+        self.tx.clock(now)
         if self.state in (State.CLOSED,):
             return
         if self.state in (State.LISTEN, State.SYN_SENT):
@@ -608,7 +716,7 @@ class TCPConnection:
             return
         if self._fin_queued:
             return
-        self._fin_queued = True
+        self.tx.close()
         if self.state in (State.SYN_RECEIVED, State.ESTABLISHED):
             self._set_state(State.FIN_WAIT_1, now)
         elif self.state is State.CLOSE_WAIT:
@@ -644,6 +752,7 @@ class TCPConnection:
             self._timewait_deadline = None
             self._set_state(State.CLOSED, now)
             return
+        tx.clock(now)
         if tx.rtx_deadline is not None and now >= tx.rtx_deadline:
             tx.retransmission_timeout(now)
         if tx.persist_deadline is not None and now >= tx.persist_deadline:
@@ -665,6 +774,7 @@ class TCPConnection:
     def push(self, now: int) -> None:
         """Send what the windows allow now (after ``nodelay`` was switched on, say)."""
         self._now = now
+        self.tx.clock(now)
         self.tx.output(now)
 
     def close_read(self, now: int, reset: bool = False) -> None:
@@ -703,6 +813,7 @@ class TCPConnection:
     def segment_arrives(self, seg: TCPSegment, now: int) -> None:
         """Process one arriving segment (RFC 9293 3.10.7), queueing any answer."""
         self._now = now
+        self.tx.clock(now)
         state = self.state
         if state is State.CLOSED:
             rst = rst_for(seg)
@@ -753,6 +864,7 @@ class TCPConnection:
             if state is State.SYN_RECEIVED and self._passive:
                 self._set_state(State.CLOSED, now)  # a half-open passive connection just goes
                 return
+            rx.reset()
             self._fail(ConnectionReset(f"connection reset by peer (port {self.remote_port})"), now)
             return
         # 3. SYN in a synchronized state: challenge ACK (RFC 5961 4.2)
@@ -769,8 +881,7 @@ class TCPConnection:
                                             seq=seg.ack, flags=Flags.RST))
                 return
             self._set_state(State.ESTABLISHED, now)
-            tx = self.tx
-            tx.snd_wnd, tx.snd_wl1, tx.snd_wl2 = seg.window << self._snd_shift, seq, ack
+            self.tx.window_from(seg.window << self._snd_shift, seq, ack)
         if not self._process_ack(seg, seq, now):
             return
         if self.state is State.CLOSED:
@@ -842,16 +953,15 @@ class TCPConnection:
     def _syn_options(self, now: int) -> tuple:
         """MSS, and the RFC 7323/2018 options: all offered on a SYN, only the agreed on a SYN,ACK."""
         cfg, reply = self.config, self.state is State.SYN_RECEIVED
-        ws = cfg.window_scaling and (self.window_scaling or not reply)
-        ts = cfg.timestamps and (self.timestamps or not reply)
+        ws = self._offer_ws and (self.window_scaling or not reply)
+        ts = self._offer_ts and (self.timestamps or not reply)
         return tcp_options(mss=cfg.mss, window_scale=cfg.window_shift if ws else None,
-                           sack_permitted=cfg.sack and (self.sack or not reply),
+                           sack_permitted=self._offer_sack and (self.sack or not reply),
                            timestamps=(tsval(now), self._ts_recent if reply else 0) if ts else None)
 
-    def _send_syn(self, now: int, ack: bool) -> None:
-        flags = Flags.SYN | (Flags.ACK if ack else Flags(0))
-        self._emit(flags, self.iss, options=self._syn_options(now))
-        self.tx.syn_sent(now)
+    def _send_syn(self, now: int) -> None:
+        """Our SYN in SYN-SENT, our SYN,ACK in SYN-RECEIVED (the sender half sends it)."""
+        self.tx.send_syn(now)
 
     def _arrives_listen(self, seg: TCPSegment, now: int) -> None:
         if seg.flags & Flags.RST:
@@ -864,7 +974,7 @@ class TCPConnection:
         self.remote_port = seg.src_port
         self._synchronize(seg, now)
         self._set_state(State.SYN_RECEIVED, now)
-        self._send_syn(now, ack=True)
+        self._send_syn(now)
 
     def _synchronize(self, seg: TCPSegment, now: int) -> None:
         """Take the peer's ISS, MSS, options and window from its SYN."""
@@ -872,14 +982,14 @@ class TCPConnection:
         if seg.mss is not None:
             self._peer_mss = seg.mss
         cfg = self.config
-        self.window_scaling = cfg.window_scaling and seg.window_scale is not None
+        self.window_scaling = self._offer_ws and seg.window_scale is not None
         if self.window_scaling:
             self._snd_shift, self._rcv_shift = seg.window_scale or 0, cfg.window_shift
         ts = seg.timestamps
-        self.timestamps = cfg.timestamps and ts is not None
+        self.timestamps = self._offer_ts and ts is not None
         if ts is not None and self.timestamps:
             self._ts_recent = ts[0]
-        self.sack = cfg.sack and seg.sack_permitted
+        self.sack = self._offer_sack and seg.sack_permitted
         self.rx.mss = self.smss
         self.tx.start(seg.window, seg.seq, now)  # a SYN's window is never scaled (RFC 7323 2.2)
 
@@ -910,7 +1020,8 @@ class TCPConnection:
             self._emit(Flags.SYN | Flags.ACK, self.iss, options=self._syn_options(now))
 
     def _receive_fin(self, now: int) -> None:
-        self.rx.receive_fin()
+        if not self.rx.receive_fin():
+            return  # a receiver part that did not take the FIN: the peer will send it again
         state = self.state
         if state in (State.SYN_RECEIVED, State.ESTABLISHED):
             self._set_state(State.CLOSE_WAIT, now)

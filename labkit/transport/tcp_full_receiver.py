@@ -110,12 +110,16 @@ class FullReceiver:
             self.rcv_nxt += len(rest)
         self.advertise()
 
-    def receive_fin(self) -> None:
-        """The peer's FIN is next: it takes one sequence number, and the stream ends."""
+    def receive_fin(self) -> bool:
+        """The peer's FIN is next: it takes one sequence number, and the stream ends (True)."""
         self.rcv_nxt += 1
         self.right = max(self.right, self.rcv_nxt)
         self.eof = True
         self.stream.close()
+        return True
+
+    def reset(self) -> None:
+        """The peer reset the connection (nothing to keep: the connection closes)."""
 
     def read(self, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` in-order bytes for the application (the window opens later)."""

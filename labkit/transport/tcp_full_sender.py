@@ -174,6 +174,15 @@ class FullSender:
         return self.config.send_buffer - len(self.buffer)
 
     @property
+    def unacked(self) -> int:
+        """Bytes queued or in flight that the peer has not acknowledged yet."""
+        return len(self.buffer)
+
+    def close(self) -> None:
+        """The application closed: FIN after the last byte written."""
+        self.fin_queued = True
+
+    @property
     def data_end(self) -> int:
         """The sequence number just past the last byte written."""
         return self.buf_start + len(self.buffer)
@@ -203,6 +212,17 @@ class FullSender:
                    dupack=dupack, sack=sack, ack=self.snd_una, snd_nxt=self.snd_nxt)
 
     # ------------------------------------------------------------------ the handshake
+    def start_clock(self, now: int) -> None:
+        """Nothing to do: this sender is given the time with every call."""
+
+    def clock(self, now: int) -> None:
+        """Nothing to do: this sender's timers are deadlines the connection runs (:meth:`tick`)."""
+
+    def send_syn(self, now: int) -> None:
+        """Send our SYN (SYN,ACK on a passive open) and start its timer."""
+        self.host._resend_syn(now)
+        self.syn_sent(now)
+
     def syn_sent(self, now: int) -> None:
         """Our SYN went: it takes a sequence number; time it and start the timer."""
         self.snd_nxt = max(self.snd_nxt, self.iss + 1)
@@ -224,6 +244,10 @@ class FullSender:
         self.retries = 0
         self.rtx_deadline = None
         self.snd_wnd, self.snd_wl1, self.snd_wl2 = window, seg.seq, ack
+
+    def window_from(self, window: int, wl1: int, wl2: int) -> None:
+        """SYN-RECEIVED: the ACK that completes the handshake sets SND.WND, WL1 and WL2."""
+        self.snd_wnd, self.snd_wl1, self.snd_wl2 = window, wl1, wl2
 
     def established(self) -> None:
         """RFC 6298 5.7: a SYN timed out, so data starts with RTO = 3 s."""
