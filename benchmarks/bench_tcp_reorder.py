@@ -5,8 +5,9 @@ wire, 2 ms one way, seeded faults on both directions): 1 MiB from A to B,
 over several seeds, for three configurations measured in the same run:
 
 - ``basic``: TCPConfig.basic() (no SACK, no timestamps: three duplicate ACKs);
-- ``sack``: TCPConfig(), the default: RFC 6675 with a fixed DupThresh of 3;
-- ``adaptive``: TCPConfig(adaptive_reordering=True): reordering seen (a
+- ``sack``: TCPConfig(adaptive_reordering=False): RFC 6675 with a fixed
+  DupThresh of 3;
+- ``adaptive``: TCPConfig(), the default: reordering seen (a
   hole filled by its late original, or a spurious retransmission found by
   the timestamps, RFC 3522) raises the threshold as Linux's tp->reordering,
   and SACKed bytes free the congestion window (limited transmit).
@@ -36,8 +37,8 @@ from labkit.transport.tcp_connection import TCPConfig  # noqa: E402
 S = 1_000_000_000
 CONFIGS = {
     "basic": TCPConfig.basic(),
-    "sack": TCPConfig(),
-    "adaptive": TCPConfig(adaptive_reordering=True),
+    "sack": TCPConfig(adaptive_reordering=False),
+    "adaptive": TCPConfig(),
 }
 FAULTS = {
     "20% reordering": Impairments(reorder=0.2),

@@ -63,9 +63,9 @@ What it implements, and where the RFCs leave a choice, what it chose:
   scoreboard is kept: labkit's receiver never reneges);
 - without an MSS option the peer's MSS is 536; data carried on a SYN and the
   urgent pointer are ignored;
-- ``TCPConfig(adaptive_reordering=True)`` (off by default) raises the
-  duplicate threshold when reordering is seen, as Linux's tp->reordering
-  (see ``FullSender._late_hole`` and ``_detect_spurious``).
+- with SACK, the duplicate threshold rises when reordering is seen, as
+  Linux's tp->reordering does (``TCPConfig.adaptive_reordering``, on by
+  default; see ``FullSender._late_hole`` and ``_detect_spurious``).
 
 This class is the state machine (handshake, states, RST, PAWS, TIME-WAIT,
 delayed ACKs, keep-alive); it joins two halves through a door of its own
@@ -204,13 +204,14 @@ class TCPConfig:
     max_retransmissions: int = 10
     msl: int = 30 * S
     dupack_threshold: int = 3
-    #: Linux's adaptive reordering (tp->reordering), with SACK agreed, off by default: a hole
+    #: Linux's adaptive reordering (tp->reordering), with SACK agreed, on by default as in Linux
+    #: (``TCPConfig.basic()`` has no SACK, so none there): a hole
     #: filled by its late original below SACKed data, or (with timestamps) a fast
     #: retransmission the echo proves spurious (RFC 3522, Eifel detection), raises the
     #: duplicate threshold to the depth seen, up to ``max_reordering`` segments, and SACKed
     #: bytes then free the congestion window (limited transmit); a timeout with SACKed data
     #: outstanding puts it back. See benchmarks/bench_tcp_reorder.py for what it does.
-    adaptive_reordering: bool = False
+    adaptive_reordering: bool = True
     max_reordering: int = 300
     #: the congestion controller: a class or no-argument factory (see labkit.transport.congestion)
     congestion: CongestionFactory = NewReno
