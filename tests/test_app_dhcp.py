@@ -17,7 +17,7 @@ from labkit.errors import LabkitValueError, ParseError
 from labkit.link.ethernet import EthernetFrame
 from labkit.net.ipv4 import IPv4Packet
 from labkit.sim import Network
-from labkit.sim.stacks import install_ip
+from labkit.sim.stacks import install_ip, install_transport, socket
 from labkit.transport.udp import UDPDatagram
 
 _KIND = {code: kind for code, kind in OPTIONS.values()}
@@ -184,7 +184,7 @@ def _mutate(edits: list[tuple[int, int]]) -> bytes:
 # --------------------------------------------------------------------------- on the simulator
 
 
-def lan(lease_time: int = 60, extra: tuple[str, ...] = (),
+def lan(lease_time: int = 60, extra: tuple[str, ...] = (), transport: bool = False,
         **server_options: object) -> tuple[Network, DHCPServer, DHCPClient]:
     net = Network(seed=3)
     net.add_switch("S")
@@ -195,6 +195,8 @@ def lan(lease_time: int = 60, extra: tuple[str, ...] = (),
     for name in extra:
         net.connect(net.add_host(name), "S", delay="1ms")
     install_ip(net)
+    if transport:  # UDP and TCP first: DHCP takes ports 67 and 68 off the transport's UDP
+        install_transport(net)
     server = DHCPServer(srv.stack, network="10.0.0.0/24", pool=("10.0.0.100", "10.0.0.109"),
                         router="10.0.0.1", dns_servers=["10.0.0.53"], lease_time=lease_time,
                         **server_options)  # type: ignore[arg-type]
@@ -226,6 +228,29 @@ def test_dora_from_an_unaddressed_interface() -> None:
     # and the address works: the client's default route goes via the router option
     assert net["C"].stack.routes.lookup("8.8.8.8").gateway_for(IPv4Address("8.8.8.8")) == \
         IPv4Address("10.0.0.1")
+
+
+def test_a_host_speaks_tcp_once_dhcp_has_given_it_an_address() -> None:
+    net, server, client = lan(transport=True)  # C has no address yet: its transport waits
+    with pytest.raises(LabkitValueError, match="no address to send from"):
+        socket(net["C"]).getsockname()
+    net.at(0, client.start)
+    net.run(until="3s")
+    assert client.state == "BOUND"
+    listener = socket(net["SRV"])
+    listener.bind(("", 7))
+    listener.listen()
+    conn = socket(net["C"])
+    conn.connect(("10.0.0.1", 7))
+    assert conn.getsockname()[0] == "10.0.0.100"  # the leased address
+    peer, (addr, _) = listener.accept()
+    assert addr == "10.0.0.100"
+    conn.sendall(b"hello from a leased address")
+    conn.close()
+    got = bytearray()
+    while chunk := peer.recv(100):
+        got += chunk
+    assert got == b"hello from a leased address"
 
 
 def test_renewal_at_t1_keeps_the_address() -> None:

@@ -177,6 +177,19 @@ def _address(value: object) -> tuple[IPv4Address, int]:
 class Transport:
     """UDP and TCP for one host (see the module docstring)."""
 
+    @property
+    def address(self) -> IPv4Address:
+        """The address this host's sockets use: the IP layer's first, read when it is needed.
+
+        A host that gets its address from DHCP has none when its transport is
+        installed; its sockets work once the lease is bound.
+        """
+        addresses = self.ip.addresses
+        if not addresses:
+            raise LabkitValueError(f"{self.name or 'host'}: the IP layer has no address to send "
+                                   "from (yet: a DHCP client gets one when its lease is bound)")
+        return addresses[0]
+
     def __init__(self, ip: IPService, clock: WaitingClock, rng: Any, *,
                  tcp_config: TCPConfig | None = None, tcp: TCPFactory | None = None,
                  name: str = "") -> None:
@@ -185,10 +198,6 @@ class Transport:
                 f"tcp={tcp!r}: expected a factory tcp(local_port, remote_port, *, iss, config, name) "
                 "that makes a connection, as labkit.transport.TCPConnection does")
         self.ip = ip
-        if not ip.addresses:
-            raise LabkitValueError(f"{name or 'host'}: the IP layer has no address to send from")
-        #: the address this host's sockets use
-        self.address: IPv4Address = ip.addresses[0]
         self.clock = clock
         self.rng = rng
         self.name = name
