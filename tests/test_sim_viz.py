@@ -295,3 +295,19 @@ def test_a_learning_switch_sends_r1_only_the_broadcast_of_a_ping_to_c():
     assert to_r1 == ["ARP who-has 10.0.1.30"]
     to_c = [r.summary for r in cap.trace.where(node="S1", direction="out") if r.peer == "C"]
     assert to_c == ["ARP who-has 10.0.1.30", "echo request ttl=64"]
+
+
+def test_lesson_12s_ring_keeps_every_address_apart():
+    """Two links leave R1 (and R4) on the same side: their addresses once printed on each other."""
+    from labkit.sim.routing import two_paths
+    from labkit.viz.routing import draw_path
+
+    fig, ax = plt.subplots(figsize=(9, 4.6), layout="constrained")  # as lesson 12 draws it
+    draw_path(two_paths(), [], ax, src="A")
+    fig.canvas.draw()
+    markers, labels = _boxes(ax)
+    assert len(labels) == 14  # seven links, an address at each end
+    for text, box in labels:
+        assert not any(box.overlaps(m) for m in markers), text
+        assert not any(box.overlaps(other) for t, other in labels if t != text), text
+    plt.close(fig)

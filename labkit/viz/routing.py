@@ -76,7 +76,7 @@ def draw_path(net: Network, path: Sequence[IPv4Address | None] = (), ax: Axes | 
     names = [n for n in names if n]
     for a, b in zip(names, names[1:]):
         (x0, y0), (x1, y1) = pos[a], pos[b]
-        ax.plot([x0, x1], [y0, y1], color=PATH_COLOUR, lw=7, alpha=0.8, zorder=3.5,
+        ax.plot([x0, x1], [y0, y1], color=PATH_COLOUR, lw=7, alpha=0.8, zorder=2.5,
                 solid_capstyle="round")
     for a, b in failed:
         (x0, y0), (x1, y1) = pos[a], pos[b]

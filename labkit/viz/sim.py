@@ -118,6 +118,42 @@ def _iface_label(iface: Interface, show_macs: bool) -> str:
     return "\n".join(parts) if parts else iface.name
 
 
+def _clear_of(others: list[tuple[float, float, float, float]], label: str,
+              origin: tuple[float, float], vx: float, vy: float, ha: str, va: str,
+              along: tuple[float, float], away: tuple[float, float]) -> tuple[float, float]:
+    """Move an address label the least it takes to clear every box taken.
+
+    It slides along its own link (``along``, towards the other end) or away from the cable
+    (``away``), whichever clears first.
+
+    Boxes are (x0, y0, x1, y1) in points on the figure; the label's is estimated for
+    7-point text at ``origin`` (its node) plus the offset (``vx``, ``vy``, aligned by
+    ``ha`` and ``va``). Two links that leave a node on the same side (lesson 12's ring:
+    R1 to R2 and to R3) would otherwise print their addresses on each other. The box
+    taken is added to ``others``; a label with no room within 120 points stays put.
+    """
+    lines = label.split("\n")
+    w = 0.64 * 7 * max(len(line) for line in lines) + 3  # 7-point text and its padding
+    h = 8.5 * len(lines) + 3
+
+    def box(x: float, y: float) -> tuple[float, float, float, float]:
+        x0 = x if ha == "left" else x - w if ha == "right" else x - w / 2
+        y0 = y if va == "bottom" else y - h if va == "top" else y - h / 2
+        return origin[0] + x0, origin[1] + y0, origin[0] + x0 + w, origin[1] + y0 + h
+
+    def hits(b: tuple[float, float, float, float]) -> bool:
+        return any(b[0] < o[2] and o[0] < b[2] and b[1] < o[3] and o[1] < b[3] for o in others)
+
+    for step in range(0, 120, 2):
+        for ux, uy in (along, away):
+            x, y = vx + ux * step, vy + uy * step
+            if not hits(box(x, y)):
+                others.append(box(x, y))
+                return x, y
+    others.append(box(vx, vy))
+    return vx, vy
+
+
 def _marker_radius(kind: str) -> float:
     """Half the width of a node's marker, in points (a scatter size is an area in points²)."""
     style = NODE_STYLE.get(kind, NODE_STYLE["node"])
@@ -183,6 +219,17 @@ def draw_topology(
     xs = [p[0] for p in pos.values()] or [0.5]
     ys = [p[1] for p in pos.values()] or [0.5]
     _set_limits(ax, (min(xs), max(xs)), (min(ys), max(ys)))
+    # Boxes already taken, in points on the figure: every marker, then each address placed.
+    # The layout is settled first (a constrained layout resizes the axes when drawn), so that
+    # the points measured here are the points drawn.
+    cast(Figure, ax.figure).draw_without_rendering()
+    to_points = ax.transData.transform
+    scale = 72 / cast(Figure, ax.figure).dpi
+    placed: list[tuple[float, float, float, float]] = []
+    for node in net:
+        px, py = to_points(pos[node.name]) * scale
+        r = _marker_radius(node.kind)
+        placed.append((px - r, py - r, px + r, py + r))
     for link in net.links:
         (x0, y0), (x1, y1) = pos[link.a.node.name], pos[link.b.node.name]
         ax.plot([x0, x1], [y0, y1], color="#777777", lw=1.5, zorder=1)
@@ -209,14 +256,19 @@ def draw_topology(
             along = side * dx
             vx = side * (nx * (r + 2) + dx * 2)
             vy = side * (ny * (r + 2) + dy * 2)
+            ha = "left" if along > 0.3 else "right" if along < -0.3 else "center"
+            va = "bottom" if vy > 3 else "top" if vy < -3 else "center"
+            origin = to_points((xa, ya)) * scale
+            vx, vy = _clear_of(placed, label, (origin[0], origin[1]), vx, vy, ha, va,
+                               (side * dx, side * dy), (side * nx, side * ny))
             ax.annotate(
                 label,
                 (xa, ya),
                 xytext=(vx, vy),
                 textcoords="offset points",
                 fontsize=7,
-                ha="left" if along > 0.3 else "right" if along < -0.3 else "center",
-                va="bottom" if vy > 3 else "top" if vy < -3 else "center",
+                ha=ha,
+                va=va,
                 color="#333333",
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
                 zorder=3,
