@@ -9,8 +9,8 @@ application has not read yet:
 - the in-order bytes waiting for ``recv`` (a byte stream) and the
   out-of-order ones (a reassembler), delivered once the hole is filled;
 - acceptability of an arriving segment (RFC 9293 3.10.7.4, step one);
-- receiver-side silly-window avoidance (3.8.6.2.2): the edge moves only by
-  a full segment or half the buffer;
+- receiver-side silly-window avoidance (3.8.6.2.2): the edge moves only by at
+  least a full segment or half the buffer, whichever is less;
 - the window field of an outgoing segment, scaled (RFC 7323 2.3) and
   rounded up, so the edge the peer reads is the edge kept here;
 - RFC 2018 SACK blocks, the block of the latest out-of-order segment first.
