@@ -48,9 +48,12 @@ BACKENDS = ["sim", pytest.param("twin", marks=needs_twin)]
 _names = itertools.count()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def twin_ports():
-    """One twin for the whole run (both ports held open); each test resets its boards."""
+    """One twin for each test file that uses it (both ports held open); each test resets its
+    boards. Not one for the whole session: an emulated board runs its firmware in real time,
+    idle or not, so a twin kept open until the end took more than a core from every test
+    after the hardware ones (two simavr processes at 65% CPU each)."""
     url = f"labkit-twin://suite{os.getpid()}x{next(_names)}/{{}}"
     ports = [open_serial(url.format(i)) for i in (0, 1)]
     yield ports
