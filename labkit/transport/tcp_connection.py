@@ -365,11 +365,10 @@ class SendHalf(Protocol):
         """The peer's SYN arrived (its window is never scaled)."""
         ...
 
-    def syn_acked(self, ack: int, seg: TCPSegment, window: int, now: int) -> None: ...
+    def syn_acked(self, ack: int, seg: TCPSegment, now: int) -> None: ...
     def window_from(self, window: int, wl1: int, wl2: int) -> None: ...
     def established(self) -> None: ...
     def stop_timers(self) -> None: ...
-    def unwrap(self, ack: int) -> int: ...
     def take_ack(self, seg: TCPSegment, seq: int, ack: int, shift: int, now: int) -> None:
         """An acceptable ACK at most :attr:`highest_sent`: new data, duplicate, window update."""
         ...
@@ -876,7 +875,7 @@ class TCPConnection:
         if not flags & Flags.ACK:
             return
         if state is State.SYN_RECEIVED:
-            ack = self.tx.unwrap(seg.ack)
+            ack = self._unwrap_ack(seg.ack)
             if not self.snd_una < ack <= self.snd_nxt:
                 self._out.append(TCPSegment(self.local_port, self.remote_port or 0,
                                             seq=seg.ack, flags=Flags.RST))
@@ -997,7 +996,7 @@ class TCPConnection:
     def _arrives_syn_sent(self, seg: TCPSegment, now: int) -> None:
         ack = None
         if seg.flags & Flags.ACK:
-            ack = self.tx.unwrap(seg.ack)
+            ack = self._unwrap_ack(seg.ack)
             if not self.iss < ack <= self.snd_nxt:
                 if not seg.flags & Flags.RST:
                     self._out.append(TCPSegment(self.local_port, seg.src_port, seq=seg.ack,
@@ -1012,7 +1011,7 @@ class TCPConnection:
             return
         self._synchronize(seg, now)
         if ack is not None:
-            self.tx.syn_acked(ack, seg, seg.window, now)
+            self.tx.syn_acked(ack, seg, now)
             self._set_state(State.ESTABLISHED, now)
             self._emit(Flags.ACK, self.snd_nxt)
             self.tx.output(now)
@@ -1047,10 +1046,15 @@ class TCPConnection:
     def _fin_acked(self) -> bool:
         return self.tx.fin_acked
 
+    def _unwrap_ack(self, ack: int) -> int:
+        """A 32-bit acknowledgment number as an absolute one, the nearest to SND.UNA."""
+        una = self.snd_una
+        return una + _signed(ack - (una & MASK))
+
     def _process_ack(self, seg: TCPSegment, seq: int, now: int) -> bool:
         """Step five of RFC 9293 3.10.7.4; returns False if the segment is to be dropped."""
         tx = self.tx
-        ack = tx.unwrap(seg.ack)
+        ack = self._unwrap_ack(seg.ack)
         if ack > tx.highest_sent:
             self._emit(Flags.ACK, self.snd_nxt)  # acks something never sent
             return False

@@ -219,12 +219,9 @@ class FullSender:
         """Nothing to do: this sender's timers are deadlines the connection runs (:meth:`tick`)."""
 
     def send_syn(self, now: int) -> None:
-        """Send our SYN (SYN,ACK on a passive open) and start its timer."""
+        """Send our SYN (SYN,ACK on a passive open): it takes a sequence number; time it and
+        start the timer."""
         self.host._resend_syn(now)
-        self.syn_sent(now)
-
-    def syn_sent(self, now: int) -> None:
-        """Our SYN went: it takes a sequence number; time it and start the timer."""
         self.snd_nxt = max(self.snd_nxt, self.iss + 1)
         if self.rtx_deadline is None:
             self.rtx_deadline = now + self.rto
@@ -237,13 +234,13 @@ class FullSender:
         self.cc.start(self.host.smss, now, sack=self.host.sack)
         self.cc_record(now)
 
-    def syn_acked(self, ack: int, seg: TCPSegment, window: int, now: int) -> None:
-        """SYN-SENT: the peer's SYN,ACK acknowledged our SYN."""
+    def syn_acked(self, ack: int, seg: TCPSegment, now: int) -> None:
+        """SYN-SENT: the peer's SYN,ACK acknowledged our SYN (its window is never scaled)."""
         self.snd_una = ack
         self.ack_rtt(ack, now, seg)
         self.retries = 0
         self.rtx_deadline = None
-        self.snd_wnd, self.snd_wl1, self.snd_wl2 = window, seg.seq, ack
+        self.snd_wnd, self.snd_wl1, self.snd_wl2 = seg.window, seg.seq, ack
 
     def window_from(self, window: int, wl1: int, wl2: int) -> None:
         """SYN-RECEIVED: the ACK that completes the handshake sets SND.WND, WL1 and WL2."""
@@ -259,10 +256,6 @@ class FullSender:
         self.rtx_deadline = self.persist_deadline = None
 
     # ------------------------------------------------------------------ ACKs
-    def unwrap(self, ack: int) -> int:
-        """A 32-bit acknowledgment number as an absolute one, near SND.UNA."""
-        return self.snd_una + signed_delta(ack - (self.snd_una & MASK))
-
     def take_ack(self, seg: TCPSegment, seq: int, ack: int, shift: int, now: int) -> None:
         """Step five of RFC 9293 3.10.7.4 for an ACK at most SND.NXT's highest: new data
         acknowledged, a duplicate ACK, or neither; then the window update.

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Protocol
 from labkit.transport.congestion import CongestionControl
 from labkit.transport.tcp import Flags, TCPSegment, tcp_options
 from labkit.transport.tcp_full_receiver import acceptable
-from labkit.transport.tcp_full_sender import MASK, MS, signed_delta
+from labkit.transport.tcp_full_sender import MASK, MS
 from labkit.transport.tcp_messages import TCPReceiverMessage, TCPSenderMessage, Wrap32
 from labkit.transport.tcp_receiver import TCPReceiver, TCPReceiverLike
 from labkit.transport.tcp_sender import TCPSender, TCPSenderLike
@@ -72,24 +72,29 @@ class PartsReceiver:
         self.peer_fin: int | None = None
         self.eof = False
 
+    def _answer(self) -> tuple[int, int]:
+        """What the part says now (one ``send()``): its ackno as an absolute sequence number
+        (0 before the SYN), and its window."""
+        answer = self.part.send()
+        if answer.ackno is not None:
+            self._rcv_nxt = self.irs + answer.ackno.unwrap(Wrap32(self.irs & MASK),
+                                                           self._rcv_nxt - self.irs)
+        return self._rcv_nxt, max(0, answer.window_size)
+
     @property
     def rcv_nxt(self) -> int:
-        """The part's ackno as an absolute sequence number (0 before the SYN)."""
-        ackno = self.part.send().ackno
-        if ackno is not None:
-            self._rcv_nxt = self.irs + ackno.unwrap(Wrap32(self.irs & MASK), self._rcv_nxt - self.irs)
-        return self._rcv_nxt
+        return self._answer()[0]
 
     @property
     def window(self) -> int:
-        return max(0, self.part.send().window_size)
+        return self._answer()[1]
 
     def synchronize(self, irs: int) -> None:
         self.irs = irs
         self.part.receive(TCPSenderMessage(Wrap32(irs & MASK), SYN=True))
 
     def acceptable(self, seq: int, seg_len: int) -> bool:
-        return acceptable(self.rcv_nxt, self.window, seq, seg_len)
+        return acceptable(*self._answer(), seq, seg_len)
 
     @property
     def in_order(self) -> bool:
@@ -206,9 +211,6 @@ class PartsSender:
         wait = self.part.next_timeout_ms()
         return None if wait is None else self._tick_base + wait * MS
 
-    def unwrap(self, ack: int) -> int:
-        return self.snd_una + signed_delta(ack - (self.snd_una & MASK))
-
     # ------------------------------------------------------------------ the application's bytes
     def write(self, data: bytes) -> int:
         chunk = bytes(data[:self.send_space])
@@ -267,7 +269,7 @@ class PartsSender:
     def start(self, window: int, wl1: int, now: int) -> None:
         """The peer's SYN: nothing for the part (its window comes with the ACK)."""
 
-    def syn_acked(self, ack: int, seg: TCPSegment, window: int, now: int) -> None:
+    def syn_acked(self, ack: int, seg: TCPSegment, now: int) -> None:
         self._hear(seg)
 
     def established(self) -> None:
