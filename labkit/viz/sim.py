@@ -220,11 +220,14 @@ def draw_topology(
     ys = [p[1] for p in pos.values()] or [0.5]
     _set_limits(ax, (min(xs), max(xs)), (min(ys), max(ys)))
     # Boxes already taken, in points on the figure: every marker, then each address placed.
-    # The layout is settled first (a constrained layout resizes the axes when drawn), so that
-    # the points measured here are the points drawn.
-    cast(Figure, ax.figure).draw_without_rendering()
+    # A layout engine (constrained, tight) resizes the axes when the figure is drawn, so its
+    # layout is settled first, that the points measured here be the points drawn (one more
+    # layout pass, about 50 ms); without one the axes already have their final size.
+    figure = cast(Figure, ax.figure)
+    if figure.get_layout_engine() is not None:
+        figure.draw_without_rendering()
     to_points = ax.transData.transform
-    scale = 72 / cast(Figure, ax.figure).dpi
+    scale = 72 / figure.dpi
     placed: list[tuple[float, float, float, float]] = []
     for node in net:
         px, py = to_points(pos[node.name]) * scale
